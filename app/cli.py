@@ -1,0 +1,164 @@
+"""The ``ebpf-playground`` command line. Its commands, options, output and exit codes are a contract
+(documented in the README): other tools script against them.
+
+Exit status: 0 on success, 1 on a program error (assembly or decode error, a fault, a failed
+conformance case), 2 on a usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .ebpf import AsmError, DecodeError, EbpfError, InputError, Program, assemble, disassemble, load_bytes
+from .ebpf.vm import DEFAULT_MAX_INSNS, run
+
+MAX_FILE = 16 << 20  # bytes of program file the CLI reads
+
+
+class UsageError(Exception):
+    pass
+
+
+def _read(path: str) -> bytes:
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_FILE:
+            raise UsageError(f"{path}: file is larger than {MAX_FILE} bytes")
+        return p.read_bytes()
+    except OSError as e:
+        raise UsageError(f"{path}: {e.strerror or e}") from None
+
+
+def _load(path: str) -> Program:
+    """A ``.bin`` file is raw instructions; anything else is assembly text."""
+    data = _read(path)
+    if path.endswith((".bin", ".raw")):
+        return load_bytes(data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: not UTF-8 text (byte {e.start}); raw instructions need a .bin name") from None
+    return assemble(text)
+
+
+def _hex_arg(value: str, name: str) -> bytes:
+    cleaned = "".join(value.split())
+    try:
+        return bytes.fromhex(cleaned)
+    except ValueError:
+        raise UsageError(f"--{name}: not hex bytes: {value[:40]!r}") from None
+
+
+def cmd_asm(args: argparse.Namespace) -> int:
+    program = _load(args.file)
+    code = program.to_bytes()
+    if args.output:
+        Path(args.output).write_bytes(code)
+    else:
+        for i in range(0, len(code), 8):
+            print(code[i:i + 8].hex())
+    return 0
+
+
+def cmd_disasm(args: argparse.Namespace) -> int:
+    data = _read(args.file)
+    program = load_bytes(data)
+    sys.stdout.write(disassemble(program, "log" if args.log else "asm"))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    program = _load(args.file)
+    if args.mem is not None and args.packet is not None:
+        raise UsageError("give either --mem or --packet, not both")
+    data = None
+    layout = "mem"
+    if args.mem is not None:
+        data = _hex_arg(args.mem, "mem")
+    if args.packet is not None:
+        data, layout = _hex_arg(args.packet, "packet"), "packet"
+    result = run(program, mem=data, layout=layout, max_insns=args.max_insns)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    elif result.fault:
+        print(f"fault: {result.fault} (after {result.insns_executed} instructions)")
+    else:
+        print(f"retval: {result.retval} ({result.retval:#x})")
+        print(f"insns executed: {result.insns_executed}")
+        for out in result.output:
+            print(f"{out.kind}: {out.text}")
+    return 1 if result.fault else 0
+
+
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from .ebpf.conformance import run_suite
+
+    directory = Path(args.directory)
+    if not directory.is_dir():
+        raise UsageError(f"{args.directory}: not a directory")
+    suite = run_suite(directory)
+    if args.json:
+        print(json.dumps(suite.to_json(), indent=1))
+    else:
+        for r in suite.results:
+            if r.status == "failed":
+                print(f"FAIL {r.file}: expected {r.expected}, got {r.got}")
+        for r in suite.results:
+            if r.status == "skipped":
+                print(f"skip {r.file}: {r.reason}")
+        print(f"{suite.passed} passed, {suite.failed} failed, {suite.skipped} skipped")
+    return 1 if suite.failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ebpf-playground", description="eBPF assembler, disassembler and VM.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("asm", help="assemble kernel/LLVM (or legacy) syntax into raw instructions")
+    p.add_argument("file")
+    p.add_argument("-o", "--output", help="write raw little-endian instructions here (default: hex on stdout)")
+    p.set_defaults(func=cmd_asm)
+
+    p = sub.add_parser("disasm", help="disassemble raw instructions")
+    p.add_argument("file")
+    p.add_argument("--log", action="store_true", help="print as the kernel verifier log does: '0: (b7) r0 = 0'")
+    p.set_defaults(func=cmd_disasm)
+
+    p = sub.add_parser("run", help="run a program in the VM")
+    p.add_argument("file", help="assembly text, or raw instructions in a .bin file")
+    p.add_argument("--type", default="raw", choices=["raw"],
+                   help="program type: raw (r1 = input address, r2 = input length)")
+    p.add_argument("--mem", help="input memory as hex; r1 points to it, r2 holds its length")
+    p.add_argument("--packet", help="input packet as hex (what ld_abs/ld_ind read); r1/r2 as for --mem")
+    p.add_argument("--max-insns", type=int, default=DEFAULT_MAX_INSNS,
+                   help=f"instruction limit (default {DEFAULT_MAX_INSNS})")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("conformance", help="run bpf_conformance / uBPF .data test files")
+    p.add_argument("directory")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_conformance)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as e:
+        print(f"ebpf-playground: {e}", file=sys.stderr)
+        return 2
+    except InputError as e:
+        print(f"ebpf-playground: {e}", file=sys.stderr)
+        return 2
+    except (AsmError, DecodeError, EbpfError) as e:
+        print(f"{args.file if hasattr(args, 'file') else ''}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""``Program``: what every front end (assembler, raw bytes, later ELF and C) produces and every back end
+(VM, verifier, disassembler, web views) consumes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .insn import Insn, encode
+
+
+@dataclass(frozen=True)
+class MapDef:
+    """A map the program refers to. ``ld_imm64`` map references hold the map's index in ``Program.maps``
+    as their "fd" (``src`` = ``BPF_PSEUDO_MAP_FD``), the way libbpf later patches in real fds."""
+
+    name: str
+    type: str
+    key_size: int
+    value_size: int
+    max_entries: int
+    flags: int = 0
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "type": self.type, "key_size": self.key_size, "value_size": self.value_size,
+                "max_entries": self.max_entries, "flags": self.flags}
+
+
+@dataclass(frozen=True)
+class Program:
+    """A loaded program: instructions (one per 8-byte slot) plus what the source said about them.
+
+    ``labels`` maps instruction indexes to the names the source gave them; ``lines`` gives, for each slot,
+    the 1-based source line it came from (0 when unknown); ``maps`` are the maps it declares.
+    """
+
+    insns: tuple[Insn, ...]
+    maps: tuple[MapDef, ...] = ()
+    labels: dict[int, str] = field(default_factory=dict)
+    lines: tuple[int, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.insns)
+
+    def to_bytes(self) -> bytes:
+        return encode(self.insns)
+
+    def map_index(self, name: str) -> int | None:
+        for i, m in enumerate(self.maps):
+            if m.name == name:
+                return i
+        return None

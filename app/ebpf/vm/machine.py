@@ -1,0 +1,364 @@
+"""The VM: machine state, instruction dispatch, calls and frames, faults.
+
+A guest program's failure (a bad access, an unknown helper, running out of its instruction budget) ends
+the run with a ``VmFault`` *result*; Python exceptions out of here are engine bugs. Division by zero is no
+fault: RFC 9669 defines its result.
+
+Calls follow the kernel's conventions: helpers take r1-r5 and return in r0 (r1-r5 are left as they are,
+as in the kernel's interpreter ``___bpf_prog_run``; the verifier forbids reading them); a bpf-to-bpf call
+(``call pc+N``) gets a fresh 512-byte stack frame, keeps r6-r9 and r10 for the caller, and at most
+``MAX_FRAMES`` frames exist at once.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from .. import isa
+from ..insn import Insn, ld_imm64_value
+from ..program import Program
+from . import alu
+from .codegen import handler_source
+from .memory import CODE_BASE, MAX_FRAMES, STACK_BASE, STACK_SIZE, STACK_STRIDE, Access, Memory, Region
+
+M64 = (1 << 64) - 1
+BPF_MAX_LOOPS = 8 * 1024 * 1024  # kernel: the may_goto budget of a program
+
+
+@dataclass(frozen=True)
+class VmFault:
+    """Why a run stopped early. ``pc`` is the instruction that failed."""
+
+    pc: int
+    kind: str  # "memory", "helper", "limit", "call-depth", "unsupported", "end-of-program"
+    message: str
+    region: str | None = None
+    offset: int | None = None
+    size: int | None = None
+    addr: int | None = None
+
+    def to_json(self) -> dict:
+        return {"pc": self.pc, "kind": self.kind, "message": self.message, "region": self.region,
+                "offset": self.offset, "size": self.size, "addr": self.addr}
+
+    def __str__(self) -> str:
+        return f"pc {self.pc}: {self.message}"
+
+
+class GuestFault(Exception):
+    """Raised inside a step to end the run with ``fault``; caught by the run loop, never escapes."""
+
+    def __init__(self, fault: VmFault):
+        super().__init__(str(fault))
+        self.fault = fault
+
+
+@dataclass(frozen=True)
+class Helper:
+    """A helper the VM can call: ``fn(vm, r1, r2, r3, r4, r5) -> r0``."""
+
+    id: int
+    name: str
+    fn: Callable[..., int]
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Frame:
+    return_pc: int
+    saved: tuple[int, int, int, int]  # the caller's r6-r9
+    fp: int  # the caller's r10
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """Something a helper printed or emitted (trace_printk line, ring buffer record, ...)."""
+
+    step: int
+    kind: str
+    text: str
+    data: bytes = b""
+
+    def to_json(self) -> dict:
+        out = {"step": self.step, "kind": self.kind, "text": self.text}
+        if self.data:
+            out["data"] = self.data.hex()
+        return out
+
+
+@dataclass
+class Snapshot:
+    """Everything needed to resume a machine: taken at checkpoints, restored to replay."""
+
+    steps: int
+    pc: int
+    regs: tuple[int, ...]
+    frames: tuple[Frame, ...]
+    regions: tuple[tuple[Region, int, bytes, int], ...]  # region, base, contents, writes counter
+    output_len: int
+    done: bool
+    retval: int | None
+    fault: VmFault | None
+    loop_budget: int
+    extra: object = None  # state of helpers and maps (``Machine.state_hooks``)
+
+
+class Machine:
+    """One program's execution state. Build it, add input regions, set registers, then ``run()`` or
+    ``step()``. The caller owns the input layout (see ``app.ebpf.vm.run``)."""
+
+    def __init__(self, program: Program, *, helpers: Mapping[int, Helper] | None = None,
+                 max_insns: int = 1_000_000):
+        self.program = program
+        self.insns: tuple[Insn, ...] = program.insns
+        self.helpers = dict(helpers or {})
+        self.max_insns = max_insns
+        self.R = [0] * 11
+        self.mem = Memory()
+        self.frames: list[Frame] = []
+        self.stacks: list[Region] = []
+        self.pc = 0
+        self.steps = 0
+        self.done = False
+        self.retval: int | None = None
+        self.fault: VmFault | None = None
+        self.output: list[OutputRecord] = []
+        self.loop_budget = BPF_MAX_LOOPS
+        self.halt_requested = False
+        self.state_hooks: tuple[Callable[[], object], Callable[[object], None]] | None = None
+        self.ld_imm64_resolver: Callable[[Insn, Insn], int] | None = None
+        self._snapshot_cache: dict[int, tuple[Region, int, bytes]] = {}
+        self.R[10] = self._stack(0).end
+        self.handlers = self._compile()
+
+    # --- set-up -------------------------------------------------------------------------------------------
+
+    def _stack(self, depth: int) -> Region:
+        while len(self.stacks) <= depth:
+            i = len(self.stacks)
+            self.stacks.append(self.mem.add(Region(f"stack[{i}]", STACK_BASE + i * STACK_STRIDE,
+                                                   bytearray(STACK_SIZE))))
+        return self.stacks[depth]
+
+    def _compile(self) -> list[Callable[[], int]]:
+        namespace = {
+            "R": self.R, "LAST": self.mem.last, "FIND": self._find, "SEXT": alu.sext,
+            "SDIV": alu.BINARY["sdiv"], "SMOD": alu.BINARY["smod"], "BSWAP": alu.byteswap,
+            "CALL": self._call, "CALL_LOCAL": self._call_local, "EXIT": self._exit, "KFUNC": self._kfunc,
+            "MAY_GOTO": self._may_goto, "LD_ABS": self._ld_abs, "LD_IMM64": self._ld_imm64,
+        }
+        for size, fmt in ((1, "<B"), (2, "<H"), (4, "<I"), (8, "<Q")):
+            st = struct.Struct(fmt)
+            namespace[f"UNPACK{size}"] = st.unpack_from
+            namespace[f"PACK{size}"] = st.pack_into
+        handlers: list[Callable[[], int]] = []
+        cache: dict[str, Callable[[], int]] = {}
+        pc = 0
+        n = len(self.insns)
+        while pc < n:
+            insn = self.insns[pc]
+            spec = insn.spec
+            src = handler_source(self.insns, pc)
+            if src not in cache:
+                code = compile(src, f"<insn {pc}>", "exec")
+                local: dict = {}
+                exec(code, namespace, local)
+                cache[src] = local["h"]
+            handlers.append(cache[src])
+            if spec.slots == 2:
+                handlers.append(self._bad_target(pc + 1))
+            pc += spec.slots
+        handlers.append(self._fell_off(n))
+        return handlers
+
+    def _bad_target(self, pc: int) -> Callable[[], int]:
+        def h() -> int:
+            raise GuestFault(VmFault(pc, "unsupported", "jumped into the second half of ld_imm64"))
+        return h
+
+    def _fell_off(self, pc: int) -> Callable[[], int]:
+        def h() -> int:
+            raise GuestFault(VmFault(pc, "end-of-program", f"fell off the end of the program at insn {pc} "
+                                                           f"(the last instruction must be exit or a jump)"))
+        return h
+
+    # --- runtime services used by generated code and helpers --------------------------------------------
+
+    def _find(self, addr: int, size: int, write: bool, pc: int) -> Region:
+        r = self.mem.find(addr, size)
+        if r is not None and (r.writable or not write):
+            return r
+        raise GuestFault(self._access_fault(pc, self.mem.explain("write" if write else "read", addr, size)))
+
+    @staticmethod
+    def _access_fault(pc: int, a: Access) -> VmFault:
+        return VmFault(pc, "memory", a.message, a.region, a.offset, a.size, a.addr)
+
+    def read(self, addr: int, size: int) -> bytes:
+        """Guest bytes for a helper; faults the run (at the call) if they are not all readable."""
+        data = self.mem.read(addr & M64, size)
+        if isinstance(data, Access):
+            raise GuestFault(self._access_fault(self.pc, data))
+        return data
+
+    def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
+        """A NUL-terminated string for a helper (without the NUL); faults if it runs off readable memory."""
+        data = self.mem.read_cstr(addr & M64, limit)
+        if isinstance(data, Access):
+            raise GuestFault(self._access_fault(self.pc, data))
+        return data
+
+    def write(self, addr: int, data: bytes) -> None:
+        err = self.mem.write(addr & M64, data)
+        if err is not None:
+            raise GuestFault(self._access_fault(self.pc, err))
+
+    def emit(self, kind: str, text: str, data: bytes = b"") -> None:
+        self.output.append(OutputRecord(self.steps, kind, text, data))
+
+    def halt(self) -> None:
+        """End the program after the current helper returns (uBPF's unwind extension)."""
+        self.halt_requested = True
+
+    def _call(self, helper_id: int, pc: int) -> int:
+        helper = self.helpers.get(helper_id)
+        if helper is None:
+            raise GuestFault(VmFault(pc, "helper", f"call to unknown helper id {helper_id}"))
+        R = self.R
+        self.pc = pc
+        R[0] = helper.fn(self, R[1], R[2], R[3], R[4], R[5]) & M64
+        if self.halt_requested:
+            self.halt_requested = False
+            self.frames.clear()
+            return self._exit()
+        return pc + 1
+
+    def _call_local(self, pc: int, target: int) -> int:
+        depth = len(self.frames) + 1
+        if depth >= MAX_FRAMES:
+            raise GuestFault(VmFault(pc, "call-depth", f"the call stack is too deep: {depth + 1} frames "
+                                                       f"(at most {MAX_FRAMES})"))
+        R = self.R
+        self.frames.append(Frame(pc + 1, (R[6], R[7], R[8], R[9]), R[10]))
+        R[10] = self._stack(depth).end
+        return target
+
+    def _exit(self) -> int:
+        if self.frames:
+            frame = self.frames.pop()
+            R = self.R
+            R[6], R[7], R[8], R[9] = frame.saved
+            R[10] = frame.fp
+            return frame.return_pc
+        self.done = True
+        self.retval = self.R[0]
+        return -1
+
+    def _kfunc(self, btf_id: int, pc: int) -> int:
+        raise GuestFault(VmFault(pc, "unsupported", f"kernel function calls (kfunc BTF id {btf_id}) cannot run "
+                                                    f"in the playground"))
+
+    def _may_goto(self, pc: int, target: int, nxt: int) -> int:
+        if self.loop_budget == 0:
+            return target
+        self.loop_budget -= 1
+        return nxt
+
+    def _ld_abs(self, base: int, imm: int, size: int, pc: int) -> int:
+        """Legacy packet load (``bpf_skb_load_helper_*``): r0 = big-endian bytes of the packet at
+        ``base + imm``; an access outside the packet ends the program with r0 = 0, as in the kernel."""
+        packet = next((r for r in self.mem.regions if r.name == "packet"), None)
+        off = (base + imm) & 0xFFFFFFFF
+        if off >= 0x80000000:
+            off -= 1 << 32
+        R = self.R
+        if packet is None or off < 0 or off + size > len(packet.data):
+            R[0] = 0
+            self.frames.clear()
+            return self._exit()
+        R[0] = int.from_bytes(packet.data[off:off + size], "big")
+        return pc + 1
+
+    def _ld_imm64(self, pc: int) -> int:
+        first, second = self.insns[pc], self.insns[pc + 1]
+        if first.src == isa.PseudoSrc.FUNC:
+            return CODE_BASE + (pc + 1 + first.imm) * isa.INSN_SIZE
+        if self.ld_imm64_resolver is not None:
+            return self.ld_imm64_resolver(first, second) & M64
+        raise GuestFault(VmFault(pc, "unsupported", f"{first.spec.name}: this run has no maps to refer to"))
+
+    # --- running ------------------------------------------------------------------------------------------
+
+    def run(self, max_steps: int | None = None, pcs=None) -> None:
+        """Run until exit, fault, the instruction limit, or ``max_steps`` more steps. With ``pcs`` (an
+        ``array``), append the pc of every executed instruction to it."""
+        if self.done:
+            return
+        budget = self.max_insns - self.steps
+        if max_steps is not None:
+            budget = min(budget, max_steps)
+        hs = self.handlers
+        pc = self.pc
+        i = -1
+        try:
+            if pcs is None:
+                for i in range(budget):
+                    pc = hs[pc]()
+                    if pc < 0:
+                        break
+            else:
+                append = pcs.append
+                for i in range(budget):
+                    append(pc)
+                    pc = hs[pc]()
+                    if pc < 0:
+                        break
+        except GuestFault as f:
+            self.steps += i  # the faulting instruction did not complete
+            self.pc = f.fault.pc
+            self.done = True
+            self.fault = f.fault
+            return
+        self.steps += i + 1
+        if pc >= 0:
+            self.pc = pc
+            if self.steps >= self.max_insns:
+                self.done = True
+                self.fault = VmFault(pc, "limit", f"instruction limit reached: {self.max_insns} instructions "
+                                                  f"executed without reaching exit")
+        else:
+            self.pc = self.pc if self.done and self.fault else pc
+
+    def snapshot(self) -> Snapshot:
+        """The full state. Contents of regions unchanged since the previous snapshot are shared with it."""
+        contents = []
+        for r in self.mem.regions:
+            cached = self._snapshot_cache.get(id(r))
+            if cached is None or cached[0] is not r or cached[1] != r.writes:
+                cached = (r, r.writes, bytes(r.data))
+                self._snapshot_cache[id(r)] = cached
+            contents.append((r, r.base, cached[2], r.writes))
+        return Snapshot(self.steps, self.pc, tuple(self.R), tuple(self.frames), tuple(contents),
+                        len(self.output), self.done, self.retval, self.fault, self.loop_budget,
+                        self.state_hooks[0]() if self.state_hooks else None)
+
+    def restore(self, snap: Snapshot) -> None:
+        self.steps, self.pc = snap.steps, snap.pc
+        self.R[:] = snap.regs
+        self.frames[:] = snap.frames
+        self.mem.regions[:] = []
+        for region, base, data, writes in snap.regions:
+            region.replace_data(data, base)
+            region.writes = writes
+            self.mem.regions.append(region)
+        self.stacks = [r for r in self.mem.regions if r.name.startswith("stack[")]
+        self.mem.last[0] = self.mem.regions[0]
+        del self.output[snap.output_len:]
+        self.done, self.retval, self.fault = snap.done, snap.retval, snap.fault
+        self.loop_budget = snap.loop_budget
+        if self.state_hooks:
+            self.state_hooks[1](snap.extra)
+
+
+__all__ = ["Machine", "Helper", "VmFault", "GuestFault", "Frame", "OutputRecord", "Snapshot", "ld_imm64_value"]
