@@ -90,6 +90,9 @@ def check(insns: tuple[Insn, ...]) -> None:
             if nxt.opcode or nxt.dst or nxt.src or nxt.off:
                 raise DecodeError(pc, "invalid bpf_ld_imm64 insn: its second slot must have opcode, registers "
                                       "and offset 0")
+            if nxt.imm and spec.name in ("ld_map_fd", "ld_map_idx", "ld_func"):
+                raise DecodeError(pc, "unrecognized bpf_ld_imm64 insn: its second slot's imm must be 0 for "
+                                      f"{spec.name}")
             second_slot.add(pc + 1)
         pc += spec.slots
     for pc, insn in enumerate(insns):

@@ -35,7 +35,7 @@ _TOKEN = re.compile(r"""
 
 _LINE_PREFIX = re.compile(
     r"^\s*(?:[0-9]+:\s*)?"  # "12:" instruction index (verifier log, llvm-objdump)
-    r"(?:(?:[0-9a-fA-F]{2}\s){8}\s*)?"  # llvm-objdump raw bytes
+    r"(?:(?:[0-9a-fA-F]{2}[ \t]){8}(?:(?:[0-9a-fA-F]{2}[ \t]){8})?\s*)?"  # llvm-objdump raw bytes (16 for ld_imm64)
     r"(?:\(\s*[0-9a-fA-F]{2}\s*\)\s*)?"  # "(b7)" opcode from the verifier log
 )
 _TRAILING_SYMBOL = re.compile(r"\s*<[\w.$+\-]*>\s*$")  # llvm-objdump "goto +2 <LBB0_2>"
@@ -120,7 +120,7 @@ def tokenize(text: str, line: int, col0: int = 0, *, template: bool = False) -> 
             body = s[1:] if percent else s
             number = int(body[1:])
             if number > 10:
-                raise AsmError(line, col, f"unknown register '{s}' (r0-r10)")
+                raise AsmError(line, col, f"unknown register '{s}' (r0–r10)")
             raw.append(Token("reg", s, col, number, body[0], percent))
         elif kind == "sop" or kind == "op":
             raw.append(Token("op", s, col))

@@ -92,7 +92,7 @@ class _Assembler:
     def line(self, number: int, line: str) -> None:
         rest, start = strip_prefix(line)
         opcode_hint = None
-        hint = re.match(r"\s*(?:[0-9]+:\s*)?(?:(?:[0-9a-fA-F]{2}\s){8}\s*)?\(\s*([0-9a-fA-F]{2})\s*\)", line)
+        hint = re.match(r"\s*(?:[0-9]+:\s*)?\(\s*([0-9a-fA-F]{2})\s*\)", line)
         if hint:
             opcode_hint = int(hint.group(1), 16)
         while True:
@@ -201,10 +201,10 @@ class _Assembler:
 
     def parse_kernel_syntax(self, tokens: list[Token], number: int) -> _Pending:
         cands = templates.candidates(tokens)
-        problems = []
+        problems: list[tuple[str, int]] = []
         for skel in cands:
             bound = templates.bind(skel, tokens)
-            if isinstance(bound, str):
+            if isinstance(bound, tuple):
                 problems.append(bound)
                 continue
             spec = skel.spec
@@ -214,19 +214,20 @@ class _Assembler:
                 bound["helper" if spec.op == "call" else "target"] = tok
             return self.operands(spec, bound, number)
         if problems:
-            bad = next(t for t in tokens if t.kind == "reg")
             regs = [t for t in tokens if t.kind == "reg"]
-            letters = {t.prefix for t in regs if t.text[0] in "rw"}
-            if len(letters) > 1:
-                bad = next(t for t in regs if t.prefix != regs[0].prefix)
-            raise AsmError(number, bad.col, problems[0])
+            mixed = [t for t in regs if t.prefix != regs[0].prefix]
+            if mixed and all("-bit register" in m for m, _ in problems):
+                raise AsmError(number, mixed[0].col, f"cannot mix 32-bit (w) and 64-bit (r) registers here: "
+                                                     f"'{regs[0].text}' and '{mixed[0].text}'")
+            message, col = problems[0]
+            raise AsmError(number, col, message)
         pos, expected = templates.closest(tokens)
+        wanted = templates.describe_expected(expected)
         if pos < len(tokens):
             tok = tokens[pos]
-            raise AsmError(number, tok.col, f"unexpected '{tok.text}': expected {' or '.join(expected[:6])}")
+            raise AsmError(number, tok.col, f"unexpected '{tok.text}': expected {wanted}")
         last = tokens[-1]
-        raise AsmError(number, last.col + len(last.text), f"incomplete instruction: expected "
-                                                          f"{' or '.join(expected[:6])}")
+        raise AsmError(number, last.col + len(last.text), f"incomplete instruction: expected {wanted}")
 
     def call_kind(self, tok: Token, number: int) -> isa.OpSpec:
         if tok.kind == "num":
@@ -266,6 +267,9 @@ class _Assembler:
         pc = self.pc_of(p)
         for name, tok in p.refs.items():
             if name == "target":
+                if spec.op == "call_local" and tok.text not in self.labels:
+                    what = "helper" if tok.text.startswith("bpf_") else "function (no such label)"
+                    raise AsmError(p.line, tok.col, f"unknown {what} '{tok.text}'")
                 values["target"] = self.label_target(tok, p.line) - pc - 1
             elif name == "helper":
                 hname, _, num = tok.text.partition("#")

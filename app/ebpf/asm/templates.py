@@ -90,25 +90,26 @@ def line_key(tokens: list[Token]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def bind(skel: Skeleton, tokens: list[Token]) -> dict[str, Token] | str:
-    """Bind placeholders to tokens, or return why the tokens do not fit this form."""
+def bind(skel: Skeleton, tokens: list[Token]) -> dict[str, Token] | tuple[str, int]:
+    """Bind placeholders to tokens, or return why the tokens do not fit this form (message, column)."""
     letter = isa.reg_letter(skel.spec)
     bound: dict[str, Token] = {}
     for pat, tok in zip(skel.tokens, tokens):
         if pat.kind == "reg" and (tok.value != pat.value or tok.percent):
-            return f"this instruction always uses {pat.text}, not '{tok.text}'"
+            return f"this instruction always uses {pat.text}, not '{tok.text}'", tok.col
         if pat.kind != "ph":
             continue
         name = pat.text
         if name in _REG_PLACEHOLDERS:
             if tok.percent:
-                return f"register '{tok.text}' is legacy syntax; write {tok.text[1:]}"
+                return f"register '{tok.text}' is legacy syntax; write {tok.text[1:]}", tok.col
             if name in ("dst", "src") and tok.prefix != letter:
-                return f"expected a {'32' if letter == 'w' else '64'}-bit register {letter}{tok.value}, got '{tok.text}'"
+                width = "32" if letter == "w" else "64"
+                return f"expected a {width}-bit register {letter}{tok.value}, got '{tok.text}'", tok.col
         if name in bound:
             prev = bound[name]
             if (prev.kind, prev.value) != (tok.kind, tok.value):
-                return f"'{tok.text}' must be the same register as '{prev.text}'"
+                return f"'{tok.text}' must be the same register as '{prev.text}'", tok.col
             continue
         bound[name] = tok
     return bound
@@ -133,6 +134,15 @@ def closest(tokens: list[Token]) -> tuple[int, list[str]]:
         if n == best:
             expected.add(_describe(k[n]) if n < len(k) else "end of line")
     return best, sorted(expected)
+
+
+def describe_expected(expected: list[str]) -> str:
+    """'a register or a number or ...', generic kinds first, at most six choices."""
+    generic = [e for e in expected if e.startswith("a ") or e == "end of line"]
+    words = [e for e in expected if e not in generic]
+    shown = generic + words
+    text = " or ".join(shown[:6])
+    return text + (" ..." if len(shown) > 6 else "")
 
 
 def _describe(key: str) -> str:

@@ -79,7 +79,7 @@ def run(program: Program, *, mem: bytes | None = None, layout: str = "mem",
     if not trace:
         m.run()
         return _result(m, None)
-    pcs = array("l")
+    pcs = array("i")
     checkpoints = []
     while not m.done:
         checkpoints.append(m.snapshot())

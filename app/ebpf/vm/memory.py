@@ -24,6 +24,13 @@ def _bytes(n: int) -> str:
     return f"{n} byte" if n == 1 else f"{n} bytes"
 
 
+def _where(r: "Region", addr: int) -> str:
+    """``stack[0]`` addresses relative to the frame pointer (as programs write them), others to the base."""
+    if r.name.startswith("stack["):
+        return f"fp{addr - r.end:+d}"
+    return f"{r.name}{addr - r.base:+d}"
+
+
 @dataclass(eq=False)
 class Region:
     """A contiguous block of guest memory. ``data`` is mutated in place by stores; ``end`` is kept as a
@@ -94,21 +101,24 @@ class Memory:
         """Why an access of ``size`` bytes at ``addr`` is not allowed."""
         for r in self.regions:
             if r.base <= addr < r.end or r.base < addr + size <= r.end:
-                off = addr - r.base
                 if r.base <= addr and addr + size <= r.end:
-                    return Access(kind, addr, size, r.name, off, f"invalid {kind} of {_bytes(size)} at {r.name}"
-                                                                 f"{off:+d}: {r.name} is read-only")
-                return Access(kind, addr, size, r.name, off,
-                              f"invalid {kind} of {_bytes(size)} at {r.name}{off:+d}: out of bounds "
-                              f"({r.name} is {len(r.data)} bytes)")
+                    return Access(kind, addr, size, r.name, addr - r.base,
+                                  f"invalid {kind} of {_bytes(size)} at {_where(r, addr)}: {r.name} is read-only")
+                return self._out_of_bounds(kind, addr, size, r)
         near = min(self.regions, key=lambda r: min(abs(addr - r.base), abs(addr - r.end)), default=None)
         if near is not None and min(abs(addr - near.base), abs(addr - near.end)) < 0x1000:
-            off = addr - near.base
-            return Access(kind, addr, size, near.name, off,
-                          f"invalid {kind} of {_bytes(size)} at {near.name}{off:+d}: out of bounds "
-                          f"({near.name} is {len(near.data)} bytes)")
+            return self._out_of_bounds(kind, addr, size, near)
         return Access(kind, addr, size, None, None, f"invalid {kind} of {_bytes(size)} at 0x{addr:x}: "
                                                     f"no memory there")
+
+    @staticmethod
+    def _out_of_bounds(kind: str, addr: int, size: int, r: Region) -> Access:
+        if r.name.startswith("stack["):
+            extent = f"{r.name} is fp-{len(r.data)}..fp-1"
+        else:
+            extent = f"{r.name} is {_bytes(len(r.data))}"
+        return Access(kind, addr, size, r.name, addr - r.base,
+                      f"invalid {kind} of {_bytes(size)} at {_where(r, addr)}: out of bounds ({extent})")
 
     def read(self, addr: int, size: int) -> bytes | Access:
         r = self.find(addr, size)

@@ -63,9 +63,12 @@ class StepRecord:
     memory: tuple[MemoryChange, ...]
     output: tuple[OutputRecord, ...]
     frame_depth: tuple[int, int]  # before, after
+    fault: VmFault | None = None  # set when this step is the one that faulted
+    retval: int | None = None  # set when this step ended the program
 
     def to_json(self) -> dict:
         return {"step": self.step, "pc": self.pc, "next_pc": self.next_pc,
+                "fault": self.fault.to_json() if self.fault else None, "retval": self.retval,
                 "regs": {f"r{r}": {"old": o, "new": n} for r, (o, n) in sorted(self.regs.items())},
                 "memory": [m.to_json() for m in self.memory], "output": [o.to_json() for o in self.output],
                 "frame_depth": list(self.frame_depth)}
@@ -143,11 +146,10 @@ def diff_states(k: int, before: MachineState, after: MachineState) -> StepRecord
             continue
         memory.extend(_byte_runs(name, old, data))
     output = after.output[len(before.output):]
-    next_pc = None if after.done and after.retval is not None and not after.fault else after.pc
-    if after.fault:
-        next_pc = None
+    next_pc = None if after.done else after.pc
     return StepRecord(k, before.pc, next_pc, regs, tuple(memory), tuple(output),
-                      (len(before.frames), len(after.frames)))
+                      (len(before.frames), len(after.frames)), after.fault,
+                      after.retval if after.done and not after.fault else None)
 
 
 def _byte_runs(name: str, old: bytes, new: bytes) -> list[MemoryChange]:

@@ -1,0 +1,100 @@
+"""The command-line contract: commands, output formats and exit codes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from app.cli import main
+
+SOURCE = "r0 = 0\nr1 = 10\nloop:\nr0 += r1\nr1 -= 1\nif r1 != 0 goto loop\nexit\n"
+
+
+@pytest.fixture
+def prog(tmp_path):
+    path = tmp_path / "sum.s"
+    path.write_text(SOURCE)
+    return path
+
+
+def test_asm_prints_hex_one_instruction_per_line(prog, capsys):
+    assert main(["asm", str(prog)]) == 0
+    lines = capsys.readouterr().out.split()
+    assert lines[0] == "b700000000000000" and lines[-1] == "9500000000000000" and len(lines) == 6
+
+
+def test_asm_writes_raw_bytes_and_disasm_reads_them(prog, tmp_path, capsys):
+    out = tmp_path / "sum.bin"
+    assert main(["asm", str(prog), "-o", str(out)]) == 0
+    assert len(out.read_bytes()) == 48
+    assert main(["disasm", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[3] == "r1 -= 1"
+    assert main(["disasm", "--log", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[4] == "4: (55) if r1 != 0x0 goto pc-3"
+
+
+def test_run_json_contract(prog, capsys):
+    assert main(["run", str(prog), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data == {"retval": 55, "insns_executed": 2 + 3 * 10 + 1, "fault": None, "packet_out": None, "maps": [],
+                    "output": []}
+
+
+def test_run_with_memory_and_packet(tmp_path, capsys):
+    path = tmp_path / "m.s"
+    path.write_text("r0 = *(u16 *)(r1 + 0)\nexit\n")
+    assert main(["run", str(path), "--mem", "3412", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["retval"] == 0x1234
+    assert main(["run", str(path), "--packet", "34 12 00", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["retval"] == 0x1234 and data["packet_out"] == "341200"
+
+
+def test_run_fault_exits_1(tmp_path, capsys):
+    path = tmp_path / "f.s"
+    path.write_text("r0 = *(u8 *)(r10 + 0)\nexit\n")
+    assert main(["run", str(path), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["fault"]["kind"] == "memory" and data["fault"]["pc"] == 0 and data["retval"] is None
+
+
+def test_instruction_limit(prog, capsys):
+    assert main(["run", str(prog), "--max-insns", "10", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["fault"]["kind"] == "limit"
+
+
+def test_assembly_error_exits_1_with_line_and_column(tmp_path, capsys):
+    path = tmp_path / "bad.s"
+    path.write_text("r0 = 0\nr11 = 1\n")
+    assert main(["asm", str(path)]) == 1
+    assert "line 2, col 1: unknown register 'r11'" in capsys.readouterr().err
+
+
+def test_decode_error_exits_1(tmp_path, capsys):
+    path = tmp_path / "bad.bin"
+    path.write_bytes(bytes.fromhex("b700000000000000ff00000000000000"))
+    assert main(["disasm", str(path)]) == 1
+    assert "insn 1: unknown opcode 0xff" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [[], ["nosuch"], ["run"], ["run", "x.s", "--max-insns", "many"]])
+def test_usage_errors_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+
+
+def test_missing_file_and_bad_hex_exit_2(prog, capsys):
+    assert main(["asm", "/nonexistent/x.s"]) == 2
+    assert main(["run", str(prog), "--mem", "zz"]) == 2
+    assert "--mem: not hex" in capsys.readouterr().err
+    assert main(["run", str(prog), "--max-insns", "0"]) == 2
+
+
+def test_console_script_is_installed(prog):
+    out = subprocess.run([sys.executable, "-m", "app.cli", "run", str(prog), "--json"], capture_output=True,
+                         text=True, check=True)
+    assert json.loads(out.stdout)["retval"] == 55

@@ -1,0 +1,87 @@
+"""Traced runs: any step's state, forward and back, recomputed from checkpoints in bounded memory."""
+from __future__ import annotations
+
+import pytest
+
+from app.ebpf import assemble
+from app.ebpf.vm import build_machine, run
+from app.ebpf.vm.trace import state_of
+
+LOOP = assemble("""
+    r0 = 0
+    r1 = 2000
+loop:
+    r0 += r1
+    *(u64 *)(r10 - 8) = r0
+    r1 -= 1
+    if r1 != 0 goto loop
+    exit
+""")
+
+
+def straight_state(program, k, **kw):
+    m = build_machine(program, **kw)
+    m.run(max_steps=k)
+    return state_of(m)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3, 4095, 4096, 4097, 5000, 8001])
+def test_state_at_matches_a_run_stopped_there(k):
+    r = run(LOOP, trace=True, checkpoint_every=1024)
+    assert r.trace.state_at(k) == straight_state(LOOP, k)
+
+
+def test_path_and_final_state():
+    r = run(LOOP, trace=True)
+    assert len(r.trace) == r.insns_executed == 2 + 2000 * 4 + 1
+    assert list(r.trace.pcs[:6]) == [0, 1, 2, 3, 4, 5]
+    final = r.trace.state_at(len(r.trace))
+    assert final.done and final.retval == r.retval == sum(range(1, 2001))
+
+
+def test_step_records_show_registers_and_memory_changed():
+    r = run(LOOP, trace=True)
+    rec = r.trace.step_record(2)
+    assert rec.pc == 2 and rec.next_pc == 3 and rec.regs == {0: (0, 2000)}
+    rec = r.trace.step_record(3)
+    assert rec.regs == {} and len(rec.memory) == 1
+    change = rec.memory[0]
+    assert (change.region, change.offset, change.old, change.new) == ("stack[0]", 504, bytes(2),
+                                                                      (2000).to_bytes(8, "little")[:2])
+    last = r.trace.step_record(len(r.trace) - 1)
+    assert last.retval == r.retval and last.next_pc is None
+
+
+def test_stepping_backward_is_the_state_one_step_earlier():
+    r = run(LOOP, trace=True, checkpoint_every=100)
+    for k in (150, 99, 100, 101):
+        before = r.trace.state_at(k - 1)
+        rec = r.trace.step_record(k - 1)
+        after = r.trace.state_at(k)
+        for reg, (old, new) in rec.regs.items():
+            assert before.regs[reg] == old and after.regs[reg] == new
+
+
+def test_a_fault_is_the_last_step_of_the_path():
+    p = assemble("r0 = 1\nr1 = 0\nr0 = *(u8 *)(r1 + 0)\nexit")
+    r = run(p, trace=True)
+    assert r.insns_executed == 2 and len(r.trace) == 3
+    last = r.trace.step_record(2)
+    assert last.fault is not None and last.fault.pc == 2 and last.next_pc is None
+
+
+def test_a_million_steps_stay_small():
+    p = assemble("r0 = 0\nr1 = 250000\nl:\nr0 += r1\nr1 -= 1\nif r1 != 0 goto l\nr0 = 1\nexit")
+    r = run(p, trace=True)
+    assert r.insns_executed > 750_000
+    assert r.trace.memory_bytes() < 20 * 1024 * 1024
+    mid = r.trace.state_at(500_001)
+    assert mid.step == 500_001
+
+
+def test_out_of_range_steps_are_refused():
+    r = run(LOOP, trace=True)
+    with pytest.raises(IndexError):
+        r.trace.state_at(len(r.trace) + 1)
+    with pytest.raises(IndexError):
+        r.trace.step_record(len(r.trace))
