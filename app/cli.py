@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .ebpf import AsmError, DecodeError, EbpfError, InputError, Program, assemble, disassemble, load_bytes
+from .ebpf.progtypes import PROG_TYPES
 from .ebpf.vm import DEFAULT_MAX_INSNS, run
 
 MAX_FILE = 16 << 20  # bytes of program file the CLI reads
@@ -73,19 +74,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     program = _load(args.file)
     if args.mem is not None and args.packet is not None:
         raise UsageError("give either --mem or --packet, not both")
-    data = None
-    layout = "mem"
-    if args.mem is not None:
-        data = _hex_arg(args.mem, "mem")
-    if args.packet is not None:
-        data, layout = _hex_arg(args.packet, "packet"), "packet"
-    result = run(program, mem=data, layout=layout, max_insns=args.max_insns)
+    mem = _hex_arg(args.mem, "mem") if args.mem is not None else None
+    packet = _hex_arg(args.packet, "packet") if args.packet is not None else None
+    result = run(program, prog_type=args.type, mem=mem, packet=packet, max_insns=args.max_insns)
     if args.json:
         print(json.dumps(result.to_json()))
     elif result.fault:
         print(f"fault: {result.fault} (after {result.insns_executed} instructions)")
     else:
-        print(f"retval: {result.retval} ({result.retval:#x})")
+        name = f" {result.retval_name}" if result.retval_name else ""
+        print(f"retval: {result.retval} ({result.retval:#x}){name}")
         print(f"insns executed: {result.insns_executed}")
         for out in result.output:
             print(f"{out.kind}: {out.text}")
@@ -128,10 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a program in the VM")
     p.add_argument("file", help="assembly text, or raw instructions in a .bin file")
-    p.add_argument("--type", default="raw", choices=["raw"],
-                   help="program type: raw (r1 = input address, r2 = input length)")
-    p.add_argument("--mem", help="input memory as hex; r1 points to it, r2 holds its length")
-    p.add_argument("--packet", help="input packet as hex (what ld_abs/ld_ind read); r1/r2 as for --mem")
+    p.add_argument("--type", default="raw", choices=["raw", *PROG_TYPES],
+                   help="program type: raw (r1 = input address, r2 = input length) or a hook whose context "
+                        "r1 points to, with the packet laid out as BPF_PROG_TEST_RUN does")
+    p.add_argument("--mem", help="raw programs: input memory as hex; r1 points to it, r2 holds its length")
+    p.add_argument("--packet", help="input packet as hex, from the Ethernet header (raw programs: what "
+                                    "ld_abs/ld_ind read, r1/r2 as for --mem)")
     p.add_argument("--max-insns", type=int, default=DEFAULT_MAX_INSNS,
                    help=f"instruction limit (default {DEFAULT_MAX_INSNS})")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

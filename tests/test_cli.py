@@ -39,8 +39,8 @@ def test_asm_writes_raw_bytes_and_disasm_reads_them(prog, tmp_path, capsys):
 def test_run_json_contract(prog, capsys):
     assert main(["run", str(prog), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data == {"retval": 55, "insns_executed": 2 + 3 * 10 + 1, "fault": None, "packet_out": None, "maps": [],
-                    "output": []}
+    assert data == {"retval": 55, "retval_name": None, "insns_executed": 2 + 3 * 10 + 1, "fault": None,
+                    "packet_out": None, "maps": [], "output": []}
 
 
 def test_run_with_memory_and_packet(tmp_path, capsys):
@@ -51,6 +51,19 @@ def test_run_with_memory_and_packet(tmp_path, capsys):
     assert main(["run", str(path), "--packet", "34 12 00", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["retval"] == 0x1234 and data["packet_out"] == "341200"
+
+
+def test_run_typed_program_on_a_packet(tmp_path, capsys):
+    path = tmp_path / "xdp.s"
+    path.write_text("r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr0 = 1\nr2 += 14\n"
+                    "if r2 > r3 goto out\nr0 = 2\nout:\nexit\n")
+    frame = "ff" * 6 + "02" * 6 + "0800" + "45" + "00" * 19
+    assert main(["run", str(path), "--type", "xdp", "--packet", frame, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["retval"], data["retval_name"], data["packet_out"]) == (2, "XDP_PASS", frame)
+    assert main(["run", str(path), "--type", "xdp", "--packet", "0800"]) == 2
+    assert "at least 14" in capsys.readouterr().err
+    assert main(["run", str(path), "--type", "xdp"]) == 2
 
 
 def test_run_fault_exits_1(tmp_path, capsys):

@@ -1,6 +1,8 @@
 """Concrete runs: ``run(program, ...) -> RunResult``.
 
-Input conventions (``layout``):
+Typed programs (``prog_type="xdp"``, ``"sched_cls"``, ``"socket_filter"`` ...) get their context in r1 and
+their input packet laid out as ``BPF_PROG_TEST_RUN`` does (see ``app.ebpf.progtypes``). Untyped programs
+(``prog_type="raw"``) use one of these input conventions (``layout``):
 
 ``"mem"``
     the convention of the public conformance suites and uBPF: r1 holds the address of a private copy of
@@ -9,8 +11,6 @@ Input conventions (``layout``):
     the same with the input placed in a region named ``packet`` (what the legacy ``ld_abs``/``ld_ind``
     loads read), for raw programs that work on packet bytes.
 
-Program types with real contexts (XDP's ``xdp_md``, ``__sk_buff``, kprobe registers) build on this
-through the program-type table.
 """
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from .. import progtypes
 from ..errors import InputError
 from ..program import Program
+from .context import ContextHooks
 from .machine import GuestFault, Helper, Machine, OutputRecord, VmFault
-from .memory import MEM_BASE, PACKET_BASE, Region
+from .memory import CTX_BASE, MEM_BASE, PACKET_BASE, Region
 from .trace import MachineState, StepRecord, Trace, state_of
 
 DEFAULT_MAX_INSNS = 1_000_000
@@ -39,46 +41,67 @@ class RunResult:
     maps: tuple = ()
     output: tuple[OutputRecord, ...] = ()
     trace: Trace | None = field(default=None, compare=False, repr=False)
+    retval_name: str | None = None  # XDP_PASS, TC_ACT_SHOT, ... when the program type names the value
 
     def to_json(self) -> dict:
-        return {"retval": self.retval, "insns_executed": self.insns_executed,
+        return {"retval": self.retval, "retval_name": self.retval_name, "insns_executed": self.insns_executed,
                 "fault": self.fault.to_json() if self.fault else None,
                 "packet_out": self.packet_out.hex() if self.packet_out is not None else None,
                 "maps": [m.to_json() for m in self.maps], "output": [o.to_json() for o in self.output]}
 
 
-def build_machine(program: Program, *, mem: bytes | None = None, layout: str = "mem",
-                  helpers: Mapping[int, Helper] | None = None, max_insns: int = DEFAULT_MAX_INSNS) -> Machine:
+def build_machine(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, layout: str = "mem",
+                  packet: bytes | None = None, helpers: Mapping[int, Helper] | None = None,
+                  max_insns: int = DEFAULT_MAX_INSNS) -> Machine:
     """A machine with its input in place, ready to run. Raises ``InputError`` for unusable input."""
-    if layout not in ("mem", "packet"):
-        raise InputError("layout", f"unknown input layout {layout!r} (mem, packet)")
-    if mem is not None and len(mem) > MAX_INPUT:
-        raise InputError(layout, f"input is {len(mem)} bytes; at most {MAX_INPUT} are allowed")
     if not 1 <= max_insns <= 100_000_000:
         raise InputError("max_insns", "must be between 1 and 100000000")
+    for name, data in (("mem", mem), ("packet", packet)):
+        if data is not None and len(data) > MAX_INPUT:
+            raise InputError(name, f"input is {len(data)} bytes; at most {MAX_INPUT} are allowed")
     m = Machine(program, helpers=helpers, max_insns=max_insns)
+    if prog_type == "raw":
+        if layout not in ("mem", "packet"):
+            raise InputError("layout", f"unknown input layout {layout!r} (mem, packet)")
+        if packet is not None:
+            mem, layout = packet, "packet"
+        if mem is not None:
+            base = MEM_BASE if layout == "mem" else PACKET_BASE
+            region = m.mem.add(Region(layout, base, bytearray(mem)))
+            if layout == "packet":
+                m.packet = region
+            m.R[1], m.R[2] = base, len(mem)
+        return m
+    ptype = progtypes.get(prog_type)
     if mem is not None:
-        base = MEM_BASE if layout == "mem" else PACKET_BASE
-        m.mem.add(Region(layout, base, bytearray(mem)))
-        m.R[1], m.R[2] = base, len(mem)
+        raise InputError("mem", f"{prog_type} programs take a packet, not raw memory")
+    if packet is None:
+        raise InputError("packet", f"{prog_type} programs need a packet to run on")
+    pin = progtypes.packet_input(ptype, packet)
+    m.packet = m.mem.add(Region("packet", PACKET_BASE, bytearray(pin.frame[pin.data_offset:])))
+    m.ctx = m.mem.add(Region(f"ctx ({ptype.ctx_struct})", CTX_BASE, progtypes.ctx_bytes(ptype, pin.ctx_values),
+                             writable=False, hooks=ContextHooks(ptype)))
+    m.R[1] = CTX_BASE
     return m
 
 
-def run(program: Program, *, mem: bytes | None = None, layout: str = "mem",
-        helpers: Mapping[int, Helper] | None = None, max_insns: int = DEFAULT_MAX_INSNS,
-        trace: bool = False, checkpoint_every: int = 4096) -> RunResult:
+def run(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, layout: str = "mem",
+        packet: bytes | None = None, helpers: Mapping[int, Helper] | None = None,
+        max_insns: int = DEFAULT_MAX_INSNS, trace: bool = False, checkpoint_every: int = 4096) -> RunResult:
     """Run ``program`` to its end (exit, fault or ``max_insns`` executed instructions).
 
     With ``trace=True`` the result carries a ``Trace`` from which the state at any step can be recomputed.
     The same arguments always give the same result.
     """
     def fresh() -> Machine:
-        return build_machine(program, mem=mem, layout=layout, helpers=helpers, max_insns=max_insns)
+        return build_machine(program, prog_type=prog_type, mem=mem, layout=layout, packet=packet,
+                             helpers=helpers, max_insns=max_insns)
 
+    ptype = progtypes.PROG_TYPES.get(prog_type)
     m = fresh()
     if not trace:
         m.run()
-        return _result(m, None)
+        return _result(m, None, ptype)
     pcs = array("i")
     checkpoints = []
     while not m.done:
@@ -86,18 +109,24 @@ def run(program: Program, *, mem: bytes | None = None, layout: str = "mem",
         m.run(max_steps=checkpoint_every, pcs=pcs)
     # After a fault the path ends with the faulting instruction (recorded, not completed), so the last
     # step record shows the fault itself.
-    return _result(m, Trace(pcs, checkpoints, fresh, state_of(m)))
+    return _result(m, Trace(pcs, checkpoints, fresh, state_of(m)), ptype)
 
 
-def _result(m: Machine, trace: Trace | None) -> RunResult:
-    packet = next((r for r in m.mem.regions if r.name == "packet"), None)
+def _result(m: Machine, trace: Trace | None, ptype: progtypes.ProgType | None) -> RunResult:
+    packet_out = None
+    if m.packet is not None:
+        packet_out = bytes(m.packet.data)
+        if ptype is not None and not ptype.l2:
+            packet_out = bytes(progtypes.ETH_HLEN) + packet_out  # test runs zero the pulled Ethernet header
+    retval = m.retval if m.fault is None else None
     return RunResult(
-        retval=m.retval if m.fault is None else None,
+        retval=retval,
         insns_executed=m.steps,
         fault=m.fault,
-        packet_out=bytes(packet.data) if packet is not None else None,
+        packet_out=packet_out,
         output=tuple(m.output),
         trace=trace,
+        retval_name=ptype.return_name(retval) if ptype is not None and retval is not None else None,
     )
 
 

@@ -9,9 +9,11 @@ than interpreting fields on every step. The templates follow ``alu.py``, which i
 and ``tests/test_vm_alu.py`` checks the two against each other for every operation.
 
 Names the generated code uses (bound in the namespace built by ``Machine``):
-``R`` registers; ``FIND(addr, size, write, pc)`` -> region or fault; ``UNPACK``/``PACK`` struct functions
-per size; ``SEXT``; ``SDIV``/``SMOD``; ``CALL``/``CALLX``/``CALL_LOCAL``/``EXIT``/``LD_ABS``/``MAY_GOTO``;
-``LD_IMM64``; ``BSWAP``.
+``R`` registers; ``LAST`` the most recently used memory region (the fast path of every access);
+``LOAD(addr, size, pc)``/``STORE(addr, size, value, pc)`` the slow path (region lookup, context fields,
+faults); ``FIND_ATOMIC(addr, size, pc)`` -> a writable plain region or fault; ``UNPACK``/``PACK`` struct
+functions per size; ``SEXT``; ``SDIV``/``SMOD``; ``CALL``/``CALL_LOCAL``/``EXIT``/``KFUNC``/``LD_ABS``/
+``MAY_GOTO``; ``LD_IMM64``; ``BSWAP``.
 """
 from __future__ import annotations
 
@@ -124,17 +126,16 @@ def _body(spec: isa.OpSpec, insn: Insn, insns: tuple[Insn, ...], pc: int) -> lis
     size = spec.size
     if cls == isa.Class.LDX:
         load = f"UNPACK{size}(m.data, a - m.base)[0]"
-        if op == "ldxs":
-            load = f"SEXT({load}, {size * 8})"
+        fix = (lambda v: f"SEXT({v}, {size * 8})") if op == "ldxs" else (lambda v: v)
         return [f"a = (R[{s}] + {insn.off}) & {M64}", "m = LAST[0]",
-                f"if not (m.base <= a and a + {size} <= m.end): m = FIND(a, {size}, False, {pc})",
-                f"R[{d}] = {load}", f"return {nxt}"]
+                f"if m.base <= a and a + {size} <= m.end: R[{d}] = {fix(load)}",
+                f"else: R[{d}] = {fix(f'LOAD(a, {size}, {pc})')}", f"return {nxt}"]
     if cls in (isa.Class.ST, isa.Class.STX) and op in ("st", "stx"):
-        value = f"R[{s}]" if op == "stx" else str(insn.imm & M64)
+        value = f"R[{s}] & {(1 << (size * 8)) - 1}" if op == "stx" else str(insn.imm & ((1 << (size * 8)) - 1))
         return [f"a = (R[{d}] + {insn.off}) & {M64}", "m = LAST[0]",
-                f"if not (m.base <= a and a + {size} <= m.end and m.writable): m = FIND(a, {size}, True, {pc})",
-                f"PACK{size}(m.data, a - m.base, {value} & {(1 << (size * 8)) - 1})", "m.writes += 1",
-                f"return {nxt}"]
+                f"if m.base <= a and a + {size} <= m.end and m.writable:",
+                f"    PACK{size}(m.data, a - m.base, {value})", "    m.writes += 1",
+                f"else: STORE(a, {size}, {value}, {pc})", f"return {nxt}"]
     if op.startswith("atomic_"):
         return _atomic(spec, insn, pc)
     if op == "ld_imm64":
@@ -153,7 +154,7 @@ def _atomic(spec: isa.OpSpec, insn: Insn, pc: int) -> list[str]:
     d, s = insn.dst, insn.src
     kind = spec.op.removeprefix("atomic_").removeprefix("fetch_")
     lines = [f"a = (R[{d}] + {insn.off}) & {M64}", "m = LAST[0]",
-             f"if not (m.base <= a and a + {size} <= m.end and m.writable): m = FIND(a, {size}, True, {pc})",
+             f"if not (m.base <= a and a + {size} <= m.end and m.writable): m = FIND_ATOMIC(a, {size}, {pc})",
              "o = a - m.base", f"old = UNPACK{size}(m.data, o)[0]"]
     if kind == "cmpxchg":
         lines += [f"if old == R[0] & {m}: PACK{size}(m.data, o, R[{s}] & {m})", "R[0] = old"]

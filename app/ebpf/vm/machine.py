@@ -128,6 +128,8 @@ class Machine:
         self.halt_requested = False
         self.state_hooks: tuple[Callable[[], object], Callable[[object], None]] | None = None
         self.ld_imm64_resolver: Callable[[Insn, Insn], int] | None = None
+        self.packet: Region | None = None  # the packet region of networking program types
+        self.ctx: Region | None = None  # the context region (r1 at entry) of typed programs
         self._snapshot_cache: dict[int, tuple[Region, int, bytes]] = {}
         self.R[10] = self._stack(0).end
         self.handlers = self._compile()
@@ -143,7 +145,8 @@ class Machine:
 
     def _compile(self) -> list[Callable[[], int]]:
         namespace = {
-            "R": self.R, "LAST": self.mem.last, "FIND": self._find, "SEXT": alu.sext,
+            "R": self.R, "LAST": self.mem.last, "LOAD": self._load, "STORE": self._store,
+            "FIND_ATOMIC": self._find_atomic, "SEXT": alu.sext,
             "SDIV": alu.BINARY["sdiv"], "SMOD": alu.BINARY["smod"], "BSWAP": alu.byteswap,
             "CALL": self._call, "CALL_LOCAL": self._call_local, "EXIT": self._exit, "KFUNC": self._kfunc,
             "MAY_GOTO": self._may_goto, "LD_ABS": self._ld_abs, "LD_IMM64": self._ld_imm64,
@@ -185,11 +188,35 @@ class Machine:
 
     # --- runtime services used by generated code and helpers --------------------------------------------
 
-    def _find(self, addr: int, size: int, write: bool, pc: int) -> Region:
+    def _load(self, addr: int, size: int, pc: int) -> int:
+        """Slow path of a load: find the region (context regions answer through their hooks)."""
         r = self.mem.find(addr, size)
-        if r is not None and (r.writable or not write):
+        if r is None:
+            raise GuestFault(self._access_fault(pc, self.mem.explain("read", addr, size)))
+        if r.hooks is not None:
+            return r.hooks.load(self, addr - r.base, size, pc)
+        off = addr - r.base
+        return int.from_bytes(r.data[off:off + size], "little")
+
+    def _store(self, addr: int, size: int, value: int, pc: int) -> None:
+        r = self.mem.find(addr, size)
+        if r is None or (not r.writable and r.hooks is None):
+            raise GuestFault(self._access_fault(pc, self.mem.explain("write", addr, size)))
+        if r.hooks is not None:
+            r.hooks.store(self, addr - r.base, size, value, pc)
+            return
+        off = addr - r.base
+        r.data[off:off + size] = value.to_bytes(size, "little")
+        r.writes += 1
+
+    def _find_atomic(self, addr: int, size: int, pc: int) -> Region:
+        r = self.mem.find(addr, size)
+        if r is not None and r.hooks is not None:
+            raise GuestFault(VmFault(pc, "memory", f"atomic operation on the context ({r.name}) is not allowed",
+                                     r.name, addr - r.base, size, addr))
+        if r is not None and r.writable:
             return r
-        raise GuestFault(self._access_fault(pc, self.mem.explain("write" if write else "read", addr, size)))
+        raise GuestFault(self._access_fault(pc, self.mem.explain("write", addr, size)))
 
     @staticmethod
     def _access_fault(pc: int, a: Access) -> VmFault:
@@ -268,7 +295,7 @@ class Machine:
     def _ld_abs(self, base: int, imm: int, size: int, pc: int) -> int:
         """Legacy packet load (``bpf_skb_load_helper_*``): r0 = big-endian bytes of the packet at
         ``base + imm``; an access outside the packet ends the program with r0 = 0, as in the kernel."""
-        packet = next((r for r in self.mem.regions if r.name == "packet"), None)
+        packet = self.packet
         off = (base + imm) & 0xFFFFFFFF
         if off >= 0x80000000:
             off -= 1 << 32

@@ -42,6 +42,7 @@ class Region:
     writable: bool = True
     writes: int = 0  # bumped on each store; lets snapshots share the bytes of unchanged regions
     end: int = 0
+    hooks: object = None  # a context region: loads and stores go through hooks.load/.store (never cached)
 
     def __post_init__(self) -> None:
         self.end = self.base + len(self.data)
@@ -93,7 +94,8 @@ class Memory:
             return last
         for r in self.regions:
             if r.base <= addr and addr + size <= r.end:
-                self.last[0] = r
+                if r.hooks is None:
+                    self.last[0] = r
                 return r
         return None
 

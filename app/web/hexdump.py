@@ -1,0 +1,76 @@
+"""Hex dumps of memory regions for the step view: 16 bytes a row, changed bytes marked, long dull stretches
+folded into one line (as ``hexdump`` folds repeats into ``*``) so that a 512-byte stack or a 64 KiB input
+stays readable.
+
+A row is shown when it holds a byte the last step changed, or when it holds a non-zero byte and fewer than
+``max_rows`` rows have been shown; every other stretch of rows becomes one ``HexGap``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROW_BYTES = 16
+
+
+@dataclass(frozen=True)
+class HexByte:
+    """One byte: ``text`` is two hex digits; ``changed`` when the last step wrote a new value here."""
+
+    text: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class HexRow:
+    """Up to 16 bytes. ``offset`` is from the start of the region; ``label`` is how the page shows it
+    (``+0x10``, or ``fp-16`` for a stack, whose offsets count down from the frame pointer); ``ascii`` is the
+    printable rendering; ``changed`` when any byte in it changed."""
+
+    offset: int
+    label: str
+    cells: tuple[HexByte, ...]
+    ascii: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class HexGap:
+    """Rows not shown: ``size`` bytes from ``offset``; ``zero`` when they are all zero bytes."""
+
+    offset: int
+    size: int
+    zero: bool
+
+
+def hexdump(data: bytes, changed: frozenset[int] = frozenset(), *, from_end: bool = False,
+            max_rows: int = 32) -> tuple[HexRow | HexGap, ...]:
+    """Rows and gaps covering ``data``. ``changed`` holds offsets of changed bytes; with ``from_end`` rows are
+    labelled by their distance below the end of the region (``fp-16``), as stack slots are named."""
+    out: list[HexRow | HexGap] = []
+    shown = 0
+    gap_start: int | None = None
+    gap_zero = True
+    for start in range(0, len(data), ROW_BYTES):
+        chunk = data[start:start + ROW_BYTES]
+        row_changed = any(start + i in changed for i in range(len(chunk)))
+        if row_changed or (any(chunk) and shown < max_rows):
+            if gap_start is not None:
+                out.append(HexGap(gap_start, start - gap_start, gap_zero))
+                gap_start, gap_zero = None, True
+            out.append(_row(data, start, changed, from_end))
+            shown += 1
+            continue
+        if gap_start is None:
+            gap_start = start
+        gap_zero = gap_zero and not any(chunk)
+    if gap_start is not None:
+        out.append(HexGap(gap_start, len(data) - gap_start, gap_zero))
+    return tuple(out)
+
+
+def _row(data: bytes, start: int, changed: frozenset[int], from_end: bool) -> HexRow:
+    chunk = data[start:start + ROW_BYTES]
+    cells = tuple(HexByte(f"{b:02x}", start + i in changed) for i, b in enumerate(chunk))
+    label = f"fp-{len(data) - start}" if from_end else f"+0x{start:x}"
+    text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)
+    return HexRow(start, label, cells, text, any(c.changed for c in cells))
