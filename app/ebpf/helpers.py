@@ -1,11 +1,18 @@
-"""The helper table: Linux helper functions by id.
+"""The helper table: one entry per Linux helper the playground knows, with the prototype the verifier
+checks, the program types that may call it, the VM implementation and a one-line doc.
 
 Ids and names follow ``__BPF_FUNC_MAPPER`` in ``include/uapi/linux/bpf.h`` (mainline 6.x, ids 0-211); the
-kernel's verifier log prints a helper call as ``call bpf_<name>#<id>`` (``kernel/bpf/disasm.c``). Prototypes,
-program-type rules and VM implementations are attached to these entries by the hooks-and-helpers work;
-until a helper has an implementation the VM reports calling it as a fault.
+kernel's verifier log prints a helper call as ``call bpf_<name>#<id>`` (``kernel/bpf/disasm.c``).
+Prototypes use the kernel's ``bpf_func_proto`` vocabulary (``ARG_PTR_TO_MAP_KEY``, ``RET_INTEGER`` ...).
+Which program types may call a helper follows each type's ``get_func_proto`` in the kernel for a
+privileged (root) loader; ``tests/test_kernel_helpers.py`` checks it against the running kernel.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .helper_impl import base, map_ops, net, trace
 
 _NAMES = (
     "unspec", "map_lookup_elem", "map_update_elem", "map_delete_elem", "probe_read", "ktime_get_ns",
@@ -56,6 +63,142 @@ HELPER_NAMES: dict[int, str] = {i: "bpf_" + n for i, n in enumerate(_NAMES) if i
 
 HELPER_IDS: dict[str, int] = {n: i for i, n in HELPER_NAMES.items()}
 
+# Program-type groups (names as in app.ebpf.progtypes)
+NET = frozenset({"socket_filter", "xdp", "sched_cls", "sched_act", "cgroup_skb"})
+SKB = frozenset({"socket_filter", "sched_cls", "sched_act", "cgroup_skb"})
+TC = frozenset({"sched_cls", "sched_act"})
+XDP = frozenset({"xdp"})
+ALL = NET  # every program type the playground has; "raw" programs may call any implemented helper
+TRACING = frozenset()  # kprobe, tracepoint, perf_event ...: not in the playground yet
+
+
+@dataclass(frozen=True)
+class HelperSpec:
+    id: int
+    args: tuple[str, ...]  # ARG_* for r1.. in order
+    ret: str  # RET_*
+    prog_types: frozenset[str]
+    impl: Callable[..., int] | None
+    doc: str
+    gpl_only: bool = False
+    changes_pkt_data: bool = False  # the verifier invalidates packet pointers after the call
+
+    @property
+    def name(self) -> str:
+        return HELPER_NAMES[self.id]
+
+
+MAP = "ARG_CONST_MAP_PTR"
+KEY = "ARG_PTR_TO_MAP_KEY"
+ANY = "ARG_ANYTHING"
+CTX = "ARG_PTR_TO_CTX"
+MEM_RO = "ARG_PTR_TO_MEM|MEM_RDONLY"
+UNINIT = "ARG_PTR_TO_UNINIT_MEM"
+SIZE = "ARG_CONST_SIZE"
+SIZE0 = "ARG_CONST_SIZE_OR_ZERO"
+INT = "RET_INTEGER"
+VOID = "RET_VOID"
+
+
+def _h(id_, args, ret, types, impl, doc, **kw) -> HelperSpec:
+    return HelperSpec(id_, tuple(args), ret, frozenset(types), impl, doc, **kw)
+
+
+HELPERS: dict[int, HelperSpec] = {h.id: h for h in (
+    _h(1, [MAP, KEY], "RET_PTR_TO_MAP_VALUE_OR_NULL", ALL, map_ops.map_lookup_elem,
+       "pointer to the value stored under key, or NULL"),
+    _h(2, [MAP, KEY, "ARG_PTR_TO_MAP_VALUE", ANY], INT, ALL, map_ops.map_update_elem,
+       "create or replace an element (flags BPF_ANY 0, BPF_NOEXIST 1, BPF_EXIST 2)"),
+    _h(3, [MAP, KEY], INT, ALL, map_ops.map_delete_elem, "delete an element (-ENOENT if absent)"),
+    _h(4, [UNINIT, SIZE0, ANY], INT, TRACING, trace.probe_read, "read kernel or user memory (legacy)", gpl_only=True),
+    _h(5, [], INT, ALL, base.ktime_get_ns, "nanoseconds since boot, not counting suspend"),
+    _h(6, [MEM_RO, SIZE, ANY, ANY, ANY], INT, ALL, base.trace_printk,
+       "print a formatted line (at most 3 arguments) to trace_pipe", gpl_only=True),
+    _h(7, [], INT, ALL, base.get_prandom_u32, "a pseudo-random 32-bit number"),
+    _h(8, [], INT, ALL, base.get_smp_processor_id, "the id of the CPU the program runs on"),
+    _h(9, [CTX, ANY, MEM_RO, SIZE, ANY], INT, TC, net.skb_store_bytes, "write bytes into the packet",
+       changes_pkt_data=True),
+    _h(10, [CTX, ANY, ANY, ANY, ANY], INT, TC, net.l3_csum_replace,
+       "fix the IP checksum after changing a 2- or 4-byte field", changes_pkt_data=True),
+    _h(11, [CTX, ANY, ANY, ANY, ANY], INT, TC, net.l4_csum_replace,
+       "fix a TCP/UDP checksum after changing a field", changes_pkt_data=True),
+    _h(12, [CTX, MAP, ANY], VOID, ALL, map_ops.tail_call,
+       "jump to the program in a prog_array slot; returns only if the slot is empty"),
+    _h(13, [CTX, ANY, ANY], INT, TC, net.clone_redirect, "send a copy of the packet out of another device",
+       changes_pkt_data=True),
+    _h(14, [], INT, ALL, base.get_current_pid_tgid, "tgid << 32 | pid of the current task"),
+    _h(15, [], INT, ALL, base.get_current_uid_gid, "gid << 32 | uid of the current task"),
+    _h(16, [UNINIT, SIZE], INT, ALL, base.get_current_comm, "the current task's name"),
+    _h(18, [CTX, ANY, ANY], INT, TC, net.skb_vlan_push, "add a VLAN tag", changes_pkt_data=True),
+    _h(19, [CTX], INT, TC, net.skb_vlan_pop, "remove the outer VLAN tag", changes_pkt_data=True),
+    _h(23, [ANY, ANY], INT, TC | XDP, net.redirect, "redirect the packet to another device"),
+    _h(25, [CTX, MAP, ANY, MEM_RO, SIZE0], INT, ALL, map_ops.perf_event_output,
+       "write a record to a perf event buffer"),
+    _h(26, [CTX, ANY, UNINIT, SIZE], INT, SKB, net.skb_load_bytes, "copy bytes out of the packet"),
+    _h(28, ["ARG_PTR_TO_MEM|PTR_MAYBE_NULL|MEM_RDONLY", SIZE0, "ARG_PTR_TO_MEM|PTR_MAYBE_NULL|MEM_RDONLY", SIZE0,
+            ANY], INT, TC | XDP, net.csum_diff, "checksum difference between two buffers"),
+    _h(35, [], INT, ALL, trace.get_current_task, "address of the current task_struct"),
+    _h(38, [CTX, ANY, ANY], INT, TC, net.skb_change_tail, "resize the packet", changes_pkt_data=True),
+    _h(42, [], INT, ALL, base.get_numa_node_id, "the NUMA node of the current CPU"),
+    _h(43, [CTX, ANY, ANY], INT, TC, net.skb_change_head, "add room in front of the packet",
+       changes_pkt_data=True),
+    _h(44, [CTX, ANY], INT, XDP, net.xdp_adjust_head, "move the start of the packet", changes_pkt_data=True),
+    _h(45, [UNINIT, SIZE0, ANY], INT, TRACING, trace.probe_read_str, "read a string (legacy)", gpl_only=True),
+    _h(54, [CTX, ANY], INT, XDP, net.xdp_adjust_meta, "move the start of the metadata", changes_pkt_data=True),
+    _h(65, [CTX, ANY], INT, XDP, net.xdp_adjust_tail, "move the end of the packet", changes_pkt_data=True),
+    _h(80, [], INT, ALL, base.get_current_cgroup_id, "the cgroup v2 id of the current task"),
+    _h(87, [MAP, "ARG_PTR_TO_MAP_VALUE", ANY], INT, ALL, map_ops.map_push_elem,
+       "push onto a queue, stack or bloom filter"),
+    _h(88, [MAP, "ARG_PTR_TO_MAP_VALUE|MEM_UNINIT"], INT, ALL, map_ops.map_pop_elem,
+       "pop from a queue or stack"),
+    _h(89, [MAP, "ARG_PTR_TO_MAP_VALUE|MEM_UNINIT"], INT, ALL, map_ops.map_peek_elem,
+       "read the head of a queue or stack; test a bloom filter"),
+    _h(93, ["ARG_PTR_TO_SPIN_LOCK"], VOID, ALL, base.spin_lock, "take the spin lock in a map value"),
+    _h(94, ["ARG_PTR_TO_SPIN_LOCK"], VOID, ALL, base.spin_unlock, "release the spin lock"),
+    _h(112, [UNINIT, SIZE0, ANY], INT, ALL, trace.probe_read_user, "read user memory", gpl_only=True),
+    _h(113, [UNINIT, SIZE0, ANY], INT, ALL, trace.probe_read_kernel, "read kernel memory", gpl_only=True),
+    _h(114, [UNINIT, SIZE0, ANY], INT, ALL, trace.probe_read_user_str, "read a string from user memory",
+       gpl_only=True),
+    _h(115, [UNINIT, SIZE0, ANY], INT, ALL, trace.probe_read_kernel_str, "read a string from kernel memory",
+       gpl_only=True),
+    _h(118, [], INT, ALL, base.jiffies64, "timer ticks since boot"),
+    _h(125, [], INT, ALL, base.ktime_get_boot_ns, "nanoseconds since boot, including suspend"),
+    _h(130, [MAP, MEM_RO, SIZE0, ANY], INT, ALL, map_ops.ringbuf_output, "copy a record into a ring buffer"),
+    _h(131, [MAP, "ARG_CONST_ALLOC_SIZE_OR_ZERO", ANY], "RET_PTR_TO_RINGBUF_MEM_OR_NULL", ALL,
+       map_ops.ringbuf_reserve, "reserve a ring buffer record (must be submitted or discarded)"),
+    _h(132, ["ARG_PTR_TO_RINGBUF_MEM|OBJ_RELEASE", ANY], VOID, ALL, map_ops.ringbuf_submit,
+       "publish a reserved record"),
+    _h(133, ["ARG_PTR_TO_RINGBUF_MEM|OBJ_RELEASE", ANY], VOID, ALL, map_ops.ringbuf_discard,
+       "drop a reserved record"),
+    _h(134, [MAP, ANY], INT, ALL, map_ops.ringbuf_query, "ring buffer positions and sizes"),
+    _h(160, [], INT, ALL, base.ktime_get_coarse_ns, "nanoseconds since boot at the last timer tick"),
+    _h(164, [MAP, "ARG_PTR_TO_FUNC", "ARG_PTR_TO_STACK_OR_NULL", ANY], INT, ALL, map_ops.for_each_map_elem,
+       "call a function for each element of a map"),
+    _h(165, ["ARG_PTR_TO_MEM_OR_NULL|MEM_UNINIT", SIZE0, "ARG_PTR_TO_CONST_STR",
+             "ARG_PTR_TO_MEM|PTR_MAYBE_NULL|MEM_RDONLY", SIZE0], INT, ALL, base.snprintf,
+       "format a string into a buffer"),
+    _h(177, [MEM_RO, SIZE, "ARG_PTR_TO_MEM|PTR_MAYBE_NULL|MEM_RDONLY", SIZE0], INT, ALL, base.trace_vprintk,
+       "print a formatted line with any number of arguments (bpf_printk)", gpl_only=True),
+    _h(181, [ANY, "ARG_PTR_TO_FUNC", "ARG_PTR_TO_STACK_OR_NULL", ANY], INT, ALL, base.loop,
+       "call a function up to n times"),
+    _h(182, [MEM_RO, SIZE, "ARG_PTR_TO_CONST_STR"], INT, ALL, base.strncmp, "compare with a constant string"),
+    _h(195, [MAP, KEY, ANY], "RET_PTR_TO_MAP_VALUE_OR_NULL", ALL, map_ops.map_lookup_percpu_elem,
+       "pointer to another CPU's value in a per-CPU map"),
+    _h(208, [], INT, ALL, base.ktime_get_tai_ns, "CLOCK_TAI nanoseconds"),
+)}
+
+
+def helpers_for(prog_type: str) -> dict[int, "Helper"]:
+    """The helpers a program of this type may call, ready for the VM (``raw`` programs get them all)."""
+    from .vm.machine import Helper
+
+    out = {}
+    for spec in HELPERS.values():
+        if spec.impl is None or (prog_type != "raw" and prog_type not in spec.prog_types):
+            continue
+        out[spec.id] = Helper(spec.id, spec.name, spec.impl, spec.doc)
+    return out
+
 
 def helper_name(helper_id: int) -> str | None:
     return HELPER_NAMES.get(helper_id)
@@ -64,3 +207,14 @@ def helper_name(helper_id: int) -> str | None:
 def helper_id(name: str) -> int | None:
     """Id of ``bpf_map_lookup_elem`` or ``map_lookup_elem``; None if unknown."""
     return HELPER_IDS.get(name if name.startswith("bpf_") else "bpf_" + name)
+
+
+def missing_helper_message(helper_id: int, prog_type: str) -> str:
+    """Why a program of ``prog_type`` cannot call ``helper_id`` here, in the kernel's words where it has some."""
+    name = HELPER_NAMES.get(helper_id)
+    if name is None:
+        return f"invalid func unknown#{helper_id}: there is no helper with this id"
+    spec = HELPERS.get(helper_id)
+    if spec is None or spec.impl is None:
+        return f"helper {name}#{helper_id} is not available in the playground"
+    return f"program of this type cannot use helper {name}#{helper_id} ({prog_type})"

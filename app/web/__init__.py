@@ -1,8 +1,23 @@
-"""The web layer: Flask blueprints that turn requests into engine calls and results into pages."""
+"""The web layer: Flask blueprints that turn requests into engine calls and results into pages.
+
+``playground`` (``playground.py``) is the page at ``/``; ``api`` (``api.py``) is the JSON API under
+``/api/v1/``. Around them: security headers on every response (``security.py``), CSRF protection of form
+posts (``csrf.py``), and error pages, HTML or JSON (``errors.py``). No eBPF semantics live here: views call
+the engine's façade and render what it returns.
+"""
 from __future__ import annotations
 
 from flask import Flask
 
+from . import api, csrf, errors, playground, security
+
 
 def init_app(app: Flask) -> None:
-    """Register blueprints, security headers and error pages."""
+    """Register blueprints, security headers, CSRF protection and error pages."""
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    security.init_app(app)
+    csrf.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(playground.bp)
+    app.register_blueprint(api.bp)

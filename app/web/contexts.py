@@ -153,7 +153,8 @@ class StepContext:
     ``index`` runs from 0 (before the first instruction) to ``total`` (after the last); ``status`` is
     ``"next"`` (``pc`` and ``text`` name the instruction about to run), ``"returned"`` or ``"fault"`` (the run
     is over; ``pc`` is where it ended); ``summary`` says all that in one sentence for screen readers;
-    ``last`` is what the previous instruction did; ``registers`` and ``regions`` are the machine state.
+    ``last`` is what the previous instruction did; ``frame`` is the call depth (0 in the main program, 1 in
+    a subprogram it called, ...); ``registers`` and ``regions`` are the machine state.
     """
 
     index: int
@@ -163,6 +164,7 @@ class StepContext:
     text: Markup | None
     summary: str
     last: LastStep | None
+    frame: int
     registers: tuple[RegisterRow, ...]
     regions: tuple[RegionDump, ...]
 

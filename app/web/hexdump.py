@@ -1,4 +1,4 @@
-"""Hex dumps of memory regions for the step view: 16 bytes a row, changed bytes marked, long dull stretches
+"""Hex dumps of memory regions for the step view: 8 bytes a row (one stack slot), changed bytes marked, long dull stretches
 folded into one line (as ``hexdump`` folds repeats into ``*``) so that a 512-byte stack or a 64 KiB input
 stays readable.
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ROW_BYTES = 16
+ROW_BYTES = 8
 
 
 @dataclass(frozen=True)
@@ -22,9 +22,9 @@ class HexByte:
 
 @dataclass(frozen=True)
 class HexRow:
-    """Up to 16 bytes. ``offset`` is from the start of the region; ``label`` is how the page shows it
-    (``+0x10``, or ``fp-16`` for a stack, whose offsets count down from the frame pointer); ``ascii`` is the
-    printable rendering; ``changed`` when any byte in it changed."""
+    """Up to 8 bytes as ``cells``. ``offset`` is from the start of the region; ``label`` is how the page shows
+    it (``+0x10``, or ``fp-16`` for a stack, whose offsets count down from the frame pointer); ``ascii`` is
+    the printable rendering; ``changed`` when any byte in it changed."""
 
     offset: int
     label: str
@@ -35,10 +35,12 @@ class HexRow:
 
 @dataclass(frozen=True)
 class HexGap:
-    """Rows not shown: ``size`` bytes from ``offset``; ``zero`` when they are all zero bytes."""
+    """Rows not shown: ``size`` bytes from ``offset``, ``label`` naming the first and last byte as rows are
+    labelled; ``zero`` when they are all zero bytes."""
 
     offset: int
     size: int
+    label: str
     zero: bool
 
 
@@ -55,7 +57,7 @@ def hexdump(data: bytes, changed: frozenset[int] = frozenset(), *, from_end: boo
         row_changed = any(start + i in changed for i in range(len(chunk)))
         if row_changed or (any(chunk) and shown < max_rows):
             if gap_start is not None:
-                out.append(HexGap(gap_start, start - gap_start, gap_zero))
+                out.append(_gap(data, gap_start, start, gap_zero, from_end))
                 gap_start, gap_zero = None, True
             out.append(_row(data, start, changed, from_end))
             shown += 1
@@ -64,13 +66,21 @@ def hexdump(data: bytes, changed: frozenset[int] = frozenset(), *, from_end: boo
             gap_start = start
         gap_zero = gap_zero and not any(chunk)
     if gap_start is not None:
-        out.append(HexGap(gap_start, len(data) - gap_start, gap_zero))
+        out.append(_gap(data, gap_start, len(data), gap_zero, from_end))
     return tuple(out)
+
+
+def _label(data: bytes, offset: int, from_end: bool) -> str:
+    return f"fp-{len(data) - offset}" if from_end else f"+0x{offset:x}"
+
+
+def _gap(data: bytes, start: int, end: int, zero: bool, from_end: bool) -> HexGap:
+    return HexGap(start, end - start, f"{_label(data, start, from_end)} to {_label(data, end - 1, from_end)}", zero)
 
 
 def _row(data: bytes, start: int, changed: frozenset[int], from_end: bool) -> HexRow:
     chunk = data[start:start + ROW_BYTES]
     cells = tuple(HexByte(f"{b:02x}", start + i in changed) for i, b in enumerate(chunk))
-    label = f"fp-{len(data) - start}" if from_end else f"+0x{start:x}"
+    label = _label(data, start, from_end)
     text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)
     return HexRow(start, label, cells, text, any(c.changed for c in cells))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from markupsafe import Markup
+
 from app.ebpf import AsmError, Program, disassemble
 from app.ebpf.asm import format_insn
 from app.ebpf.vm import RunResult
@@ -73,17 +75,23 @@ def asm_error_context(error: AsmError, source: str) -> AsmErrorContext:
 
 # --- the listing ----------------------------------------------------------------------------------------
 
+def insn_rows(program: Program) -> list[tuple[int, int, str]]:
+    """``(pc, opcode, text)`` for each instruction, read from the engine's verifier-log disassembly
+    (``12: (b7) r0 = 0``), which knows which slots start an instruction."""
+    matches = map(_LOG_LINE.fullmatch, disassemble(program, "log").splitlines())
+    return [(int(m[1]), int(m[2], 16), m[3]) for m in matches if m]
+
+
 def listing(program: Program, source: str) -> tuple[ListingRow, ...]:
-    """One row per instruction, from the verifier-log disassembly (which knows that ``ld_imm64`` takes two
-    slots) with the source line each came from."""
-    parsed = [m.groups() for m in map(_LOG_LINE.fullmatch, disassemble(program, "log").splitlines()) if m]
-    texts = highlight_lines([text for _, _, text in parsed])
+    """One row per instruction, with the source line it came from."""
+    rows = insn_rows(program)
+    texts = highlight_lines([text for _, _, text in rows])
     source_lines = source.split("\n")
-    line_numbers = [_line_of(program, int(pc), len(source_lines)) for pc, _, _ in parsed]
+    line_numbers = [_line_of(program, pc, len(source_lines)) for pc, _, _ in rows]
     sources = highlight_lines([source_lines[n - 1].strip() if n else "" for n in line_numbers])
     return tuple(
-        ListingRow(int(pc), opcode, texts[i], program.labels.get(int(pc)), line_numbers[i] or None, sources[i])
-        for i, (pc, opcode, _) in enumerate(parsed))
+        ListingRow(pc, f"{opcode:02x}", texts[i], program.labels.get(pc), line_numbers[i] or None, sources[i])
+        for i, (pc, opcode, _) in enumerate(rows))
 
 
 def _line_of(program: Program, pc: int, line_count: int) -> int:
@@ -91,7 +99,7 @@ def _line_of(program: Program, pc: int, line_count: int) -> int:
     return line if 0 < line <= line_count else 0
 
 
-def insn_text(program: Program, pc: int | None):
+def insn_text(program: Program, pc: int | None) -> Markup | None:
     """The instruction at ``pc`` as the verifier log prints it, highlighted; None outside the program."""
     if pc is None or not 0 <= pc < len(program.insns):
         return None
@@ -138,7 +146,8 @@ def step_context(program: Program, result: RunResult, index: int) -> StepContext
         for name, base, data in state.regions)
     last = _last_step(program, record) if record else None
     return StepContext(index, total, status, pc, insn_text(program, pc) if status == "next" else None,
-                       _summary(index, total, status, pc, program, result), last, registers, regions)
+                       _summary(index, total, status, pc, program, result), last, len(state.frames), registers,
+                       regions)
 
 
 def _last_step(program: Program, record) -> LastStep:
@@ -154,7 +163,7 @@ def _last_step(program: Program, record) -> LastStep:
         changes.append(f"entered a subprogram (frame {after})")
     elif after < before:
         changes.append(f"returned to frame {after}")
-    return LastStep(record.step, record.pc, insn_text(program, record.pc) or "", tuple(changes))
+    return LastStep(record.step, record.pc, insn_text(program, record.pc) or Markup(""), tuple(changes))
 
 
 def _summary(index: int, total: int, status: str, pc: int | None, program: Program, result: RunResult) -> str:

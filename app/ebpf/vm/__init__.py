@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from .. import progtypes
+from ..env import Env
 from ..errors import InputError
 from ..program import Program
 from .context import ContextHooks
 from .machine import GuestFault, Helper, Machine, OutputRecord, VmFault
-from .memory import CTX_BASE, MEM_BASE, PACKET_BASE, Region
+from .memory import CTX_BASE, MEM_BASE, Region
+from .packet import PacketBuffer
 from .trace import MachineState, StepRecord, Trace, state_of
 
 DEFAULT_MAX_INSNS = 1_000_000
@@ -52,25 +54,36 @@ class RunResult:
 
 def build_machine(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, layout: str = "mem",
                   packet: bytes | None = None, helpers: Mapping[int, Helper] | None = None,
-                  max_insns: int = DEFAULT_MAX_INSNS) -> Machine:
-    """A machine with its input in place, ready to run. Raises ``InputError`` for unusable input."""
+                  max_insns: int = DEFAULT_MAX_INSNS, env: Env | None = None) -> Machine:
+    """A machine with its input in place, ready to run. Raises ``InputError`` for unusable input.
+
+    ``helpers`` defaults to the Linux helpers the program type may call (``app.ebpf.helpers``)."""
     if not 1 <= max_insns <= 100_000_000:
         raise InputError("max_insns", "must be between 1 and 100000000")
     for name, data in (("mem", mem), ("packet", packet)):
         if data is not None and len(data) > MAX_INPUT:
             raise InputError(name, f"input is {len(data)} bytes; at most {MAX_INPUT} are allowed")
-    m = Machine(program, helpers=helpers, max_insns=max_insns)
+    env = env or Env()
+    env.check()
+    if helpers is None:
+        from ..helpers import helpers_for
+
+        helpers = helpers_for(prog_type)
+    m = Machine(program, helpers=helpers, max_insns=max_insns, env=env)
+    m.prog_type = prog_type
+    _add_env_memory(m, env)
     if prog_type == "raw":
         if layout not in ("mem", "packet"):
             raise InputError("layout", f"unknown input layout {layout!r} (mem, packet)")
         if packet is not None:
             mem, layout = packet, "packet"
-        if mem is not None:
-            base = MEM_BASE if layout == "mem" else PACKET_BASE
-            region = m.mem.add(Region(layout, base, bytearray(mem)))
-            if layout == "packet":
-                m.packet = region
-            m.R[1], m.R[2] = base, len(mem)
+        if mem is not None and layout == "mem":
+            m.mem.add(Region("mem", MEM_BASE, bytearray(mem)))
+            m.R[1], m.R[2] = MEM_BASE, len(mem)
+        elif mem is not None:
+            m.packet = PacketBuffer.raw(mem)
+            m.mem.add(m.packet.region)
+            m.R[1], m.R[2] = m.packet.data_addr, len(mem)
         return m
     ptype = progtypes.get(prog_type)
     if mem is not None:
@@ -78,16 +91,30 @@ def build_machine(program: Program, *, prog_type: str = "raw", mem: bytes | None
     if packet is None:
         raise InputError("packet", f"{prog_type} programs need a packet to run on")
     pin = progtypes.packet_input(ptype, packet)
-    m.packet = m.mem.add(Region("packet", PACKET_BASE, bytearray(pin.frame[pin.data_offset:])))
+    if ptype.name == "xdp":
+        m.packet = PacketBuffer.for_xdp(pin.frame)
+    else:
+        m.packet = PacketBuffer.for_skb(pin.frame, pin.data_offset)
+    m.mem.add(m.packet.region)
     m.ctx = m.mem.add(Region(f"ctx ({ptype.ctx_struct})", CTX_BASE, progtypes.ctx_bytes(ptype, pin.ctx_values),
                              writable=False, hooks=ContextHooks(ptype)))
     m.R[1] = CTX_BASE
     return m
 
 
+def _add_env_memory(m: Machine, env: Env) -> None:
+    for i, block in enumerate(env.memory):
+        name = block.name or f"{'user' if block.user else 'kernel'} memory {i}"
+        try:
+            m.mem.add(Region(name, block.addr, bytearray(block.data), writable=False, user=block.user))
+        except ValueError as e:
+            raise InputError(f"env.memory[{i}]", str(e)) from None
+
+
 def run(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, layout: str = "mem",
         packet: bytes | None = None, helpers: Mapping[int, Helper] | None = None,
-        max_insns: int = DEFAULT_MAX_INSNS, trace: bool = False, checkpoint_every: int = 4096) -> RunResult:
+        max_insns: int = DEFAULT_MAX_INSNS, env: Env | None = None, trace: bool = False,
+        checkpoint_every: int = 4096) -> RunResult:
     """Run ``program`` to its end (exit, fault or ``max_insns`` executed instructions).
 
     With ``trace=True`` the result carries a ``Trace`` from which the state at any step can be recomputed.
@@ -95,7 +122,7 @@ def run(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, l
     """
     def fresh() -> Machine:
         return build_machine(program, prog_type=prog_type, mem=mem, layout=layout, packet=packet,
-                             helpers=helpers, max_insns=max_insns)
+                             helpers=helpers, max_insns=max_insns, env=env)
 
     ptype = progtypes.PROG_TYPES.get(prog_type)
     m = fresh()
@@ -115,8 +142,10 @@ def run(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, l
 def _result(m: Machine, trace: Trace | None, ptype: progtypes.ProgType | None) -> RunResult:
     packet_out = None
     if m.packet is not None:
-        packet_out = bytes(m.packet.data)
-        if ptype is not None and not ptype.l2:
+        packet_out = m.packet.data()
+        if ptype is not None and ptype.name == "xdp":
+            packet_out = bytes(m.packet.region.data[m.packet.meta_off:m.packet.end_off])  # test runs include metadata
+        elif ptype is not None and not ptype.l2:
             packet_out = bytes(progtypes.ETH_HLEN) + packet_out  # test runs zero the pulled Ethernet header
     retval = m.retval if m.fault is None else None
     return RunResult(

@@ -27,7 +27,7 @@ class ContextHooks:
         f = field_at(self.ptype.fields, off)
         if f is not None and f.kind in ("pkt", "pkt_end", "pkt_meta"):
             packet = machine.packet
-            return packet.end if f.kind == "pkt_end" else packet.base
+            return {"pkt": packet.data_addr, "pkt_end": packet.end_addr, "pkt_meta": packet.meta_addr}[f.kind]
         if f is not None and f.kind == "sock":
             return 0  # test runs have no socket the program could follow: NULL
         region = machine.ctx

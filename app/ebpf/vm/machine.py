@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from .. import isa
+from ..env import Env, EnvState
 from ..insn import Insn, ld_imm64_value
 from ..program import Program
 from . import alu
 from .codegen import handler_source
+from .packet import PacketBuffer
 from .memory import CODE_BASE, MAX_FRAMES, STACK_BASE, STACK_SIZE, STACK_STRIDE, Access, Memory, Region
 
 M64 = (1 << 64) - 1
@@ -69,19 +71,33 @@ class Frame:
     return_pc: int
     saved: tuple[int, int, int, int]  # the caller's r6-r9
     fp: int  # the caller's r10
+    callback: "Continuation | None" = None  # set when the frame runs a helper's callback (bpf_loop ...)
+
+
+class Continuation:
+    """What a helper does when its callback returns (frozen dataclasses subclass this).
+
+    ``resume(vm, r0, return_pc)`` sees the callback's return value and either starts the next call
+    (returning ``vm.start_callback(...)``) or sets r0 and returns ``return_pc``, the pc after the helper call.
+    """
+
+    def resume(self, vm: "Machine", r0: int, return_pc: int) -> int:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
 class OutputRecord:
-    """Something a helper printed or emitted (trace_printk line, ring buffer record, ...)."""
+    """Something a helper printed or emitted (trace_printk line, ring buffer record, ...) at instruction
+    ``pc``; ``step`` is the step index in traced runs (None in plain runs, which do not count per step)."""
 
-    step: int
+    pc: int
+    step: int | None
     kind: str
     text: str
     data: bytes = b""
 
     def to_json(self) -> dict:
-        out = {"step": self.step, "kind": self.kind, "text": self.text}
+        out = {"pc": self.pc, "step": self.step, "kind": self.kind, "text": self.text}
         if self.data:
             out["data"] = self.data.hex()
         return out
@@ -101,7 +117,7 @@ class Snapshot:
     retval: int | None
     fault: VmFault | None
     loop_budget: int
-    extra: object = None  # state of helpers and maps (``Machine.state_hooks``)
+    extra: object = None  # state of the environment (clock, random generator) and of the maps
 
 
 class Machine:
@@ -109,8 +125,14 @@ class Machine:
     ``step()``. The caller owns the input layout (see ``app.ebpf.vm.run``)."""
 
     def __init__(self, program: Program, *, helpers: Mapping[int, Helper] | None = None,
-                 max_insns: int = 1_000_000):
+                 max_insns: int = 1_000_000, env: Env | None = None):
         self.program = program
+        self.env = env or Env()
+        self.env_state = EnvState(rng=self.env.seed)
+        self.maps: list = []  # map instances (app.ebpf.maps), in the program's declaration order
+        self.prog_type = "raw"
+        self._pcs = None  # the path array of a traced run, while one is running
+        self.jump_to: int | None = None  # set by a helper that starts a callback
         self.insns: tuple[Insn, ...] = program.insns
         self.helpers = dict(helpers or {})
         self.max_insns = max_insns
@@ -126,9 +148,8 @@ class Machine:
         self.output: list[OutputRecord] = []
         self.loop_budget = BPF_MAX_LOOPS
         self.halt_requested = False
-        self.state_hooks: tuple[Callable[[], object], Callable[[object], None]] | None = None
         self.ld_imm64_resolver: Callable[[Insn, Insn], int] | None = None
-        self.packet: Region | None = None  # the packet region of networking program types
+        self.packet: PacketBuffer | None = None  # the packet of networking program types
         self.ctx: Region | None = None  # the context region (r1 at entry) of typed programs
         self._snapshot_cache: dict[int, tuple[Region, int, bytes]] = {}
         self.R[10] = self._stack(0).end
@@ -242,7 +263,8 @@ class Machine:
             raise GuestFault(self._access_fault(self.pc, err))
 
     def emit(self, kind: str, text: str, data: bytes = b"") -> None:
-        self.output.append(OutputRecord(self.steps, kind, text, data))
+        step = len(self._pcs) - 1 if self._pcs is not None else None
+        self.output.append(OutputRecord(self.pc, step, kind, text, data))
 
     def halt(self) -> None:
         """End the program after the current helper returns (uBPF's unwind extension)."""
@@ -251,10 +273,15 @@ class Machine:
     def _call(self, helper_id: int, pc: int) -> int:
         helper = self.helpers.get(helper_id)
         if helper is None:
-            raise GuestFault(VmFault(pc, "helper", f"call to unknown helper id {helper_id}"))
+            from ..helpers import missing_helper_message
+
+            raise GuestFault(VmFault(pc, "helper", missing_helper_message(helper_id, self.prog_type)))
         R = self.R
         self.pc = pc
         R[0] = helper.fn(self, R[1], R[2], R[3], R[4], R[5]) & M64
+        if self.jump_to is not None:
+            target, self.jump_to = self.jump_to, None
+            return target
         if self.halt_requested:
             self.halt_requested = False
             self.frames.clear()
@@ -277,10 +304,44 @@ class Machine:
             R = self.R
             R[6], R[7], R[8], R[9] = frame.saved
             R[10] = frame.fp
+            if frame.callback is not None:
+                return frame.callback.resume(self, R[0], frame.return_pc)
             return frame.return_pc
         self.done = True
         self.retval = self.R[0]
         return -1
+
+    def start_callback(self, target: int, args: tuple[int, ...], then: Continuation, return_pc: int) -> int:
+        """Call the subprogram at ``target`` with ``args`` in r1.. in a new frame; when it exits,
+        ``then.resume`` decides what happens next. Returns ``target``: a helper sets ``vm.jump_to`` to it,
+        a continuation returns it."""
+        depth = len(self.frames) + 1
+        if depth >= MAX_FRAMES:
+            raise GuestFault(VmFault(self.pc, "call-depth", f"the call stack is too deep: {depth + 1} frames "
+                                                            f"(at most {MAX_FRAMES})"))
+        R = self.R
+        self.frames.append(Frame(return_pc, (R[6], R[7], R[8], R[9]), R[10], then))
+        for i, value in enumerate(args, start=1):
+            R[i] = value & M64
+        R[10] = self._stack(depth).end
+        return target
+
+    def code_address(self, pc: int) -> int:
+        return CODE_BASE + pc * isa.INSN_SIZE
+
+    def pc_of_code_address(self, addr: int) -> int | None:
+        """The instruction a function pointer (from ``ld_func``) points to, or None."""
+        off = addr - CODE_BASE
+        if off < 0 or off % isa.INSN_SIZE or off // isa.INSN_SIZE >= len(self.insns):
+            return None
+        return off // isa.INSN_SIZE
+
+    def map_at(self, addr: int):
+        """The map whose object lives at ``addr`` (a CONST_PTR_TO_MAP), or a fault."""
+        for m in self.maps:
+            if m.object_addr == addr:
+                return m
+        raise GuestFault(VmFault(self.pc, "helper", f"0x{addr:x} is not a map"))
 
     def _kfunc(self, btf_id: int, pc: int) -> int:
         raise GuestFault(VmFault(pc, "unsupported", f"kernel function calls (kfunc BTF id {btf_id}) cannot run "
@@ -300,17 +361,18 @@ class Machine:
         if off >= 0x80000000:
             off -= 1 << 32
         R = self.R
-        if packet is None or off < 0 or off + size > len(packet.data):
+        if packet is None or off < 0 or off + size > len(packet):
             R[0] = 0
             self.frames.clear()
             return self._exit()
-        R[0] = int.from_bytes(packet.data[off:off + size], "big")
+        start = packet.data_off + off
+        R[0] = int.from_bytes(packet.region.data[start:start + size], "big")
         return pc + 1
 
     def _ld_imm64(self, pc: int) -> int:
         first, second = self.insns[pc], self.insns[pc + 1]
         if first.src == isa.PseudoSrc.FUNC:
-            return CODE_BASE + (pc + 1 + first.imm) * isa.INSN_SIZE
+            return self.code_address(pc + 1 + first.imm)
         if self.ld_imm64_resolver is not None:
             return self.ld_imm64_resolver(first, second) & M64
         raise GuestFault(VmFault(pc, "unsupported", f"{first.spec.name}: this run has no maps to refer to"))
@@ -336,17 +398,20 @@ class Machine:
                         break
             else:
                 append = pcs.append
+                self._pcs = pcs
                 for i in range(budget):
                     append(pc)
                     pc = hs[pc]()
                     if pc < 0:
                         break
         except GuestFault as f:
+            self._pcs = None
             self.steps += i  # the faulting instruction did not complete
             self.pc = f.fault.pc
             self.done = True
             self.fault = f.fault
             return
+        self._pcs = None
         self.steps += i + 1
         if pc >= 0:
             self.pc = pc
@@ -366,9 +431,10 @@ class Machine:
                 cached = (r, r.writes, bytes(r.data))
                 self._snapshot_cache[id(r)] = cached
             contents.append((r, r.base, cached[2], r.writes))
+        extra = ((self.env_state.clock_reads, self.env_state.rng), tuple(m.snapshot() for m in self.maps),
+                 self.packet.state() if self.packet else None)
         return Snapshot(self.steps, self.pc, tuple(self.R), tuple(self.frames), tuple(contents),
-                        len(self.output), self.done, self.retval, self.fault, self.loop_budget,
-                        self.state_hooks[0]() if self.state_hooks else None)
+                        len(self.output), self.done, self.retval, self.fault, self.loop_budget, extra)
 
     def restore(self, snap: Snapshot) -> None:
         self.steps, self.pc = snap.steps, snap.pc
@@ -384,8 +450,11 @@ class Machine:
         del self.output[snap.output_len:]
         self.done, self.retval, self.fault = snap.done, snap.retval, snap.fault
         self.loop_budget = snap.loop_budget
-        if self.state_hooks:
-            self.state_hooks[1](snap.extra)
+        (self.env_state.clock_reads, self.env_state.rng), map_states, packet_state = snap.extra
+        for m, state in zip(self.maps, map_states):
+            m.restore(state)
+        if self.packet is not None:
+            self.packet.set_state(packet_state)
 
 
 __all__ = ["Machine", "Helper", "VmFault", "GuestFault", "Frame", "OutputRecord", "Snapshot", "ld_imm64_value"]

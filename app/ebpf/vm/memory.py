@@ -43,6 +43,7 @@ class Region:
     writes: int = 0  # bumped on each store; lets snapshots share the bytes of unchanged regions
     end: int = 0
     hooks: object = None  # a context region: loads and stores go through hooks.load/.store (never cached)
+    user: bool = False  # simulated user-space memory (only bpf_probe_read_user* reads it)
 
     def __post_init__(self) -> None:
         self.end = self.base + len(self.data)

@@ -1,0 +1,1 @@
+"""Implementations of the helpers in ``app.ebpf.helpers``, grouped by area."""
