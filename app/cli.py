@@ -52,6 +52,18 @@ def _hex_arg(value: str, name: str) -> bytes:
         raise UsageError(f"--{name}: not hex bytes: {value[:40]!r}") from None
 
 
+def _assignment(text: str, option: str, int_value: bool = False) -> tuple[str, int | str]:
+    name, eq, value = text.partition("=")
+    if not eq or not name:
+        raise UsageError(f"--{option}: expected NAME=VALUE, got {text!r}")
+    if not int_value:
+        return name, value
+    try:
+        return name, int(value, 0)
+    except ValueError:
+        raise UsageError(f"--{option} {name}: {value!r} is not a number") from None
+
+
 def cmd_asm(args: argparse.Namespace) -> int:
     program = _load(args.file)
     code = program.to_bytes()
@@ -76,7 +88,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("give either --mem or --packet, not both")
     mem = _hex_arg(args.mem, "mem") if args.mem is not None else None
     packet = _hex_arg(args.packet, "packet") if args.packet is not None else None
-    result = run(program, prog_type=args.type, mem=mem, packet=packet, max_insns=args.max_insns)
+    ctx = dict(_assignment(a, "ctx", int_value=True) for a in args.ctx)
+    strings = {k: v.encode() for k, v in (_assignment(a, "string") for a in args.string)}
+    result = run(program, prog_type=args.type, mem=mem, packet=packet, ctx=ctx or None, event=args.event,
+                 strings=strings or None, max_insns=args.max_insns)
     if args.json:
         print(json.dumps(result.to_json()))
     elif result.fault:
@@ -132,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mem", help="raw programs: input memory as hex; r1 points to it, r2 holds its length")
     p.add_argument("--packet", help="input packet as hex, from the Ethernet header (raw programs: what "
                                     "ld_abs/ld_ind read, r1/r2 as for --mem)")
+    p.add_argument("--ctx", action="append", default=[], metavar="FIELD=VALUE",
+                   help="context field for kprobe (di, arg1..arg5, ax ...), tracepoint, raw_tracepoint (args0..), "
+                        "perf_event and cgroup_sock_addr programs; repeatable")
+    p.add_argument("--event", help="tracepoint programs: the event, e.g. syscalls/sys_enter_openat")
+    p.add_argument("--string", action="append", default=[], metavar="FIELD=TEXT",
+                   help="tracepoint programs: the text of a __data_loc string field")
     p.add_argument("--max-insns", type=int, default=DEFAULT_MAX_INSNS,
                    help=f"instruction limit (default {DEFAULT_MAX_INSNS})")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

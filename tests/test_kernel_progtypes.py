@@ -10,7 +10,8 @@ from app.oracle import bpf_available, load_program, verify_in_kernel
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(not bpf_available(), reason="bpf() is not permitted here")]
 
-TYPES = ["socket_filter", "xdp", "sched_cls", "sched_act", "cgroup_skb"]
+TYPES = ["socket_filter", "xdp", "sched_cls", "sched_act", "cgroup_skb", "kprobe", "tracepoint", "raw_tracepoint",
+         "perf_event", "cgroup_sock_addr"]
 SIZE_NAME = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
 
 FRAMES = {
@@ -23,9 +24,9 @@ FRAMES = {
 
 def access_program(off: int, size: int, write: bool) -> bytes:
     if write:
-        text = f"r2 = 0\n*({SIZE_NAME[size]} *)(r1 + {off}) = r2\nr0 = 0\nexit"
+        text = f"r2 = 0\n*({SIZE_NAME[size]} *)(r1 + {off}) = r2\nr0 = 1\nexit"
     else:
-        text = f"r0 = *({SIZE_NAME[size]} *)(r1 + {off})\nr0 = 0\nexit"
+        text = f"r0 = *({SIZE_NAME[size]} *)(r1 + {off})\nr0 = 1\nexit"
     return assemble(text).to_bytes()
 
 
@@ -33,11 +34,15 @@ def access_program(off: int, size: int, write: bool) -> bytes:
 def test_context_access_rules_match_the_kernel(prog_type):
     ptype = progtypes.PROG_TYPES[prog_type]
     disagreements = []
+    offsets = list(range(0, min(ptype.ctx_size, 256) + 8))
+    if ptype.ctx_size > 256:
+        offsets += list(range(ptype.ctx_size - 16, ptype.ctx_size + 8))
     for write in (False, True):
         for size in (1, 2, 4, 8):
-            for off in range(0, ptype.ctx_size + 8):
+            for off in offsets:
                 ours = ptype.is_valid_access(off, size, write)
-                verdict = verify_in_kernel(access_program(off, size, write), prog_type, log_level=1)
+                verdict = verify_in_kernel(access_program(off, size, write), prog_type, log_level=1,
+                                           expected_attach_type=ptype.expected_attach_type)
                 if ours != verdict.accepted:
                     disagreements.append((("write" if write else "read"), off, size, ours, verdict.first_error))
     assert disagreements == []
@@ -140,3 +145,13 @@ def test_context_writes_are_seen_by_later_reads(prog_type):
         kernel = prog.test_run(FRAMES["ipv4-udp-broadcast"])
     ours = run(program, prog_type=prog_type, packet=FRAMES["ipv4-udp-broadcast"])
     assert ours.retval == kernel.retval
+
+
+def test_raw_tracepoint_arguments_match_a_test_run():
+    program = assemble("r0 = *(u64 *)(r1 + 8)\nr2 = *(u32 *)(r1 + 20)\nr0 += r2\nr2 = *(u8 *)(r1 + 0)\nr0 ^= r2\nexit")
+    args = [0x1122334455667788, 257, 0xFFFFFFFF00000003, 4]
+    raw = b"".join(a.to_bytes(8, "little") for a in args)
+    with load_program(program.to_bytes(), "raw_tracepoint") as prog:
+        kernel = prog.test_run(ctx=raw)
+    ours = run(program, prog_type="raw_tracepoint", ctx={f"args{i}": a for i, a in enumerate(args)})
+    assert ours.retval & 0xFFFFFFFF == kernel.retval

@@ -166,6 +166,77 @@ def xdp_is_valid_access(off: int, size: int, write: bool) -> bool:
     return 0 <= off < XDP_MD_SIZE and off % size == 0 and size == 4
 
 
+PT_REGS = _fields(*((name, i * 8, 8) for i, name in enumerate(
+    ("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di", "orig_ax",
+     "ip", "cs", "flags", "sp", "ss"))))
+PT_REGS_SIZE = 168
+PT_REGS_ALIASES = {"arg1": "di", "arg2": "si", "arg3": "dx", "arg4": "cx", "arg5": "r8", "ret": "ax",
+                   "rc": "ax", "pc": "ip", "rip": "ip", "rsp": "sp", "rax": "ax", "rdi": "di", "rsi": "si",
+                   "rdx": "dx", "rcx": "cx", "rbx": "bx", "rbp": "bp"}
+"""x86-64 PT_REGS_PARM1..5 are di, si, dx, cx, r8; PT_REGS_RC is ax (what libbpf's bpf_tracing.h uses)."""
+
+PERF_EVENT_DATA = PT_REGS + _fields(("sample_period", 168, 8), ("addr", 176, 8))
+PERF_EVENT_DATA_SIZE = 184
+
+RAW_TP_ARGS = _fields(*((f"args{i}", i * 8, 8) for i in range(12)))
+RAW_TP_ARGS_SIZE = 96  # MAX_BPF_FUNC_ARGS u64 arguments
+
+TRACEPOINT_CTX_SIZE = 8192  # PERF_MAX_TRACE_SIZE: reads anywhere below it are allowed
+
+SOCK_ADDR = _fields(
+    ("user_family", 0, 4, "value", "AF_INET 2"),
+    ("user_ip4", 4, 4, "value", "destination address, network byte order"),
+    ("user_ip6", 8, 16),
+    ("user_port", 24, 4, "value", "destination port, network byte order in the low 16 bits"),
+    ("family", 28, 4),
+    ("type", 32, 4, "value", "SOCK_STREAM 1, SOCK_DGRAM 2"),
+    ("protocol", 36, 4, "value", "IPPROTO_TCP 6, IPPROTO_UDP 17"),
+    ("msg_src_ip4", 40, 4),
+    ("msg_src_ip6", 44, 16),
+    ("sk", 64, 8, "sock", "the socket"),
+)
+SOCK_ADDR_SIZE = 72
+
+
+def kprobe_prog_is_valid_access(off: int, size: int, write: bool) -> bool:
+    """``kprobe_prog_is_valid_access``: any aligned read inside pt_regs."""
+    return not write and 0 <= off and off + size <= PT_REGS_SIZE and off % size == 0
+
+
+def pe_prog_is_valid_access(off: int, size: int, write: bool) -> bool:
+    """``pe_prog_is_valid_access``: registers as whole u64; sample_period and addr also narrower."""
+    if write or off < 0 or off >= PERF_EVENT_DATA_SIZE or off % size:
+        return False
+    if off >= PT_REGS_SIZE:
+        return size <= 8 and size & (size - 1) == 0
+    return size == 8
+
+
+def raw_tp_prog_is_valid_access(off: int, size: int, write: bool) -> bool:
+    return not write and 0 <= off < RAW_TP_ARGS_SIZE and off % size == 0
+
+
+def tp_prog_is_valid_access(off: int, size: int, write: bool) -> bool:
+    """``tp_prog_is_valid_access``: reads past the first 8 bytes (the common header stays hidden)."""
+    return not write and 8 <= off < TRACEPOINT_CTX_SIZE and off % size == 0
+
+
+def sock_addr_is_valid_access(off: int, size: int, write: bool) -> bool:
+    """``sock_addr_is_valid_access`` for the ``cgroup/connect4`` attach type (BPF_CGROUP_INET4_CONNECT)."""
+    if off < 0 or off >= SOCK_ADDR_SIZE or off % size:
+        return False
+    f = field_at(SOCK_ADDR, off)
+    if f is None or f.name in ("user_ip6", "msg_src_ip4", "msg_src_ip6"):
+        return False  # IPv6 fields in an IPv4 hook; msg_src_* only in sendmsg hooks
+    if f.name in ("user_ip4", "user_port"):
+        if write:
+            return size == 4
+        return size <= 4 and size & (size - 1) == 0
+    if f.name == "sk":
+        return not write and size == 8
+    return not write and size == 4
+
+
 # --- the table ------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -179,9 +250,11 @@ class ProgType:
     is_valid_access: Callable[[int, int, bool], bool]
     return_codes: dict[int, str]
     l2: bool  # does data start at the Ethernet header?
-    input: str  # "packet" for the networking hooks
+    input: str  # "packet" for the networking hooks, "ctx" for hooks whose input is the context itself
     doc: str
     defaults: dict[str, int] = field(default_factory=dict)  # context values of a test run
+    expected_attach_type: int = 0  # what BPF_PROG_LOAD needs for this hook
+    aliases: dict[str, str] = field(default_factory=dict)  # other names for context fields (arg1 -> di)
 
     def return_name(self, value: int) -> str | None:
         return self.return_codes.get(value & 0xFFFFFFFF) or self.return_codes.get(_s32(value))
@@ -212,6 +285,23 @@ PROG_TYPES: dict[str, ProgType] = {p.name: p for p in (
     ProgType("cgroup_skb", 8, "cgroup_skb/ingress", "__sk_buff", SK_BUFF_SIZE, SK_BUFF, cg_skb_is_valid_access,
              {0: "drop", 1: "allow"}, l2=False, input="packet", defaults=SKB_DEFAULTS,
              doc="runs on packets entering or leaving a cgroup's sockets; 1 allows, 0 drops"),
+    ProgType("kprobe", 2, "kprobe", "pt_regs", PT_REGS_SIZE, PT_REGS, kprobe_prog_is_valid_access, {},
+             l2=False, input="ctx", aliases=PT_REGS_ALIASES,
+             doc="runs when a kernel function is entered (kprobe) or returns (kretprobe); the context is the "
+                 "CPU registers (x86-64)"),
+    ProgType("tracepoint", 5, "tracepoint", "trace event record", TRACEPOINT_CTX_SIZE, (), tp_prog_is_valid_access,
+             {}, l2=False, input="ctx",
+             doc="runs at a static kernel tracepoint; the context is the event's record"),
+    ProgType("raw_tracepoint", 17, "raw_tracepoint", "bpf_raw_tracepoint_args", RAW_TP_ARGS_SIZE, RAW_TP_ARGS,
+             raw_tp_prog_is_valid_access, {}, l2=False, input="ctx",
+             doc="runs at a tracepoint with its raw arguments (u64 args[])"),
+    ProgType("perf_event", 7, "perf_event", "bpf_perf_event_data", PERF_EVENT_DATA_SIZE, PERF_EVENT_DATA,
+             pe_prog_is_valid_access, {}, l2=False, input="ctx", aliases=PT_REGS_ALIASES,
+             doc="runs on a perf event sample (a timer, a hardware counter overflow)"),
+    ProgType("cgroup_sock_addr", 18, "cgroup/connect4", "bpf_sock_addr", SOCK_ADDR_SIZE, SOCK_ADDR,
+             sock_addr_is_valid_access, {0: "reject (EPERM)", 1: "allow"}, l2=False, input="ctx",
+             defaults={"user_family": 2, "family": 2, "type": 1, "protocol": 6}, expected_attach_type=10,
+             doc="runs when a socket in the cgroup calls connect() on IPv4; may rewrite the destination"),
 )}
 
 
@@ -261,5 +351,47 @@ def ctx_bytes(ptype: ProgType, values: dict[str, int]) -> bytearray:
     data = bytearray(ptype.ctx_size)
     for f in ptype.fields:
         if f.name in values and f.kind == "value":
-            struct.pack_into("<Q" if f.size == 8 else "<I", data, f.offset, values[f.name])
+            struct.pack_into("<Q" if f.size == 8 else "<I", data, f.offset, values[f.name] & ((1 << 64) - 1))
     return data
+
+
+def context_input(ptype: ProgType, values: dict[str, int], event: str | None = None,
+                  strings: dict[str, bytes] | None = None) -> bytearray:
+    """The context bytes of a hook whose input is the context (kprobe registers, a tracepoint record ...).
+
+    ``values`` sets fields by name (or alias: ``arg1``..``arg5`` for kprobes). Tracepoints also need the
+    ``event`` (``syscalls/sys_enter_openat``) and, for ``__data_loc`` fields, the string in ``strings``.
+    """
+    from . import tracepoints
+
+    if ptype.name == "tracepoint":
+        ev = tracepoints.EVENTS.get(event or "")
+        if ev is None:
+            raise InputError("event", f"unknown tracepoint {event!r} ({', '.join(tracepoints.EVENTS)})")
+        data = bytearray(ptype.ctx_size)
+        struct.pack_into("<H", data, 0, ev.id)
+        tail = ev.size
+        for name, value in {**{"common_pid": 0}, **values}.items():
+            f = ev.field(name)
+            if f is None or f.data_loc:
+                raise InputError(f"ctx.{name}", f"{ev.name} has no number field {name!r} "
+                                                f"({', '.join(x.name for x in ev.fields if x.offset >= 8)})")
+            data[f.offset:f.offset + f.size] = (value & ((1 << (8 * f.size)) - 1)).to_bytes(f.size, "little")
+        for f in ev.fields:
+            if f.data_loc:
+                text = (strings or {}).get(f.name, b"") + b"\0"
+                data[tail:tail + len(text)] = text
+                struct.pack_into("<I", data, f.offset, len(text) << 16 | tail)
+                tail += len(text)
+        return data
+    known = {f.name for f in ptype.fields if f.kind == "value"}
+    resolved = dict(ptype.defaults)
+    for name, value in values.items():
+        real = ptype.aliases.get(name, name)
+        if real not in known:
+            raise InputError(f"ctx.{name}", f"{ptype.ctx_struct} has no field {name!r} "
+                                            f"({', '.join(sorted(known | set(ptype.aliases)))})")
+        if not -(1 << 63) <= value < (1 << 64):
+            raise InputError(f"ctx.{name}", "must fit in 64 bits")
+        resolved[real] = value
+    return ctx_bytes(ptype, resolved)

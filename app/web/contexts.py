@@ -147,6 +147,17 @@ class LastStep:
 
 
 @dataclass(frozen=True)
+class OutputLine:
+    """Something a helper printed or emitted: its ``kind`` (``trace_printk``, ...), the ``text``, the ``pc``
+    of the call, and ``new`` when the last step produced it."""
+
+    kind: str
+    text: str
+    pc: int
+    new: bool
+
+
+@dataclass(frozen=True)
 class StepContext:
     """The machine at one position of the run (``_step.html``).
 
@@ -154,7 +165,8 @@ class StepContext:
     ``"next"`` (``pc`` and ``text`` name the instruction about to run), ``"returned"`` or ``"fault"`` (the run
     is over; ``pc`` is where it ended); ``summary`` says all that in one sentence for screen readers;
     ``last`` is what the previous instruction did; ``frame`` is the call depth (0 in the main program, 1 in
-    a subprogram it called, ...); ``registers`` and ``regions`` are the machine state.
+    a subprogram it called, ...); ``registers`` and ``regions`` are the machine state; ``output`` is what
+    helpers printed so far.
     """
 
     index: int
@@ -167,6 +179,7 @@ class StepContext:
     frame: int
     registers: tuple[RegisterRow, ...]
     regions: tuple[RegionDump, ...]
+    output: tuple[OutputLine, ...]
 
 
 @dataclass(frozen=True)

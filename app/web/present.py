@@ -18,8 +18,8 @@ from app.ebpf import AsmError, Program, disassemble
 from app.ebpf.asm import format_insn
 from app.ebpf.vm import RunResult
 
-from .contexts import (AsmErrorContext, EditorContext, FaultContext, FieldProblem, ListingRow, RegionDump,
-                       RegisterRow, ResultContext, RunInputs, StepContext, LastStep, Verdict)
+from .contexts import (AsmErrorContext, EditorContext, FaultContext, FieldProblem, LastStep, ListingRow,
+                       OutputLine, RegionDump, RegisterRow, ResultContext, RunInputs, StepContext, Verdict)
 from .hexdump import hexdump
 from .highlight import highlight_lines
 from .runs import FIELD_LABELS, Outcome, RunForm
@@ -142,28 +142,42 @@ def step_context(program: Program, result: RunResult, index: int) -> StepContext
         changed_bytes.setdefault(change.region, set()).update(range(change.offset, change.offset + len(change.new)))
     regions = tuple(
         RegionDump(name, f"0x{base:x}", len(data),
-                   hexdump(data, frozenset(changed_bytes.get(name, ())), from_end=name.startswith("stack[")))
+                   hexdump(data, frozenset(changed_bytes.get(name, ())), from_end=_is_stack(name)))
         for name, base, data in state.regions)
-    last = _last_step(program, record) if record else None
+    sizes = {name: len(data) for name, _, data in state.regions}
+    last = _last_step(program, record, sizes) if record else None
+    fresh = len(record.output) if record else 0
+    output = tuple(OutputLine(o.kind, o.text, o.pc, i >= len(state.output) - fresh)
+                   for i, o in enumerate(state.output))
     return StepContext(index, total, status, pc, insn_text(program, pc) if status == "next" else None,
                        _summary(index, total, status, pc, program, result), last, len(state.frames), registers,
-                       regions)
+                       regions, output)
 
 
-def _last_step(program: Program, record) -> LastStep:
+def _last_step(program: Program, record, sizes: dict[str, int]) -> LastStep:
     changes = [f"r{r}: 0x{old:x} → 0x{new:x}" for r, (old, new) in sorted(record.regs.items())]
     for m in record.memory:
-        where = f"{m.region}+0x{m.offset:x}"
+        if _is_stack(m.region) and m.region in sizes:
+            where = f"{m.region} fp-{sizes[m.region] - m.offset}"
+        else:
+            where = f"{m.region}+0x{m.offset:x}"
         if len(m.new) <= 16:
             changes.append(f"{where}: {m.old.hex(' ')} → {m.new.hex(' ')}")
         else:
             changes.append(f"{where}: {len(m.new)} bytes")
+    changes.extend(f"printed by {o.kind}" for o in record.output)
     before, after = record.frame_depth
     if after > before:
         changes.append(f"entered a subprogram (frame {after})")
     elif after < before:
         changes.append(f"returned to frame {after}")
     return LastStep(record.step, record.pc, insn_text(program, record.pc) or Markup(""), tuple(changes))
+
+
+def _is_stack(region: str) -> bool:
+    """Stack frames (the engine names them ``stack[0]``, ``stack[1]`` ...) are shown from the frame pointer
+    down (``fp-8``), as programs address them."""
+    return region.startswith("stack[")
 
 
 def _summary(index: int, total: int, status: str, pc: int | None, program: Program, result: RunResult) -> str:

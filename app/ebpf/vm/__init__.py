@@ -53,7 +53,8 @@ class RunResult:
 
 
 def build_machine(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, layout: str = "mem",
-                  packet: bytes | None = None, helpers: Mapping[int, Helper] | None = None,
+                  packet: bytes | None = None, ctx: dict[str, int] | None = None, event: str | None = None,
+                  strings: dict[str, bytes] | None = None, helpers: Mapping[int, Helper] | None = None,
                   max_insns: int = DEFAULT_MAX_INSNS, env: Env | None = None) -> Machine:
     """A machine with its input in place, ready to run. Raises ``InputError`` for unusable input.
 
@@ -87,7 +88,18 @@ def build_machine(program: Program, *, prog_type: str = "raw", mem: bytes | None
         return m
     ptype = progtypes.get(prog_type)
     if mem is not None:
-        raise InputError("mem", f"{prog_type} programs take a packet, not raw memory")
+        raise InputError("mem", f"{prog_type} programs take {'a packet' if ptype.input == 'packet' else 'a context'}, "
+                                f"not raw memory")
+    if ptype.input == "ctx":
+        if packet is not None:
+            raise InputError("packet", f"{prog_type} programs do not see packets; set their context instead")
+        data = progtypes.context_input(ptype, ctx or {}, event, strings)
+        m.ctx = m.mem.add(Region(f"ctx ({ptype.ctx_struct})", CTX_BASE, data, writable=False,
+                                 hooks=ContextHooks(ptype)))
+        m.R[1] = CTX_BASE
+        return m
+    if ctx:
+        raise InputError("ctx", f"{prog_type} context values come from the packet")
     if packet is None:
         raise InputError("packet", f"{prog_type} programs need a packet to run on")
     pin = progtypes.packet_input(ptype, packet)
@@ -112,7 +124,8 @@ def _add_env_memory(m: Machine, env: Env) -> None:
 
 
 def run(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, layout: str = "mem",
-        packet: bytes | None = None, helpers: Mapping[int, Helper] | None = None,
+        packet: bytes | None = None, ctx: dict[str, int] | None = None, event: str | None = None,
+        strings: dict[str, bytes] | None = None, helpers: Mapping[int, Helper] | None = None,
         max_insns: int = DEFAULT_MAX_INSNS, env: Env | None = None, trace: bool = False,
         checkpoint_every: int = 4096) -> RunResult:
     """Run ``program`` to its end (exit, fault or ``max_insns`` executed instructions).
@@ -121,8 +134,8 @@ def run(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, l
     The same arguments always give the same result.
     """
     def fresh() -> Machine:
-        return build_machine(program, prog_type=prog_type, mem=mem, layout=layout, packet=packet,
-                             helpers=helpers, max_insns=max_insns, env=env)
+        return build_machine(program, prog_type=prog_type, mem=mem, layout=layout, packet=packet, ctx=ctx,
+                             event=event, strings=strings, helpers=helpers, max_insns=max_insns, env=env)
 
     ptype = progtypes.PROG_TYPES.get(prog_type)
     m = fresh()
