@@ -1,6 +1,6 @@
-"""Hex dumps of memory regions for the step view: 8 bytes a row (one stack slot), changed bytes marked, long dull stretches
-folded into one line (as ``hexdump`` folds repeats into ``*``) so that a 512-byte stack or a 64 KiB input
-stays readable.
+"""Hex dumps of memory regions for the step view: 8 bytes a row (one stack slot), changed bytes marked,
+long dull stretches folded into one line (as ``hexdump`` folds repeats into ``*``) so that a 512-byte stack
+or a 64 KiB input stays readable.
 
 A row is shown when it holds a byte the last step changed, or when it holds a non-zero byte and fewer than
 ``max_rows`` rows have been shown; every other stretch of rows becomes one ``HexGap``.

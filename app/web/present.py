@@ -18,8 +18,21 @@ from app.ebpf import AsmError, Program, disassemble
 from app.ebpf.asm import format_insn
 from app.ebpf.vm import RunResult
 
-from .contexts import (AsmErrorContext, EditorContext, FaultContext, FieldProblem, LastStep, ListingRow,
-                       OutputLine, RegionDump, RegisterRow, ResultContext, RunInputs, StepContext, Verdict)
+from .contexts import (
+    AsmErrorContext,
+    EditorContext,
+    FaultContext,
+    FieldProblem,
+    LastStep,
+    ListingRow,
+    OutputLine,
+    RegionDump,
+    RegisterRow,
+    ResultContext,
+    RunInputs,
+    StepContext,
+    Verdict,
+)
 from .hexdump import hexdump
 from .highlight import highlight_lines
 from .runs import FIELD_LABELS, Outcome, RunForm

@@ -1,0 +1,174 @@
+// Stepping through a run: the step buttons, the slider and the keyboard (←/→, Home/End) ask the server
+// for the machine state at a position (POST /step with the inputs of the result on screen, swapped into
+// #step by htmx), then mark the current instruction in the listing. Only one request is in flight; a
+// position asked for meanwhile is fetched when it returns, so holding an arrow key never queues a backlog.
+"use strict";
+(() => {
+  let inFlight = false;
+  let wanted = null;
+
+  const stepper = () => document.getElementById("stepper");
+  const slider = () => document.getElementById("step-slider");
+
+  function total() {
+    const form = stepper();
+    return form ? Number(form.dataset.total) || 0 : 0;
+  }
+
+  function shownIndex() {
+    const step = document.getElementById("step");
+    return step ? Number(step.dataset.index) || 0 : 0;
+  }
+
+  function clamp(index) {
+    return Math.max(0, Math.min(total(), index));
+  }
+
+  function goTo(index) {
+    const form = stepper();
+    if (!form || typeof htmx === "undefined") {
+      return;
+    }
+    index = clamp(index);
+    wanted = index;
+    showPosition(index);
+    if (!inFlight && index !== shownIndex()) {
+      fetchStep(form, index);
+    }
+  }
+
+  function fetchStep(form, index) {
+    inFlight = true;
+    wanted = index;
+    htmx.ajax("POST", form.dataset.stepUrl, {
+      source: form, values: { step: String(index) }, target: "#step", swap: "outerHTML",
+    }).finally(() => {
+      inFlight = false;
+      const arrived = shownIndex() === index;
+      if (!arrived) {
+        // Refused or unreachable (editor.js says why): stay where we are, ask nothing more.
+        wanted = null;
+        showPosition(shownIndex());
+      } else if (stepper() === form && wanted !== null && wanted !== index) {
+        fetchStep(form, wanted); // asked for meanwhile; a new run replacing the form cancels this
+      }
+    });
+  }
+
+  function showPosition(index) {
+    const range = slider();
+    if (range && Number(range.value) !== index) {
+      range.value = String(index);
+    }
+    const position = document.getElementById("step-position");
+    if (position) {
+      position.textContent = `${index} / ${total()}`;
+    }
+  }
+
+  // After a step (or a whole result) is swapped in: sync the controls and mark the listing row.
+  let knownForm = null;
+  function sync() {
+    const step = document.getElementById("step");
+    const form = stepper();
+    if (form !== knownForm) {
+      knownForm = form; // a new result: forget the position asked for in the old one
+      wanted = null;
+    }
+    if (!step || !form) {
+      return;
+    }
+    const index = Number(step.dataset.index) || 0;
+    const last = total();
+    const values = { first: 0, prev: Math.max(0, index - 1), next: Math.min(last, index + 1), last };
+    for (const button of form.querySelectorAll("button[data-step]")) {
+      button.value = String(values[button.dataset.step]);
+    }
+    const range = slider();
+    if (range) {
+      range.setAttribute("aria-valuetext", step.dataset.summary || "");
+      if (wanted === null || wanted === index) {
+        range.value = String(index);
+      }
+    }
+    if (wanted === null || wanted === index) {
+      showPosition(index);
+    }
+    markRow(step.dataset.pc, step.dataset.status);
+  }
+
+  function markRow(pc, status) {
+    const listing = document.getElementById("listing");
+    if (!listing) {
+      return;
+    }
+    for (const row of listing.querySelectorAll("tr.is-current")) {
+      row.classList.remove("is-current", "is-next", "is-returned", "is-fault");
+      row.removeAttribute("aria-current");
+    }
+    const row = pc === "" ? null : document.getElementById(`insn-${pc}`);
+    if (!row) {
+      return;
+    }
+    row.classList.add("is-current", `is-${status}`);
+    row.setAttribute("aria-current", "step");
+    // Scroll the listing (only the listing, never the page) to keep the row in view.
+    const top = row.offsetTop;
+    const header = listing.querySelector("thead");
+    const headerHeight = header ? header.offsetHeight : 0;
+    if (top - headerHeight < listing.scrollTop || top + row.offsetHeight > listing.scrollTop + listing.clientHeight) {
+      listing.scrollTop = Math.max(0, top - headerHeight - listing.clientHeight / 3);
+    }
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("#stepper button[data-step]");
+    if (button) {
+      event.preventDefault();
+      goTo(Number(button.value));
+    }
+  });
+
+  document.addEventListener("input", (event) => {
+    if (event.target.id === "step-slider") {
+      goTo(Number(event.target.value));
+    }
+  });
+
+  const TYPING = new Set(["TEXTAREA", "SELECT"]);
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey || !stepper()) {
+      return;
+    }
+    if (target.id === "step-slider" || TYPING.has(target.tagName) || target.isContentEditable ||
+        (target.tagName === "INPUT" && target.type !== "range")) {
+      return; // the slider moves itself; fields keep their keys
+    }
+    const moves = {
+      ArrowRight: () => shownTarget() + 1,
+      ArrowLeft: () => shownTarget() - 1,
+      Home: () => 0,
+      End: () => total(),
+    };
+    if (moves[event.key]) {
+      event.preventDefault();
+      goTo(moves[event.key]());
+    }
+  });
+
+  function shownTarget() {
+    return wanted === null ? shownIndex() : wanted;
+  }
+
+  document.addEventListener("htmx:afterSettle", () => {
+    sync();
+    if (!inFlight && wanted === shownIndex()) {
+      wanted = null;
+    }
+  });
+  document.addEventListener("DOMContentLoaded", sync);
+  if (document.readyState !== "loading") {
+    sync();
+  }
+})();

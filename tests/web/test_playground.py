@@ -1,0 +1,231 @@
+"""The playground blueprint: the page, runs and steps, as full pages and as htmx fragments."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.web.examples import EXAMPLES
+
+SUM = """\
+    r0 = 0
+    r1 = 3
+loop:
+    r0 += r1
+    r1 -= 1
+    if r1 != 0 goto loop
+    exit
+"""
+
+
+def ids(html: str) -> list[str]:
+    return re.findall(r'\sid="([^"]+)"', html)
+
+
+def register(html: str, name: str) -> re.Match:
+    """The row of one register in the step view: (changed?, hex, signed)."""
+    match = re.search(rf'<tr( class="is-changed"[^>]*)?>\s*<th scope="row">{name}(?:<span[^>]*>[^<]*</span>)?</th>\s*'
+                      rf'<td class="hex">(0x[0-9a-f]{{16}})</td>\s*<td class="dec">(-?\d+)</td>', html)
+    assert match, f"no row for {name}"
+    return match
+
+
+# --- the page ---------------------------------------------------------------------------------------------
+
+def test_page_renders_editor_examples_limits_and_the_first_example_run(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    for element in ("editor", "source", "gutter", "mem", "max_insns", "run", "example", "result", "verdict",
+                    "stepper", "listing", "step", "registers", "memory"):
+        assert element in ids(html), element
+    assert "65,536 bytes" in html and "at most 65,536" in html and "1 to 1,000,000" in html  # limits shown
+    assert "Returned" in html and "0x37" in html  # the default example (sum 1..10) already ran
+    for example in EXAMPLES:
+        assert f'value="{example.slug}"' in html
+
+
+def test_page_loads_a_chosen_example(client):
+    html = client.get("/?example=bswap").get_data(as_text=True)
+    assert 'value="01 02 03 04 05 06 07 08"' in html
+    assert "0x102030405060708" in html
+    assert '<option value="bswap" selected>' in html
+
+
+def test_unknown_example_is_404(client):
+    response = client.get("/?example=nope")
+    assert response.status_code == 404
+    assert "There is no example with that name" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.slug)
+def test_every_example_runs_to_its_expected_result(client, example):
+    html = client.get(f"/?example={example.slug}").get_data(as_text=True)
+    if isinstance(example.expect, int):
+        assert f'<code class="retval">0x{example.expect:x}</code>' in html
+    else:
+        assert "Fault" in html and "is-fault" in html
+
+
+# --- running ----------------------------------------------------------------------------------------------
+
+def test_run_without_htmx_returns_the_whole_page(post_form):
+    response = post_form("/run", source=SUM)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert html.lstrip().startswith("<!doctype html>")
+    assert "Returned" in html and '<code class="retval">0x6</code>' in html
+    assert "r1 = 3" in html  # the editor shows the program that ran
+    assert "HX-Request" in response.headers.get("Vary", "")
+
+
+def test_run_with_htmx_returns_only_the_result_and_field_error_updates(post_form):
+    response = post_form("/run", source=SUM, htmx=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<section id="result"')
+    assert "<html" not in html and 'id="editor"' not in html
+    for field in ("source", "mem", "max_insns"):  # out-of-band, to clear earlier messages
+        assert f'<p class="field-error" id="{field}-error" hx-swap-oob="true"></p>' in html
+    # each partial has one root with a stable id
+    assert ids(html)[:5] == ["result", "verdict", "stepper", "step-slider", "step-position"]
+
+
+def test_listing_rows_show_pc_opcode_log_text_and_source_line(post_form):
+    html = post_form("/run", source=SUM + "    r2 = 0x1122334455 ll\n", htmx=True).get_data(as_text=True)
+    row = re.search(r'<tr id="insn-4"[^>]*>(.*?)</tr>', html, re.S).group(1)
+    assert '<td class="pc">4</td>' in row and '<td class="op">55</td>' in row and '<td class="line">6</td>' in row
+    text = re.sub(r"<[^>]+>", "", re.search(r'<td class="insn">(.*?)</td>', row).group(1))
+    assert text == "if r1 != 0x0 goto pc-3"  # the verifier log's spelling
+    assert re.sub(r"<[^>]+>", "", re.search(r'<td class="src">(.*?)</td>', row).group(1)) == "if r1 != 0 goto loop"
+    assert '<span class="hl-nl">loop</span>:' in html  # the label row
+    assert 'id="insn-6"' in html and 'id="insn-7"' not in html  # ld_imm64 takes two slots
+
+
+def test_assembly_error_shows_line_column_and_marks_the_gutter(post_form):
+    source = "r0 = 1\n  r11 = 2\nexit\n"
+    page = post_form("/run", source=source).get_data(as_text=True)
+    assert "Assembly error at line 2, column 3" in page
+    assert "unknown register" in page
+    assert '<span class="is-error">2</span>' in page  # the gutter line
+    assert 'aria-invalid="true"' in page
+    fragment = post_form("/run", source=source, htmx=True).get_data(as_text=True)
+    assert 'data-error-line="2"' in fragment  # editor.js marks the gutter from this
+    assert 'data-line="2" data-col="3"' in fragment
+
+
+def test_bad_hex_input_is_422_naming_the_field(post_form):
+    response = post_form("/run", source=SUM, mem="de ad zz")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "The program was not run" in html
+    assert '<a href="#mem">Input memory</a>: not hex: &#39;z&#39; at character 7' in html
+    assert '<p class="field-error" id="mem-error">not hex' in html
+    fragment = post_form("/run", source=SUM, mem="abc", htmx=True).get_data(as_text=True)
+    assert '<p class="field-error" id="mem-error" hx-swap-oob="true">not whole bytes: 3 hex digits' in fragment
+
+
+@pytest.mark.parametrize("value", ["0", "abc", "1000001", ""])
+def test_max_steps_out_of_range_is_422(post_form, value):
+    response = post_form("/run", source=SUM, max_insns=value)
+    assert response.status_code == 422
+    assert "Max steps" in response.get_data(as_text=True)
+
+
+def test_limits_on_source_and_input_are_enforced(app, post_form):
+    app.config["MAX_SOURCE_BYTES"] = 100
+    app.config["MAX_INPUT_BYTES"] = 4
+    response = post_form("/run", source="exit\n" * 30, mem="0102030405")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "the program is 150 bytes; at most 100 are allowed" in html
+    assert "5 bytes; at most 4 are allowed" in html
+
+
+def test_a_run_that_hits_max_steps_is_a_fault_result(post_form):
+    html = post_form("/run", source="l: goto l\n", max_insns="50").get_data(as_text=True)
+    assert "Instruction limit reached" in html
+    assert "50 / 50" in html or 'max="50"' in html
+
+
+def test_user_text_is_escaped_everywhere(post_form):
+    attack = "<script>alert(1)</script>"
+    html = post_form("/run", source=f"r0 = 0 # {attack}\nexit\n").get_data(as_text=True)
+    assert attack not in html
+    assert "&lt;script&gt;" in html  # in the textarea, the step form and the listing's source column
+    error_page = post_form("/run", source=f"{attack}\n").get_data(as_text=True)
+    assert attack not in error_page and "&lt;script&gt;" in error_page
+    fragment = post_form("/run", source=SUM, mem=f'"><{attack}', htmx=True).get_data(as_text=True)
+    assert attack not in fragment
+
+
+# --- stepping ---------------------------------------------------------------------------------------------
+
+def test_step_with_htmx_returns_only_the_step_partial(post_form):
+    response = post_form("/step", source=SUM, step="3", htmx=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<section id="step"')
+    assert 'data-index="3"' in html and 'data-pc="3"' in html  # about to run pc 3 (r1 -= 1)
+    assert 'id="listing"' not in html
+    changed, hex_value, signed = register(html, "r0").groups()
+    assert changed and hex_value == "0x0000000000000003" and signed == "3"  # step 2 (r0 += r1) wrote r0
+    assert not register(html, "r1").group(1)
+    assert "r0: 0x0 → 0x3" in html
+
+
+def test_step_positions_are_clamped_and_the_end_shows_the_outcome(post_form):
+    html = post_form("/step", source=SUM, step="999", htmx=True).get_data(as_text=True)
+    assert 'data-index="12"' in html and 'data-total="12"' in html
+    assert 'data-status="returned"' in html and "the program returned" in html
+
+
+def test_step_marks_changed_stack_bytes(post_form):
+    source = "r1 = 0x41\n*(u8 *)(r10 - 3) = r1\nexit\n"
+    html = post_form("/step", source=source, step="2", htmx=True).get_data(as_text=True)
+    assert re.search(r'<span class="off">fp-8</span>\s*<span class="bytes">00 00 00 00 00 '
+                     r'<span class="is-changed">41</span> 00 00</span>', html)
+    assert "stack[0] fp-3: 00 → 41" in html
+
+
+def test_step_without_htmx_and_run_with_a_step_render_the_page_at_that_step(post_form):
+    for url in ("/step", "/run"):
+        html = post_form(url, source=SUM, step="2").get_data(as_text=True)
+        assert html.lstrip().startswith("<!doctype html>")
+        assert 'data-index="2"' in html
+        assert re.search(r'<tr id="insn-2" class="is-current is-next" aria-current="step">', html)
+        assert 'name="step" value="1" data-step="prev"' in html and 'name="step" value="3" data-step="next"' in html
+
+
+def test_step_whose_inputs_no_longer_run_replaces_the_whole_result(post_form):
+    response = post_form("/step", source="bogus\n", step="1", htmx=True)
+    assert response.headers["HX-Retarget"] == "#result"
+    assert response.get_data(as_text=True).lstrip().startswith('<section id="result"')
+    bad = post_form("/step", source=SUM, step="-1", htmx=True)
+    assert bad.status_code == 422 and bad.headers["HX-Retarget"] == "#result"
+
+
+def test_the_step_form_carries_the_inputs_of_the_result_on_screen(post_form):
+    html = post_form("/run", source=SUM, mem="0a0b", max_insns="77", htmx=True).get_data(as_text=True)
+    form = re.search(r'<form id="stepper".*?</form>', html, re.S).group(0)
+    assert 'name="mem" value="0a0b"' in form and 'name="max_insns" value="77"' in form
+    assert 'name="source" value="    r0 = 0\n    r1 = 3\nloop:' in form
+    assert 'data-step-url="/step"' in form and 'name="csrf_token"' in form
+
+
+def test_crlf_from_browsers_is_the_same_program(post_form):
+    html = post_form("/run", source=SUM.replace("\n", "\r\n"), htmx=True).get_data(as_text=True)
+    assert '<code class="retval">0x6</code>' in html
+
+
+def test_helper_output_is_shown_from_the_step_that_printed_it(post_form):
+    source = ('r1 = 0x0a6968 ll\n*(u64 *)(r10 - 8) = r1\nr1 = r10\nr1 += -8\nr2 = 8\n'
+              'call bpf_trace_printk\nr0 = 0\nexit\n')
+    before = post_form("/step", source=source, step="5", htmx=True).get_data(as_text=True)
+    assert 'id="output"' not in before
+    after = post_form("/step", source=source, step="6", htmx=True).get_data(as_text=True)
+    line = re.search(r'<li class="is-new"><span class="muted">pc 6 trace_printk</span> <code>(.*?)</code></li>', after)
+    assert line and line.group(1).endswith("hi")
+    assert "printed by trace_printk" in after
+    later = post_form("/step", source=source, step="7", htmx=True).get_data(as_text=True)
+    assert '<li><span class="muted">pc 6 trace_printk</span>' in later  # still listed, no longer new
