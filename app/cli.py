@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from .ebpf import AsmError, DecodeError, EbpfError, InputError, Program, assemble, disassemble, load_bytes
+from .ebpf.packets import build_packet, parse_spec
+from .ebpf.pcap import read_pcap
+from .ebpf.program import MapDef
 from .ebpf.progtypes import PROG_TYPES
-from .ebpf.vm import DEFAULT_MAX_INSNS, run
+from .ebpf.vm import DEFAULT_MAX_INSNS, MapSeed, run, run_packets
 
 MAX_FILE = 16 << 20  # bytes of program file the CLI reads
 
@@ -82,27 +86,71 @@ def cmd_disasm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _map_arg(text: str, n: int) -> MapDef:
+    parts = text.split(":")
+    if len(parts) not in (4, 5):
+        raise UsageError(f"--map {text!r}: expected TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES[:FLAGS]")
+    try:
+        sizes = [int(p, 0) for p in parts[1:]]
+    except ValueError:
+        raise UsageError(f"--map {text!r}: sizes must be numbers") from None
+    return MapDef(f"map{n}", parts[0], *sizes)
+
+
+def _seed_arg(text: str) -> MapSeed:
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise UsageError(f"--seed-map {text!r}: expected INDEX:KEYHEX:VALUEHEX")
+    index = int(parts[0]) if parts[0].isdigit() else parts[0]
+    return MapSeed(index, _hex_arg(parts[1], "seed-map"), _hex_arg(parts[2], "seed-map"))
+
+
+def _packets(args: argparse.Namespace) -> list[bytes]:
+    packets = [_hex_arg(p, "packet") for p in args.packet]
+    packets += [build_packet(parse_spec(spec)) for spec in args.packet_spec]
+    if args.pcap:
+        packets += read_pcap(_read(args.pcap))
+    return packets
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     program = _load(args.file)
-    if args.mem is not None and args.packet is not None:
-        raise UsageError("give either --mem or --packet, not both")
+    if args.map:
+        program = replace(program, maps=program.maps + tuple(_map_arg(m, len(program.maps) + i)
+                                                             for i, m in enumerate(args.map)))
+    packets = _packets(args)
+    if args.mem is not None and packets:
+        raise UsageError("give either --mem or packets, not both")
     mem = _hex_arg(args.mem, "mem") if args.mem is not None else None
-    packet = _hex_arg(args.packet, "packet") if args.packet is not None else None
     ctx = dict(_assignment(a, "ctx", int_value=True) for a in args.ctx)
     strings = {k: v.encode() for k, v in (_assignment(a, "string") for a in args.string)}
-    result = run(program, prog_type=args.type, mem=mem, packet=packet, ctx=ctx or None, event=args.event,
-                 strings=strings or None, max_insns=args.max_insns)
-    if args.json:
-        print(json.dumps(result.to_json()))
-    elif result.fault:
-        print(f"fault: {result.fault} (after {result.insns_executed} instructions)")
+    seeds = tuple(_seed_arg(s) for s in args.seed_map)
+    if len(packets) > 1:
+        results = run_packets(program, packets, prog_type=args.type, seeds=seeds, max_insns=args.max_insns)
     else:
-        name = f" {result.retval_name}" if result.retval_name else ""
-        print(f"retval: {result.retval} ({result.retval:#x}){name}")
-        print(f"insns executed: {result.insns_executed}")
-        for out in result.output:
-            print(f"{out.kind}: {out.text}")
-    return 1 if result.fault else 0
+        results = [run(program, prog_type=args.type, mem=mem, packet=packets[0] if packets else None,
+                       ctx=ctx or None, event=args.event, strings=strings or None, seeds=seeds,
+                       max_insns=args.max_insns)]
+    last = results[-1]
+    if args.json:
+        out = last.to_json()
+        if len(results) > 1:
+            out["runs"] = [{k: v for k, v in r.to_json().items() if k != "maps"} for r in results]
+        print(json.dumps(out))
+    else:
+        for i, result in enumerate(results):
+            prefix = f"packet {i + 1}: " if len(results) > 1 else ""
+            if result.fault:
+                print(f"{prefix}fault: {result.fault} (after {result.insns_executed} instructions)")
+                continue
+            name = f" {result.retval_name}" if result.retval_name else ""
+            print(f"{prefix}retval: {result.retval} ({result.retval:#x}){name}")
+            print(f"{prefix}insns executed: {result.insns_executed}")
+            for out in result.output:
+                print(f"{prefix}{out.kind}: {out.text}")
+        for m in last.maps:
+            print(f"map {m['name']} ({m['type']}): {json.dumps(m.get('entries') or {k: v for k, v in m.items() if k not in ('name', 'type', 'key_size', 'value_size', 'max_entries', 'entries')})}")
+    return 1 if any(r.fault for r in results) else 0
 
 
 def cmd_conformance(args: argparse.Namespace) -> int:
@@ -145,8 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="program type: raw (r1 = input address, r2 = input length) or a hook whose context "
                         "r1 points to, with the packet laid out as BPF_PROG_TEST_RUN does")
     p.add_argument("--mem", help="raw programs: input memory as hex; r1 points to it, r2 holds its length")
-    p.add_argument("--packet", help="input packet as hex, from the Ethernet header (raw programs: what "
-                                    "ld_abs/ld_ind read, r1/r2 as for --mem)")
+    p.add_argument("--packet", action="append", default=[],
+                   help="input packet as hex, from the Ethernet header (raw programs: what ld_abs/ld_ind read, "
+                        "r1/r2 as for --mem); repeatable: packets run one after another on the same maps")
+    p.add_argument("--packet-spec", action="append", default=[], metavar="SPEC",
+                   help="a packet built from fields, e.g. 'eth/ipv4(dst=10.0.0.2)/udp(dport=53)/payload(hi)'")
+    p.add_argument("--pcap", help="run on every packet of a pcap or pcapng file")
+    p.add_argument("--map", action="append", default=[], metavar="TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES",
+                   help="declare a map for raw bytecode (ld_imm64 map references use its position); repeatable")
+    p.add_argument("--seed-map", action="append", default=[], metavar="INDEX:KEYHEX:VALUEHEX",
+                   help="set a map entry before the run (INDEX may be the map's name); repeatable")
     p.add_argument("--ctx", action="append", default=[], metavar="FIELD=VALUE",
                    help="context field for kprobe (di, arg1..arg5, ax ...), tracepoint, raw_tracepoint (args0..), "
                         "perf_event and cgroup_sock_addr programs; repeatable")

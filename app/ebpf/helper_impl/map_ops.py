@@ -54,6 +54,7 @@ def _pop_or_peek(vm: Machine, map_addr: int, value: int, peek: bool) -> int:
     m = _map(vm, map_addr)
     got = m.peek() if peek else m.pop()
     if isinstance(got, int):
+        vm.write(value, bytes(m.mdef.value_size))  # the kernel zeroes the buffer when there is nothing
         return got & ((1 << 64) - 1)
     vm.write(value, got)
     return 0
@@ -74,7 +75,11 @@ def ringbuf_output(vm, rb, data, size, flags, *_):
     m = _map(vm, rb)
     if flags & ~3:
         return neg(EINVAL)
-    return m.output(vm.read(data, size) if size else b"") & ((1 << 64) - 1)
+    record = vm.read(data, size) if size else b""
+    err = m.output(record)
+    if err == 0:
+        vm.emit("ringbuf", f"{m.mdef.name}: {len(record)}-byte record", record)
+    return err & ((1 << 64) - 1)
 
 
 def ringbuf_reserve(vm, rb, size, flags, *_):
@@ -91,14 +96,27 @@ def _ringbuf_of(vm: Machine, addr: int):
     raise GuestFault(VmFault(vm.pc, "helper", f"0x{addr:x} is not a ring buffer record"))
 
 
-def ringbuf_submit(vm, data, flags, *_):
-    _ringbuf_of(vm, data).submit(data)
+def _release(vm: Machine, data: int, flags: int, discard: bool) -> int:
+    m = _ringbuf_of(vm, data)
+    header = vm.mem.read(data - 8, 4)
+    size = int.from_bytes(header, "little") & 0x3FFFFFFF if isinstance(header, bytes) else 0
+    record = vm.mem.read(data, size) if size else b""
+    err = m.discard(data, flags) if discard else m.submit(data, flags)
+    if err == 0 and not discard and isinstance(record, bytes):
+        vm.emit("ringbuf", f"{m.mdef.name}: {len(record)}-byte record", record)
+    if err:
+        what = "discarded" if discard else "submitted"
+        raise GuestFault(VmFault(vm.pc, "helper", f"0x{data:x} is not a reserved ring buffer record (already "
+                                                  f"{what}, or never reserved)"))
     return 0
+
+
+def ringbuf_submit(vm, data, flags, *_):
+    return _release(vm, data, flags, False)
 
 
 def ringbuf_discard(vm, data, flags, *_):
-    _ringbuf_of(vm, data).discard(data)
-    return 0
+    return _release(vm, data, flags, True)
 
 
 def ringbuf_query(vm, rb, flags, *_):
@@ -109,22 +127,22 @@ def perf_event_output(vm, ctx, map_addr, flags, data, size):
     """``bpf_perf_event_output``: a record on a CPU's perf buffer; for skb programs the upper 32 bits
     of flags (BPF_F_CTXLEN_MASK) append that many packet bytes."""
     m = _map(vm, map_addr)
-    index = flags & BPF_F_INDEX_MASK
     if flags & ~(BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK):
         return neg(EINVAL)
-    cpu = vm.env.cpu if index == BPF_F_CURRENT_CPU else index
     record = vm.read(data, size) if size else b""
     ctx_len = (flags & BPF_F_CTXLEN_MASK) >> 32
     if ctx_len and vm.packet is not None:
         record += vm.packet.data()[:ctx_len]
-    return m.output(cpu, record) & ((1 << 64) - 1)
+    err = m.output(vm.env.cpu, record, flags & BPF_F_INDEX_MASK)
+    if err == 0:
+        vm.emit("perf_event", f"{m.mdef.name}: {len(record)}-byte sample on CPU {vm.env.cpu}", record)
+    return err & ((1 << 64) - 1)
 
 
 def tail_call(vm, ctx, prog_array, index, *_):
     """``bpf_tail_call``: an empty slot (or an index past the end) falls through, as in the kernel."""
     m = _map(vm, prog_array)
-    key = (index & 0xFFFFFFFF).to_bytes(4, "little")
-    if index >= m.mdef.max_entries or not m.lookup(key, vm.env.cpu):
+    if index >= m.mdef.max_entries or m.target(index & 0xFFFFFFFF) is None:
         return neg(ENOENT)
     raise GuestFault(VmFault(vm.pc, "unsupported", "a tail call into another program: this run has only one "
                                                    "program to jump to"))

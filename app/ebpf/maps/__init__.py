@@ -4,8 +4,11 @@ Use::
 
     from app.ebpf.maps import MAP_TYPES, create_map
     m = create_map(MapDef("counts", "array", 4, 8, 16), MAP_BASE, ncpus=2)
-    vm.memory.add(*m.regions())            # values live in Region.data
-    addr = m.lookup(struct.pack("<I", 3), cpu=0)   # what bpf_map_lookup_elem returns
+    for region in m.regions():              # values live in Region.data
+        machine.mem.add(region)
+    addr = m.lookup(struct.pack("<I", 3), cpu=0)   # what bpf_map_lookup_elem returns (None: NULL)
+    m.update(key, value, BPF_ANY, cpu=0)    # a program's bpf_map_update_elem: 0 or -errno
+    m.update(key, value, BPF_ANY)           # user space (bpf(2)); per-CPU values: one 8-byte slot per CPU
 
 Modules, one idea each: :mod:`.table` (the map-type table and the creation rules), :mod:`.base` (uapi
 constants, address layout, the common interface), :mod:`.arrays`, :mod:`.hashes` with :mod:`.lru`,

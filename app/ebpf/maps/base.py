@@ -128,7 +128,11 @@ class MapInstance:
         """Bytes of value storage an instance of ``mdef`` needs (the map object not counted)."""
         return 0
 
-    def _add_region(self, suffix: str, size: int, writable: bool = True) -> Region:
+    def _add_region(self, suffix: str, size: int, writable: bool | None = None) -> Region:
+        """A new value region; programs may store into it unless the map has BPF_F_RDONLY_PROG (the
+        verifier refuses such stores, so the VM faulting on one points at a verifier bug)."""
+        if writable is None:
+            writable = not self.flags & BPF_F_RDONLY_PROG
         r = Region(f"{self.name}.{suffix}", self.base + len(self._regions) * REGION_STRIDE, bytearray(size),
                    writable=writable)
         self._regions.append(r)

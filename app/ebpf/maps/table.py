@@ -41,7 +41,7 @@ Check = Callable[[str, int, int, int, int], "str | None"]
 
 INT_MAX = (1 << 31) - 1
 HTAB_ELEM_SIZE = 48  # sizeof(struct htab_elem) on x86-64
-LPM_NODE_SIZE = 40  # sizeof(struct lpm_trie_node)
+LPM_NODE_SIZE = 24  # sizeof(struct lpm_trie_node) since 6.13 (child[2], prefixlen, flags)
 RINGBUF_MAX_DATA_SZ = ((1 << 24) - 2 - 1) * PAGE_SIZE
 
 ARRAY_CREATE_FLAG_MASK = BPF_F_NUMA_NODE | BPF_F_MMAPABLE | BPF_F_ACCESS_MASK | BPF_F_PRESERVE_ELEMS | BPF_F_INNER_MAP

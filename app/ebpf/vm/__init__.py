@@ -24,7 +24,9 @@ from ..errors import InputError
 from ..program import Program
 from .context import ContextHooks
 from .machine import GuestFault, Helper, Machine, OutputRecord, VmFault
-from .memory import CTX_BASE, MEM_BASE, Region
+from ..insn import Insn
+from ..maps import WINDOW_SIZE, MapError, MapInstance, create_map
+from .memory import CTX_BASE, MAP_BASE, MEM_BASE, Region
 from .packet import PacketBuffer
 from .trace import MachineState, StepRecord, Trace, state_of
 
@@ -49,16 +51,69 @@ class RunResult:
         return {"retval": self.retval, "retval_name": self.retval_name, "insns_executed": self.insns_executed,
                 "fault": self.fault.to_json() if self.fault else None,
                 "packet_out": self.packet_out.hex() if self.packet_out is not None else None,
-                "maps": [m.to_json() for m in self.maps], "output": [o.to_json() for o in self.output]}
+                "maps": list(self.maps), "output": [o.to_json() for o in self.output]}
+
+
+@dataclass(frozen=True)
+class MapSeed:
+    """A map entry set before the run: ``map`` is the map's index in ``Program.maps`` (or its name)."""
+
+    map: int | str
+    key: bytes
+    value: bytes
+
+
+def create_maps(program: Program, ncpus: int, seeds: tuple[MapSeed, ...] = ()) -> list[MapInstance]:
+    """Instances of the program's maps at fixed addresses (map i at MAP_BASE + i TiB), seeded."""
+    maps = []
+    for i, mdef in enumerate(program.maps):
+        try:
+            maps.append(create_map(mdef, MAP_BASE + i * WINDOW_SIZE, ncpus))
+        except MapError as e:
+            raise InputError(f"maps[{i}]", f"map {mdef.name!r}: {e}") from None
+    for n, seed in enumerate(seeds):
+        index = seed.map if isinstance(seed.map, int) else program.map_index(seed.map)
+        if index is None or not 0 <= index < len(maps):
+            raise InputError(f"seeds[{n}].map", f"no map {seed.map!r} in the program")
+        try:
+            maps[index].seed(seed.key, seed.value)
+        except ValueError as e:
+            raise InputError(f"seeds[{n}]", f"map {program.maps[index].name!r}: {e}") from None
+    return maps
+
+
+def _attach_maps(m: Machine, maps: list[MapInstance]) -> None:
+    m.maps = maps
+    for inst in maps:
+        for region in inst.regions():
+            m.mem.add(region)
+
+    def resolve(first: Insn, second: Insn) -> int:
+        index = first.imm
+        if not 0 <= index < len(maps):
+            raise GuestFault(VmFault(m.pc, "unsupported", f"map reference {index}: the program has "
+                                                          f"{len(maps)} maps"))
+        inst = maps[index]
+        if first.src in (1, 5):  # BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX
+            return inst.object_addr
+        value = inst.lookup(bytes(4), 0) if inst.mdef.type == "array" and inst.mdef.key_size == 4 else None
+        if value is None:
+            raise GuestFault(VmFault(m.pc, "unsupported", f"direct value access needs a single array map; "
+                                                          f"{inst.mdef.name!r} is a {inst.mdef.type}"))
+        return value + (second.imm & 0xFFFFFFFF)
+
+    m.ld_imm64_resolver = resolve
 
 
 def build_machine(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, layout: str = "mem",
                   packet: bytes | None = None, ctx: dict[str, int] | None = None, event: str | None = None,
                   strings: dict[str, bytes] | None = None, helpers: Mapping[int, Helper] | None = None,
-                  max_insns: int = DEFAULT_MAX_INSNS, env: Env | None = None) -> Machine:
+                  max_insns: int = DEFAULT_MAX_INSNS, env: Env | None = None,
+                  maps: list[MapInstance] | None = None) -> Machine:
     """A machine with its input in place, ready to run. Raises ``InputError`` for unusable input.
 
-    ``helpers`` defaults to the Linux helpers the program type may call (``app.ebpf.helpers``)."""
+    ``helpers`` defaults to the Linux helpers the program type may call (``app.ebpf.helpers``); ``maps``
+    to fresh instances of the program's maps (pass instances to share them between runs)."""
     if not 1 <= max_insns <= 100_000_000:
         raise InputError("max_insns", "must be between 1 and 100000000")
     for name, data in (("mem", mem), ("packet", packet)):
@@ -73,6 +128,7 @@ def build_machine(program: Program, *, prog_type: str = "raw", mem: bytes | None
     m = Machine(program, helpers=helpers, max_insns=max_insns, env=env)
     m.prog_type = prog_type
     _add_env_memory(m, env)
+    _attach_maps(m, maps if maps is not None else create_maps(program, env.ncpus))
     if prog_type == "raw":
         if layout not in ("mem", "packet"):
             raise InputError("layout", f"unknown input layout {layout!r} (mem, packet)")
@@ -126,19 +182,37 @@ def _add_env_memory(m: Machine, env: Env) -> None:
 def run(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, layout: str = "mem",
         packet: bytes | None = None, ctx: dict[str, int] | None = None, event: str | None = None,
         strings: dict[str, bytes] | None = None, helpers: Mapping[int, Helper] | None = None,
-        max_insns: int = DEFAULT_MAX_INSNS, env: Env | None = None, trace: bool = False,
-        checkpoint_every: int = 4096) -> RunResult:
+        max_insns: int = DEFAULT_MAX_INSNS, env: Env | None = None, seeds: tuple[MapSeed, ...] = (),
+        maps: list[MapInstance] | None = None, trace: bool = False, checkpoint_every: int = 4096) -> RunResult:
     """Run ``program`` to its end (exit, fault or ``max_insns`` executed instructions).
 
-    With ``trace=True`` the result carries a ``Trace`` from which the state at any step can be recomputed.
-    The same arguments always give the same result.
+    Maps start empty (arrays zeroed) plus ``seeds``, unless ``maps`` passes instances from an earlier run;
+    the result lists their contents after the run. With ``trace=True`` the result carries a ``Trace`` from
+    which the state at any step can be recomputed. The same arguments always give the same result.
     """
+    env = env or Env()
+    env.check()
+    if maps is None:
+        maps = create_maps(program, env.ncpus, seeds)
+    elif seeds:
+        raise InputError("seeds", "seed maps when they are created, not when they are passed in")
+    initial = [inst.snapshot() for inst in maps]
+    initial_regions = [[bytes(r.data) for r in inst.regions()] for inst in maps]
+
     def fresh() -> Machine:
+        """A machine in the run's initial state, on its own copies of the maps (for trace replays)."""
+        copies = create_maps(program, env.ncpus)
+        for inst, snap, contents in zip(copies, initial, initial_regions):
+            inst.restore(snap)
+            for region, data in zip(inst.regions(), contents):
+                region.data[:] = data
         return build_machine(program, prog_type=prog_type, mem=mem, layout=layout, packet=packet, ctx=ctx,
-                             event=event, strings=strings, helpers=helpers, max_insns=max_insns, env=env)
+                             event=event, strings=strings, helpers=helpers, max_insns=max_insns, env=env,
+                             maps=copies)
 
     ptype = progtypes.PROG_TYPES.get(prog_type)
-    m = fresh()
+    m = build_machine(program, prog_type=prog_type, mem=mem, layout=layout, packet=packet, ctx=ctx, event=event,
+                      strings=strings, helpers=helpers, max_insns=max_insns, env=env, maps=maps)
     if not trace:
         m.run()
         return _result(m, None, ptype)
@@ -150,6 +224,16 @@ def run(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, l
     # After a fault the path ends with the faulting instruction (recorded, not completed), so the last
     # step record shows the fault itself.
     return _result(m, Trace(pcs, checkpoints, fresh, state_of(m)), ptype)
+
+
+def run_packets(program: Program, packets: list[bytes], *, prog_type: str, env: Env | None = None,
+                seeds: tuple[MapSeed, ...] = (), **kwargs) -> list[RunResult]:
+    """Run one program on several packets in turn, on the same maps, as repeated BPF_PROG_TEST_RUN calls
+    on one loaded program would."""
+    env = env or Env()
+    env.check()
+    maps = create_maps(program, env.ncpus, seeds)
+    return [run(program, prog_type=prog_type, packet=p, env=env, maps=maps, **kwargs) for p in packets]
 
 
 def _result(m: Machine, trace: Trace | None, ptype: progtypes.ProgType | None) -> RunResult:
@@ -166,11 +250,12 @@ def _result(m: Machine, trace: Trace | None, ptype: progtypes.ProgType | None) -
         insns_executed=m.steps,
         fault=m.fault,
         packet_out=packet_out,
+        maps=tuple(inst.entries_json() for inst in m.maps),
         output=tuple(m.output),
         trace=trace,
         retval_name=ptype.return_name(retval) if ptype is not None and retval is not None else None,
     )
 
 
-__all__ = ["run", "build_machine", "RunResult", "Machine", "Helper", "VmFault", "GuestFault", "Trace",
+__all__ = ["run", "run_packets", "build_machine", "create_maps", "MapSeed", "RunResult", "Machine", "Helper", "VmFault", "GuestFault", "Trace",
            "MachineState", "StepRecord", "OutputRecord", "DEFAULT_MAX_INSNS"]

@@ -1,0 +1,192 @@
+"""Programs with maps, run in the kernel (BPF_PROG_TEST_RUN) and in the VM on the same packets: return
+values, output packets and map contents after every run agree. Skipped where bpf() is not permitted."""
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+
+import pytest
+
+from app.ebpf import assemble
+from app.ebpf.env import Env
+from app.ebpf.insn import Insn
+from app.ebpf.packets import build_packet, parse_spec
+from app.ebpf.program import Program
+from app.ebpf.vm import create_maps, run
+from app.oracle import bpf_available, create_map, load_program, possible_cpus
+
+pytestmark = [pytest.mark.kernel, pytest.mark.skipif(not bpf_available(), reason="bpf() is not permitted here")]
+
+PACKETS = [build_packet(parse_spec(s)) for s in (
+    "eth/ipv4(src=10.0.0.1)/udp(dport=53)/payload(query)",
+    "eth/ipv4(src=10.0.0.2)/tcp(dport=80)",
+    "eth/ipv6/tcp(dport=443)/payload(x)",
+    "eth/ipv4(src=10.0.0.1)/icmp",
+    "eth/ipv4(src=10.0.0.3)/udp(dport=53)",
+    "eth(type=0x0806)/payload(hex=00010800060400010200000000010a000001)",
+)]
+
+PROTO_COUNTER = """
+.map counts type=hash key_size=4 value_size=8 max_entries=8
+    r6 = r1
+    r2 = *(u32 *)(r6 + {data})
+    r3 = *(u32 *)(r6 + {end})
+    r4 = r2
+    r4 += 34
+    if r4 > r3 goto out
+    r4 = *(u16 *)(r2 + 12)
+    if r4 != 0x8 goto out              # IPv4 (EtherType 0x0800 as stored)
+    r4 = *(u8 *)(r2 + 23)              # protocol
+    *(u32 *)(r10 - 4) = r4
+    r1 = counts ll
+    r2 = r10
+    r2 += -4
+    call bpf_map_lookup_elem
+    if r0 == 0 goto insert
+    r1 = 1
+    lock *(u64 *)(r0 + 0) += r1
+    goto out
+insert:
+    r1 = 1
+    *(u64 *)(r10 - 16) = r1
+    r1 = counts ll
+    r2 = r10
+    r2 += -4
+    r3 = r10
+    r3 += -16
+    r4 = 1                              # BPF_NOEXIST
+    call bpf_map_update_elem
+out:
+    r0 = {ret}
+    exit
+"""
+
+LENGTH_BUCKETS = """
+.map buckets type=array key_size=4 value_size=16 max_entries=4
+    r6 = r1
+    r7 = *(u32 *)(r6 + 0)             # skb->len
+    r7 &= 3
+    *(u32 *)(r10 - 4) = r7
+    r1 = buckets ll
+    r2 = r10
+    r2 += -4
+    call bpf_map_lookup_elem
+    if r0 == 0 goto out
+    r1 = 1
+    lock *(u64 *)(r0 + 0) += r1
+    r1 = *(u32 *)(r6 + 0)
+    lock *(u64 *)(r0 + 8) += r1
+out:
+    r0 = {ret}
+    exit
+"""
+
+PERCPU_FIRST_BYTES = """
+.map seen type=percpu_array key_size=4 value_size=12 max_entries=2
+    r6 = r1
+    r1 = 0
+    *(u32 *)(r10 - 4) = r1
+    r1 = seen ll
+    r2 = r10
+    r2 += -4
+    call bpf_map_lookup_elem
+    if r0 == 0 goto out
+    r7 = r0
+    r1 = r6
+    r2 = 0
+    r3 = r7
+    r4 = 4
+    call bpf_skb_load_bytes           # the first bytes after the Ethernet header
+    r1 = *(u32 *)(r7 + 8)
+    r1 += 1
+    *(u32 *)(r7 + 8) = r1
+out:
+    r0 = {ret}
+    exit
+"""
+
+LRU_SOURCES = """
+.map sources type=lru_hash key_size=4 value_size=4 max_entries=2
+    r2 = *(u32 *)(r1 + 0)
+    r3 = *(u32 *)(r1 + 4)
+    r4 = r2
+    r4 += 34
+    if r4 > r3 goto out
+    r4 = *(u32 *)(r2 + 26)             # source address
+    *(u32 *)(r10 - 4) = r4
+    r4 = *(u8 *)(r2 + 23)
+    *(u32 *)(r10 - 8) = r4
+    r1 = sources ll
+    r2 = r10
+    r2 += -4
+    r3 = r10
+    r3 += -8
+    r4 = 0
+    call bpf_map_update_elem
+out:
+    r0 = 2
+    exit
+"""
+
+CASES = [
+    ("xdp", PROTO_COUNTER.format(data=0, end=4, ret=2)),
+    ("sched_cls", PROTO_COUNTER.format(data=76, end=80, ret=0)),
+    ("sched_cls", LENGTH_BUCKETS.format(ret=0)),
+    ("socket_filter", LENGTH_BUCKETS.format(ret=64)),
+    ("cgroup_skb", LENGTH_BUCKETS.format(ret=1)),
+    ("socket_filter", PERCPU_FIRST_BYTES.format(ret=0)),
+    ("sched_cls", PERCPU_FIRST_BYTES.format(ret=0)),
+    ("xdp", LRU_SOURCES),
+]
+
+
+def with_fds(program: Program, fds: list[int]) -> bytes:
+    insns = list(program.insns)
+    for pc, insn in enumerate(insns):
+        if insn.opcode == 0x18 and insn.src == 1:
+            insns[pc] = Insn(0x18, insn.dst, 1, 0, fds[insn.imm])
+    return b"".join(i.encode() for i in insns)
+
+
+def kernel_entries(kmap, mdef) -> dict:
+    """Entries as our JSON gives them: per-CPU values as a list, each without the kernel's 8-byte padding."""
+    out = {}
+    for key in sorted(kmap.keys()):
+        value = kmap.lookup(key)
+        if mdef.type.startswith("percpu") or mdef.type == "lru_percpu_hash":
+            stride = (mdef.value_size + 7) // 8 * 8
+            out[key.hex()] = [value[i:i + mdef.value_size].hex() for i in range(0, len(value), stride)]
+        else:
+            out[key.hex()] = value.hex()
+    return out
+
+
+def our_entries(state: dict) -> dict:
+    return dict(sorted(state["entries"].items()))
+
+
+@pytest.fixture
+def cpu0():
+    saved = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    yield
+    os.sched_setaffinity(0, saved)
+
+
+@pytest.mark.parametrize("prog_type, text", CASES, ids=[f"{t}-{i}" for i, (t, _) in enumerate(CASES)])
+def test_runs_agree_with_the_kernel(prog_type, text, cpu0):
+    program = assemble(text)
+    env = Env(ncpus=possible_cpus(), cpu=0)
+    maps = create_maps(program, env.ncpus)
+    with ExitStack() as stack:
+        kmaps = [stack.enter_context(create_map(m.type, m.key_size, m.value_size, m.max_entries, m.flags))
+                 for m in program.maps]
+        prog = stack.enter_context(load_program(with_fds(program, [k.fd for k in kmaps]), prog_type))
+        for i, packet in enumerate(PACKETS):
+            kernel = prog.test_run(packet)
+            ours = run(program, prog_type=prog_type, packet=packet, env=env, maps=maps)
+            assert ours.fault is None, ours.fault
+            assert ours.retval & 0xFFFFFFFF == kernel.retval, f"packet {i}"
+            assert ours.packet_out == kernel.data_out, f"packet {i}"
+            for mdef, kmap, state in zip(program.maps, kmaps, ours.maps):
+                assert our_entries(state) == kernel_entries(kmap, mdef), f"packet {i}, map {mdef.name}"
