@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from pathlib import Path
 
 from .ebpf import AsmError, DecodeError, EbpfError, InputError, Program, assemble, disassemble, load_bytes
+from .ebpf.env import Env, MemoryBlock
 from .ebpf.packets import build_packet, parse_spec
 from .ebpf.pcap import read_pcap
 from .ebpf.program import MapDef
@@ -105,6 +107,31 @@ def _seed_arg(text: str) -> MapSeed:
     return MapSeed(index, _hex_arg(parts[1], "seed-map"), _hex_arg(parts[2], "seed-map"))
 
 
+def _env(args: argparse.Namespace) -> Env:
+    fields = {f.name for f in dataclass_fields(Env)} - {"memory"}
+    values: dict = {}
+    for text in args.env:
+        name, value = _assignment(text, "env")
+        if name not in fields:
+            raise UsageError(f"--env {name}: unknown setting ({', '.join(sorted(fields))})")
+        if name == "comm":
+            values[name] = value
+            continue
+        try:
+            values[name] = int(value, 0)
+        except ValueError:
+            raise UsageError(f"--env {name}: {value!r} is not a number") from None
+    blocks = []
+    for option, user in (("user_mem", True), ("kernel_mem", False)):
+        for text in getattr(args, option):
+            addr, _, data = text.partition("=")
+            try:
+                blocks.append(MemoryBlock(int(addr, 0), _hex_arg(data, option.replace("_", "-")), user))
+            except ValueError:
+                raise UsageError(f"--{option.replace('_', '-')} {text!r}: expected ADDR=HEX") from None
+    return Env(**values, memory=tuple(blocks))
+
+
 def _packets(args: argparse.Namespace) -> list[bytes]:
     packets = [_hex_arg(p, "packet") for p in args.packet]
     packets += [build_packet(parse_spec(spec)) for spec in args.packet_spec]
@@ -125,12 +152,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     ctx = dict(_assignment(a, "ctx", int_value=True) for a in args.ctx)
     strings = {k: v.encode() for k, v in (_assignment(a, "string") for a in args.string)}
     seeds = tuple(_seed_arg(s) for s in args.seed_map)
+    env = _env(args)
     if len(packets) > 1:
-        results = run_packets(program, packets, prog_type=args.type, seeds=seeds, max_insns=args.max_insns)
+        results = run_packets(program, packets, prog_type=args.type, seeds=seeds, max_insns=args.max_insns,
+                              env=env)
     else:
         results = [run(program, prog_type=args.type, mem=mem, packet=packets[0] if packets else None,
                        ctx=ctx or None, event=args.event, strings=strings or None, seeds=seeds,
-                       max_insns=args.max_insns)]
+                       max_insns=args.max_insns, env=env)]
     last = results[-1]
     if args.json:
         out = last.to_json()
@@ -209,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event", help="tracepoint programs: the event, e.g. syscalls/sys_enter_openat")
     p.add_argument("--string", action="append", default=[], metavar="FIELD=TEXT",
                    help="tracepoint programs: the text of a __data_loc string field")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="the environment helpers see: clock_start_ns, clock_tick_ns, seed, cpu, ncpus, pid, tgid, "
+                        "uid, gid, comm, ...; repeatable")
+    p.add_argument("--user-mem", action="append", default=[], metavar="ADDR=HEX",
+                   help="simulated user memory for bpf_probe_read_user*; repeatable")
+    p.add_argument("--kernel-mem", action="append", default=[], metavar="ADDR=HEX",
+                   help="simulated kernel memory for bpf_probe_read_kernel*; repeatable")
     p.add_argument("--max-insns", type=int, default=DEFAULT_MAX_INSNS,
                    help=f"instruction limit (default {DEFAULT_MAX_INSNS})")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

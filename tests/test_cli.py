@@ -111,3 +111,39 @@ def test_console_script_is_installed(prog):
     out = subprocess.run([sys.executable, "-m", "app.cli", "run", str(prog), "--json"], capture_output=True,
                          text=True, check=True)
     assert json.loads(out.stdout)["retval"] == 55
+
+
+def test_environment_and_simulated_memory(tmp_path, capsys):
+    path = tmp_path / "env.s"
+    path.write_text("r1 = r10\nr1 += -8\nr2 = 8\nr3 = 0x7f0000000000 ll\ncall bpf_probe_read_user\n"
+                    "r6 = *(u64 *)(r10 - 8)\ncall bpf_get_current_pid_tgid\nr0 += r6\nexit\n")
+    assert main(["run", str(path), "--env", "pid=5", "--env", "tgid=0", "--user-mem", "0x7f0000000000=0a00000000000000",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["retval"] == 15
+    assert main(["run", str(path), "--env", "nope=1"]) == 2
+    assert main(["run", str(path), "--env", "cpu=9"]) == 2
+
+
+def test_maps_seeds_and_several_packets(tmp_path, capsys):
+    path = tmp_path / "count.s"
+    path.write_text("""
+        r1 = 0
+        *(u32 *)(r10 - 4) = r1
+        r1 = 0 ll
+        r1 = map_fd(0) ll
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        r1 = 1
+        lock *(u64 *)(r0 + 0) += r1
+    out:
+        r0 = 2
+        exit
+    """)
+    argv = ["run", str(path), "--type", "xdp", "--map", "array:4:8:1", "--seed-map", "0:00000000:0a00000000000000",
+            "--packet-spec", "eth/ipv4/udp", "--packet", "00" * 20, "--json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [r["retval_name"] for r in data["runs"]] == ["XDP_PASS", "XDP_PASS"]
+    assert data["maps"][0]["entries"] == {"00000000": "0c00000000000000"}
