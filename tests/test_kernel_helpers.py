@@ -114,55 +114,30 @@ def test_csum_diff(from_size, to_size, seed):
     """, "xdp")
 
 
-@pytest.mark.parametrize("delta", [-14, -200, -216, -217, -256, 0, 10, 60, 61])
-def test_xdp_adjust_head(delta):
-    compare(f"""
+def xdp_adjust(helper: str, delta: int, start_field: int, end_field: int) -> str:
+    """Call an adjust helper, then return (its result << 16) + (the distance between two xdp_md pointers)."""
+    return f"""
         r6 = r1
         r2 = {delta}
-        call bpf_xdp_adjust_head
+        call bpf_xdp_adjust_{helper}
         r7 = r0
-        r2 = *(u32 *)(r6 + 0)
-        r3 = *(u32 *)(r6 + 4)
+        r2 = *(u32 *)(r6 + {start_field})
+        r3 = *(u32 *)(r6 + {end_field})
         r3 -= r2
         r0 = r7
         r0 <<= 16
         r0 += r3
         exit
-    """, "xdp")
+    """
 
 
-@pytest.mark.parametrize("delta", [-4, -8, -32, -36, -3, 4, 0])
-def test_xdp_adjust_meta(delta):
-    compare(f"""
-        r6 = r1
-        r2 = {delta}
-        call bpf_xdp_adjust_meta
-        r7 = r0
-        r2 = *(u32 *)(r6 + 8)
-        r3 = *(u32 *)(r6 + 0)
-        r3 -= r2
-        r0 = r7
-        r0 <<= 16
-        r0 += r3
-        exit
-    """, "xdp")
-
-
-@pytest.mark.parametrize("delta", [-10, -48, -49, 0, 100, 3500, 3520, 3521])
-def test_xdp_adjust_tail(delta):
-    compare(f"""
-        r6 = r1
-        r2 = {delta}
-        call bpf_xdp_adjust_tail
-        r7 = r0
-        r2 = *(u32 *)(r6 + 0)
-        r3 = *(u32 *)(r6 + 4)
-        r3 -= r2
-        r0 = r7
-        r0 <<= 16
-        r0 += r3
-        exit
-    """, "xdp")
+@pytest.mark.parametrize("helper, delta, fields", [
+    *(("head", d, (0, 4)) for d in (-14, -200, -216, -217, -256, 0, 10, 60, 61)),
+    *(("meta", d, (8, 0)) for d in (-4, -8, -32, -36, -3, 4, 0, -252, -256)),
+    *(("tail", d, (0, 4)) for d in (-10, -48, -49, 0, 100, 3500, 3520, 3521)),
+])
+def test_xdp_adjust(helper, delta, fields):
+    compare(xdp_adjust(helper, delta, *fields), "xdp")
 
 
 @pytest.mark.parametrize("prog_type, flags", [("xdp", 0), ("xdp", 1), ("sched_cls", 0), ("sched_cls", 1),

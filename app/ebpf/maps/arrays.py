@@ -25,6 +25,7 @@ from .base import (
     BPF_NOEXIST,
     MAX_MAP_MEMORY,
     MapInstance,
+    PercpuValues,
     SlotPool,
     round_up,
 )
@@ -110,21 +111,11 @@ class ArrayMap(MapInstance):
         return self.pool.get(index, 0, self.value_size)
 
 
-class PercpuArrayMap(ArrayMap):
+class PercpuArrayMap(PercpuValues, ArrayMap):
     """``percpu_array_map_ops``: one value per CPU; a program sees its own CPU's copy."""
 
     percpu = True
 
-    def user_value_size(self) -> int:
-        return self.stride * self.ncpus
-
-    def _seed_value(self, value: bytes) -> bytes:
-        if len(value) == self.value_size:  # one value for every CPU
-            return (bytes(value) + bytes(self.stride - self.value_size)) * self.ncpus
-        return super()._seed_value(value)
-
-    def _value_json(self, v: bytes):
-        return [v[c * self.stride:c * self.stride + self.value_size].hex() for c in range(self.ncpus)]
 
 
 class FdArrayMap(MapInstance):

@@ -283,6 +283,25 @@ def _clone(x):
     return x
 
 
+class PercpuValues:
+    """What per-CPU maps share: user space sees one ``stride``-byte slot per CPU, CPU 0 first."""
+
+    stride: int
+    ncpus: int
+    value_size: int
+
+    def user_value_size(self) -> int:
+        return self.stride * self.ncpus
+
+    def _seed_value(self, value: bytes) -> bytes:
+        if len(value) == self.value_size:  # one value for every CPU
+            return (bytes(value) + bytes(self.stride - self.value_size)) * self.ncpus
+        return super()._seed_value(value)  # type: ignore[misc]
+
+    def _value_json(self, v: bytes):
+        return [v[c * self.stride:c * self.stride + self.value_size].hex() for c in range(self.ncpus)]
+
+
 class SlotPool:
     """Value slots of ``stride`` bytes in one region per CPU, with a LIFO free list (the kernel's
     ``pcpu_freelist`` seen from one CPU: the element freed last is reused first)."""

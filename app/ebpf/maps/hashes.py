@@ -24,7 +24,17 @@ from __future__ import annotations
 import errno
 
 from ..program import MapDef
-from .base import BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_NO_COMMON_LRU, BPF_NOEXIST, MapInstance, SlotPool, round_up
+from .base import (
+    BPF_ANY,
+    BPF_EXIST,
+    BPF_F_LOCK,
+    BPF_F_NO_COMMON_LRU,
+    BPF_NOEXIST,
+    MapInstance,
+    PercpuValues,
+    SlotPool,
+    round_up,
+)
 from .lru import Lru
 
 
@@ -126,7 +136,7 @@ class HashMap(MapInstance):
         self.free.append(slot)
 
 
-class PercpuHashMap(HashMap):
+class PercpuHashMap(PercpuValues, HashMap):
     """``htab_percpu_map_ops``: one value per CPU, updated in place."""
 
     percpu = True
@@ -136,16 +146,6 @@ class PercpuHashMap(HashMap):
     def slot_count(cls, mdef: MapDef, ncpus: int) -> int:
         return mdef.max_entries
 
-    def user_value_size(self) -> int:
-        return self.stride * self.ncpus
-
-    def _seed_value(self, value: bytes) -> bytes:
-        if len(value) == self.value_size:  # one value for every CPU
-            return (bytes(value) + bytes(self.stride - self.value_size)) * self.ncpus
-        return super()._seed_value(value)
-
-    def _value_json(self, v: bytes):
-        return [v[c * self.stride:c * self.stride + self.value_size].hex() for c in range(self.ncpus)]
 
     def _copy_value(self, slot: int, value: bytes, cpu: int | None, new: bool) -> None:
         """``pcpu_copy_value`` / ``pcpu_init_value``: a program writes its CPU's copy (and a new element's
