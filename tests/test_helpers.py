@@ -144,3 +144,27 @@ def test_helpers_are_filtered_by_program_type():
     assert 26 in helpers_for("sched_cls") and 26 not in helpers_for("xdp")
     r = run(assemble("call bpf_skb_load_bytes\nexit"), prog_type="xdp", packet=PACKET)
     assert r.fault.message == "program of this type cannot use helper bpf_skb_load_bytes#26 (xdp)"
+
+
+def test_get_stack_and_func_ip_in_a_kprobe():
+    env = Env(kernel_stack=(0x10, 0x20, 0x30), user_stack=(0x7F00,), func_ip=0xFFFFFFFF81000000)
+    text = """
+        r6 = r1
+        r2 = r10
+        r2 += -24
+        r3 = 24
+        r4 = 1                     # skip one frame
+        call bpf_get_stack
+        r7 = r0
+        r1 = r6
+        call bpf_get_func_ip
+        r8 = r0
+        r0 = *(u64 *)(r10 - 24)
+        r1 = *(u64 *)(r10 - 16)
+        r0 += r1
+        r0 += r7
+        r8 >>= 32
+        r0 += r8
+        exit
+    """
+    assert value(text, prog_type="kprobe", env=env) == 0x20 + 0x30 + 16 + 0xFFFFFFFF

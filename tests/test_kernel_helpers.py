@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from app.ebpf import assemble
+from app.ebpf import assemble, progtypes
 from app.ebpf.helpers import HELPERS
 from app.ebpf.vm import run
 from app.oracle import bpf_available, load_program, verify_in_kernel
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(not bpf_available(), reason="bpf() is not permitted here")]
 
-TYPES = ["socket_filter", "xdp", "sched_cls", "sched_act", "cgroup_skb"]
+TYPES = list(progtypes.PROG_TYPES)
 UDP = bytes.fromhex("020000000002020000000001080045000030000040004011f97ac0a80001c0a800ff"
                     "30390035001c1234") + bytes(range(20))
 VLAN = bytes.fromhex("02000000000202000000000181000064080045000014000040004011f97ac0a80001c0a800ff")
@@ -21,7 +21,8 @@ VLAN = bytes.fromhex("02000000000202000000000181000064080045000014000040004011f9
 def test_helper_availability_matches_the_kernel(prog_type):
     wrong = []
     for hid, spec in sorted(HELPERS.items()):
-        verdict = verify_in_kernel(assemble(f"call {hid}\nr0 = 0\nexit").to_bytes(), prog_type)
+        verdict = verify_in_kernel(assemble(f"call {hid}\nr0 = 0\nexit").to_bytes(), prog_type,
+                                   expected_attach_type=progtypes.PROG_TYPES[prog_type].expected_attach_type)
         available = not any(s in verdict.log for s in ("unknown func", "cannot use helper"))
         if available != (prog_type in spec.prog_types):
             wrong.append((spec.name, available))

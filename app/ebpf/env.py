@@ -43,6 +43,9 @@ class Env:
     gid: int = 1000
     comm: str = "playground"
     cgroup_id: int = 1
+    func_ip: int = 0xFFFFFFFF81400000  # the probed function's address, for bpf_get_func_ip in kprobes
+    kernel_stack: tuple[int, ...] = (0xFFFFFFFF81400004, 0xFFFFFFFF81234567, 0xFFFFFFFF81000123)
+    user_stack: tuple[int, ...] = (0x00005555555551A9, 0x00007FFFF7C29D90)
     memory: tuple[MemoryBlock, ...] = field(default_factory=tuple)
 
     def check(self) -> None:
@@ -52,6 +55,10 @@ class Env:
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value < (1 << 64):
                 raise InputError(f"env.{name}", "must be an integer between 0 and 2^64-1")
+        for name in ("kernel_stack", "user_stack"):
+            frames = getattr(self, name)
+            if len(frames) > 127 or any(not 0 <= ip < (1 << 64) for ip in frames):
+                raise InputError(f"env.{name}", "at most 127 addresses, each a 64-bit number")
         if not 1 <= self.ncpus <= 64:
             raise InputError("env.ncpus", "must be between 1 and 64")
         if not 0 <= self.cpu < self.ncpus:

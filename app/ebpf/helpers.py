@@ -68,8 +68,8 @@ NET = frozenset({"socket_filter", "xdp", "sched_cls", "sched_act", "cgroup_skb"}
 SKB = frozenset({"socket_filter", "sched_cls", "sched_act", "cgroup_skb"})
 TC = frozenset({"sched_cls", "sched_act"})
 XDP = frozenset({"xdp"})
-ALL = NET  # every program type the playground has; "raw" programs may call any implemented helper
-TRACING = frozenset()  # kprobe, tracepoint, perf_event ...: not in the playground yet
+TRACING = frozenset({"kprobe", "tracepoint", "raw_tracepoint", "perf_event"})
+ALL = NET | TRACING | {"cgroup_sock_addr"}  # "raw" programs may call any implemented helper
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,8 @@ HELPERS: dict[int, HelperSpec] = {h.id: h for h in (
     _h(44, [CTX, ANY], INT, XDP, net.xdp_adjust_head, "move the start of the packet", changes_pkt_data=True),
     _h(45, [UNINIT, SIZE0, ANY], INT, TRACING, trace.probe_read_str, "read a string (legacy)", gpl_only=True),
     _h(54, [CTX, ANY], INT, XDP, net.xdp_adjust_meta, "move the start of the metadata", changes_pkt_data=True),
+    _h(67, [CTX, UNINIT, SIZE0, ANY], INT, TRACING, trace.get_stack,
+       "copy the current kernel or user stack (instruction addresses) into a buffer", gpl_only=True),
     _h(65, [CTX, ANY], INT, XDP, net.xdp_adjust_tail, "move the end of the packet", changes_pkt_data=True),
     _h(80, [], INT, ALL, base.get_current_cgroup_id, "the cgroup v2 id of the current task"),
     _h(87, [MAP, "ARG_PTR_TO_MAP_VALUE", ANY], INT, ALL, map_ops.map_push_elem,
@@ -171,12 +173,13 @@ HELPERS: dict[int, HelperSpec] = {h.id: h for h in (
     _h(133, ["ARG_PTR_TO_RINGBUF_MEM|OBJ_RELEASE", ANY], VOID, ALL, map_ops.ringbuf_discard,
        "drop a reserved record"),
     _h(134, [MAP, ANY], INT, ALL, map_ops.ringbuf_query, "ring buffer positions and sizes"),
-    _h(160, [], INT, ALL, base.ktime_get_coarse_ns, "nanoseconds since boot at the last timer tick"),
+    _h(160, [], INT, ALL - TRACING, base.ktime_get_coarse_ns, "nanoseconds since boot at the last timer tick"),
     _h(164, [MAP, "ARG_PTR_TO_FUNC", "ARG_PTR_TO_STACK_OR_NULL", ANY], INT, ALL, map_ops.for_each_map_elem,
        "call a function for each element of a map"),
     _h(165, ["ARG_PTR_TO_MEM_OR_NULL|MEM_UNINIT", SIZE0, "ARG_PTR_TO_CONST_STR",
              "ARG_PTR_TO_MEM|PTR_MAYBE_NULL|MEM_RDONLY", SIZE0], INT, ALL, base.snprintf,
        "format a string into a buffer"),
+    _h(173, [CTX], INT, TRACING, trace.get_func_ip, "address of the probed function"),
     _h(177, [MEM_RO, SIZE, "ARG_PTR_TO_MEM|PTR_MAYBE_NULL|MEM_RDONLY", SIZE0], INT, ALL, base.trace_vprintk,
        "print a formatted line with any number of arguments (bpf_printk)", gpl_only=True),
     _h(181, [ANY, "ARG_PTR_TO_FUNC", "ARG_PTR_TO_STACK_OR_NULL", ANY], INT, ALL, base.loop,

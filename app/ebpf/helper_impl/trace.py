@@ -10,6 +10,10 @@ from ..vm.machine import Machine
 from ..vm.memory import Access
 from .errno import EFAULT, EINVAL, neg
 
+BPF_F_SKIP_FIELD_MASK = 0xFF
+BPF_F_USER_STACK = 1 << 8
+BPF_F_USER_BUILD_ID = 1 << 11
+
 TASK_SIZE = 0x00007FFFFFFFF000  # x86-64: addresses below this are user space
 TASK_STRUCT_ADDR = 0xFFFF888110000000  # what bpf_get_current_task returns (nothing is mapped there)
 
@@ -78,3 +82,24 @@ def probe_read_str(vm, dst, size, src, *_):
 def get_current_task(vm, *_):
     """``bpf_get_current_task``: the task_struct's address, as a number (nothing can be read there)."""
     return TASK_STRUCT_ADDR
+
+
+def get_stack(vm, ctx, buf, size, flags, *_):
+    """``bpf_get_stack``: the kernel (or, with BPF_F_USER_STACK, the user) stack from ``env``, one u64
+    instruction address per frame, innermost first, after skipping ``flags & 0xff`` frames; returns the
+    number of bytes written. The playground's stacks are what ``env.kernel_stack``/``user_stack`` say."""
+    if flags & ~(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_USER_BUILD_ID) or size % 8:
+        return neg(EINVAL)
+    if flags & BPF_F_USER_BUILD_ID:
+        return neg(EINVAL)  # build-id stacks need ELF build ids the playground does not have
+    frames = vm.env.user_stack if flags & BPF_F_USER_STACK else vm.env.kernel_stack
+    frames = frames[flags & BPF_F_SKIP_FIELD_MASK:][: size // 8]
+    data = b"".join((ip & ((1 << 64) - 1)).to_bytes(8, "little") for ip in frames)
+    vm.write(buf, data + bytes(size - len(data)))
+    return len(data)
+
+
+def get_func_ip(vm, ctx, *_):
+    """``bpf_get_func_ip``: in a kprobe, the probed function's address (``env.func_ip``); the playground
+    returns 0 in the other tracing program types, which have no single probed function here."""
+    return vm.env.func_ip if vm.prog_type in ("kprobe", "raw") else 0
