@@ -168,3 +168,51 @@ def test_get_stack_and_func_ip_in_a_kprobe():
         exit
     """
     assert value(text, prog_type="kprobe", env=env) == 0x20 + 0x30 + 16 + 0xFFFFFFFF
+
+
+TAIL_CALLS = """
+.map jumps type=prog_array key_size=4 value_size=4 max_entries=4
+.map count type=array key_size=4 value_size=8 max_entries=1
+.section xdp,"ax"
+main:
+    r6 = r1
+    r1 = r6
+    r2 = jumps ll
+    r3 = {index}
+    call bpf_tail_call
+    r0 = 1                      # reached only when the tail call falls through
+    exit
+.section xdp/again,"ax"
+again:
+    r6 = r1
+    r1 = 0
+    *(u32 *)(r10 - 4) = r1
+    r1 = count ll
+    r2 = r10
+    r2 += -4
+    call bpf_map_lookup_elem
+    if r0 == 0 goto out
+    r1 = 1
+    lock *(u64 *)(r0 + 0) += r1
+    r1 = r6
+    r2 = jumps ll
+    r3 = 1
+    call bpf_tail_call          # itself again, until the limit of 33
+out:
+    r0 = 2
+    exit
+"""
+
+
+def test_tail_calls_jump_between_programs_up_to_the_kernels_limit():
+    from app.ebpf.vm import MapSeed
+
+    program = assemble(TAIL_CALLS.format(index=1))
+    assert program.entries == (("xdp", 0), ("xdp/again", 8))
+    slot1 = MapSeed("jumps", (1).to_bytes(4, "little"), (1).to_bytes(4, "little"))  # slot 1 -> entry 1
+    r = run(program, prog_type="xdp", packet=PACKET, seeds=(slot1,))
+    assert r.fault is None and r.retval == 2
+    assert r.maps[1]["entries"]["00000000"] == (33).to_bytes(8, "little").hex()
+    assert sum(o.kind == "tail_call" for o in r.output) == 33
+    empty = run(assemble(TAIL_CALLS.format(index=3)), prog_type="xdp", packet=PACKET)
+    assert empty.retval == 1  # an empty slot falls through

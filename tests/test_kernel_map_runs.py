@@ -12,7 +12,7 @@ from app.ebpf.env import Env
 from app.ebpf.insn import Insn
 from app.ebpf.packets import build_packet, parse_spec
 from app.ebpf.program import Program
-from app.ebpf.vm import create_maps, run
+from app.ebpf.vm import MapSeed, create_maps, run
 from app.oracle import bpf_available, create_map, load_program, possible_cpus
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(not bpf_available(), reason="bpf() is not permitted here")]
@@ -190,3 +190,52 @@ def test_runs_agree_with_the_kernel(prog_type, text, cpu0):
             assert ours.packet_out == kernel.data_out, f"packet {i}"
             for mdef, kmap, state in zip(program.maps, kmaps, ours.maps):
                 assert our_entries(state) == kernel_entries(kmap, mdef), f"packet {i}, map {mdef.name}"
+
+
+TAIL_CALLS = """
+.map jumps type=prog_array key_size=4 value_size=4 max_entries=4
+.map count type=array key_size=4 value_size=8 max_entries=1
+.section xdp,"ax"
+    r6 = r1
+    r2 = jumps ll
+    r3 = 1
+    call bpf_tail_call
+    r0 = 1
+    exit
+.section xdp/again,"ax"
+    r6 = r1
+    r1 = 0
+    *(u32 *)(r10 - 4) = r1
+    r1 = count ll
+    r2 = r10
+    r2 += -4
+    call bpf_map_lookup_elem
+    if r0 == 0 goto +2
+    r1 = 1
+    lock *(u64 *)(r0 + 0) += r1
+    r1 = r6
+    r2 = jumps ll
+    r3 = 1
+    call bpf_tail_call
+    r0 = 2
+    exit
+"""
+
+
+def test_tail_calls_agree_with_the_kernel(cpu0):
+    """Program 0 tail-calls program 1, which tail-calls itself until the kernel's limit of 33."""
+    program = assemble(TAIL_CALLS)
+    (_, start0), (_, start1) = program.entries
+    ours = run(program, prog_type="xdp", packet=PACKETS[0],
+               seeds=(MapSeed("jumps", (1).to_bytes(4, "little"), (1).to_bytes(4, "little")),))
+    with ExitStack() as stack:
+        kmaps = [stack.enter_context(create_map(m.type, m.key_size, m.value_size, m.max_entries, m.flags))
+                 for m in program.maps]
+        code = with_fds(program, [k.fd for k in kmaps])
+        again = stack.enter_context(load_program(code[start1 * 8:], "xdp"))
+        kmaps[0].update((1).to_bytes(4, "little"), again.fd.to_bytes(4, "little"))
+        main = stack.enter_context(load_program(code[:start1 * 8], "xdp"))
+        kernel = main.test_run(PACKETS[0])
+        assert ours.retval == kernel.retval == 2
+        assert ours.maps[1]["entries"] == kernel_entries(kmaps[1], program.maps[1]) == {
+            "00000000": (33).to_bytes(8, "little").hex()}

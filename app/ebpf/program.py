@@ -18,6 +18,11 @@ class MapDef:
     value_size: int
     max_entries: int
     flags: int = 0
+    # Added for ELF objects (app.ebpf.elf): global data sections (.data, .rodata, .bss) are array maps whose
+    # single value starts as the section's bytes; .rodata maps are frozen (read-only to user space too,
+    # as libbpf leaves them after loading). b"" means "all zeros", as for any other new map.
+    initial: bytes = field(default=b"", repr=False)
+    frozen: bool = False
 
     def to_json(self) -> dict:
         return {"name": self.name, "type": self.type, "key_size": self.key_size, "value_size": self.value_size,
@@ -36,6 +41,12 @@ class Program:
     maps: tuple[MapDef, ...] = ()
     labels: dict[int, str] = field(default_factory=dict)
     lines: tuple[int, ...] = ()
+    entries: tuple[tuple[str, int], ...] = ()
+    """Named programs in this instruction stream (section name, first instruction), for tail calls: a
+    prog_array holds indexes into this tuple. Empty means one program starting at instruction 0."""
+
+    def entry_points(self) -> tuple[tuple[str, int], ...]:
+        return self.entries or (("main", 0),)
 
     def __len__(self) -> int:
         return len(self.insns)

@@ -67,17 +67,32 @@ def assemble(text: str) -> Program:
 
 
 class _Assembler:
+    """Two passes. Pass 1 collects instructions per code section, with labels as (section, slot);
+    programs in named sections (``.section xdp,"ax"``) are laid out first, in the order they appear, and
+    ``.text`` (where clang puts subprograms) last, as libbpf lays them out. Pass 2 resolves operands."""
+
     def __init__(self) -> None:
-        self.pending: list[_Pending] = []
+        self.sections: dict[str, list[_Pending]] = {".text": []}
+        self.section = ".text"
+        self.section_labels: dict[str, tuple[str, int]] = {}
         self.labels: dict[str, int] = {}
         self.label_lines: dict[str, tuple[int, int]] = {}
         self.maps: list[MapDef] = []
-        self.slot = 0
+        self.slots: dict[str, int] = {".text": 0}
+        self.total = 0
         self.in_code = True
+        self.pending: list[_Pending] = []
 
     def run(self, text: str) -> Program:
         for number, line in enumerate(strip_comments(text), start=1):
             self.line(number, line)
+        named = [name for name in self.sections if name != ".text" and self.sections[name]]
+        base, slot = {}, 0
+        for name in named + [".text"]:
+            base[name] = slot
+            slot += self.slots[name]
+            self.pending.extend(self.sections[name])
+        self.labels = {label: base[sec] + off for label, (sec, off) in self.section_labels.items()}
         insns: list[Insn] = []
         lines: list[int] = []
         for p in self.pending:
@@ -85,7 +100,10 @@ class _Assembler:
             insns.extend(new)
             lines.extend([p.line] * len(new))
         names = {pc: name for name, pc in self.labels.items() if pc < len(insns)}
-        return Program(tuple(insns), tuple(self.maps), names, tuple(lines))
+        entries = tuple((name, base[name]) for name in named)
+        if entries and self.slots[".text"] and not any(pc == 0 for _, pc in entries):
+            entries = ((".text", 0),) + entries
+        return Program(tuple(insns), tuple(self.maps), names, tuple(lines), entries)
 
     # --- pass 1: lines ------------------------------------------------------------------------------------
 
@@ -100,11 +118,11 @@ class _Assembler:
             if not m:
                 break
             name = m.group(1)
-            if name in self.labels:
+            if name in self.section_labels:
                 first = self.label_lines[name][0]
                 raise AsmError(number, start + m.start(1) + 1, f"label '{name}' is already defined on line {first}")
             if self.in_code:
-                self.labels[name] = self.slot
+                self.section_labels[name] = (self.section, self.slots[self.section])
                 self.label_lines[name] = (number, start + m.start(1) + 1)
             start += m.end()
             rest = rest[m.end():]
@@ -130,10 +148,17 @@ class _Assembler:
     def add(self, p: _Pending | legacy.Parsed) -> None:
         if isinstance(p, legacy.Parsed):
             p = _Pending(p.line, p.spec, p.values, p.refs)
-        self.pending.append(p)
-        self.slot += p.spec.slots if p.raw is None else 1
-        if self.slot > MAX_INSNS:
+        self.sections[self.section].append(p)
+        size = p.spec.slots if p.raw is None else 1
+        self.slots[self.section] += size
+        self.total += size
+        if self.total > MAX_INSNS:
             raise AsmError(p.line, 1, f"program too large: more than {MAX_INSNS} instructions")
+
+    def enter_section(self, name: str) -> None:
+        self.section = name
+        self.sections.setdefault(name, [])
+        self.slots.setdefault(name, 0)
 
     def directive(self, number: int, col: int, name: str, args: str) -> None:
         if name == ".map":
@@ -141,12 +166,16 @@ class _Assembler:
             return
         if name in (".text",):
             self.in_code = True
+            self.enter_section(".text")
             return
         if name in (".data", ".bss", ".rodata"):
             self.in_code = False
             return
         if name in (".section", ".pushsection"):
             self.in_code = _is_code_section(args)
+            if self.in_code:
+                section = args.split(",")[0].strip().strip('"')
+                self.enter_section(section or ".text")
             return
         if name in _IGNORED_DIRECTIVES or name.startswith(".cfi_"):
             return
@@ -161,8 +190,7 @@ class _Assembler:
                         raise AsmError(number, col, f"{name} expects numbers, got {part!r}") from None
                     if not -(1 << 63) <= value < (1 << 64):
                         raise AsmError(number, col, f"{name} value {part} does not fit in 64 bits")
-                    self.pending.append(_Pending(number, isa.BY_NAME["exit"], {}, raw=value & ((1 << 64) - 1)))
-                    self.slot += 1
+                    self.add(_Pending(number, isa.BY_NAME["exit"], {}, raw=value & ((1 << 64) - 1)))
                 return
             raise AsmError(number, col, f"data directive {name} inside a code section (only .8byte/.quad "
                                         f"instruction words are allowed there)")

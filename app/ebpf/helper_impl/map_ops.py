@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..vm.machine import Continuation, GuestFault, Machine, VmFault
 from ..vm.memory import Region
-from .errno import EINVAL, ENOENT, neg
+from .errno import EINVAL, neg
 
 BPF_F_CURRENT_CPU = 0xFFFFFFFF
 BPF_F_INDEX_MASK = 0xFFFFFFFF
@@ -139,13 +139,25 @@ def perf_event_output(vm, ctx, map_addr, flags, data, size):
     return err & ((1 << 64) - 1)
 
 
+MAX_TAIL_CALL_CNT = 33
+
+
 def tail_call(vm, ctx, prog_array, index, *_):
-    """``bpf_tail_call``: an empty slot (or an index past the end) falls through, as in the kernel."""
+    """``bpf_tail_call``: continue in the program of a prog_array slot, on the same stack, never to return.
+    An empty slot, an index past the end, or a 34th tail call falls through to the next instruction with
+    r0 unchanged, as in the kernel. Slots hold indexes into ``Program.entries``."""
     m = _map(vm, prog_array)
-    if index >= m.mdef.max_entries or m.target(index & 0xFFFFFFFF) is None:
-        return neg(ENOENT)
-    raise GuestFault(VmFault(vm.pc, "unsupported", "a tail call into another program: this run has only one "
-                                                   "program to jump to"))
+    target = m.target(index & 0xFFFFFFFF) if index < m.mdef.max_entries else None
+    if target is None or vm.tail_calls >= MAX_TAIL_CALL_CNT:
+        return vm.R[0]
+    if vm.frames:
+        raise GuestFault(VmFault(vm.pc, "unsupported", "a tail call from inside a bpf-to-bpf call: the "
+                                                       "playground runs tail calls from the main program only"))
+    name, pc = vm.program.entry_points()[target]
+    vm.tail_calls += 1
+    vm.emit("tail_call", f"tail call {vm.tail_calls} to {name} (insn {pc})")
+    vm.jump_to = pc
+    return vm.R[0]
 
 
 @dataclass(frozen=True)

@@ -68,9 +68,14 @@ def create_maps(program: Program, ncpus: int, seeds: tuple[MapSeed, ...] = ()) -
     maps = []
     for i, mdef in enumerate(program.maps):
         try:
-            maps.append(create_map(mdef, MAP_BASE + i * WINDOW_SIZE, ncpus))
+            inst = create_map(mdef, MAP_BASE + i * WINDOW_SIZE, ncpus)
         except MapError as e:
             raise InputError(f"maps[{i}]", f"map {mdef.name!r}: {e}") from None
+        if mdef.type == "prog_array":
+            inst.prog_count = len(program.entry_points())
+        if getattr(mdef, "initial", b""):
+            inst.seed(bytes(mdef.key_size), mdef.initial)  # global data: the section's initial bytes
+        maps.append(inst)
     for n, seed in enumerate(seeds):
         index = seed.map if isinstance(seed.map, int) else program.map_index(seed.map)
         if index is None or not 0 <= index < len(maps):

@@ -132,7 +132,8 @@ class Machine:
         self.maps: list = []  # map instances (app.ebpf.maps), in the program's declaration order
         self.prog_type = "raw"
         self._pcs = None  # the path array of a traced run, while one is running
-        self.jump_to: int | None = None  # set by a helper that starts a callback
+        self.jump_to: int | None = None  # set by a helper that continues elsewhere (callback, tail call)
+        self.tail_calls = 0
         self.insns: tuple[Insn, ...] = program.insns
         self.helpers = dict(helpers or {})
         self.max_insns = max_insns
@@ -431,8 +432,8 @@ class Machine:
                 cached = (r, r.writes, bytes(r.data))
                 self._snapshot_cache[id(r)] = cached
             contents.append((r, r.base, cached[2], r.writes))
-        extra = ((self.env_state.clock_reads, self.env_state.rng), tuple(m.snapshot() for m in self.maps),
-                 self.packet.state() if self.packet else None)
+        extra = ((self.env_state.clock_reads, self.env_state.rng, self.tail_calls),
+                 tuple(m.snapshot() for m in self.maps), self.packet.state() if self.packet else None)
         return Snapshot(self.steps, self.pc, tuple(self.R), tuple(self.frames), tuple(contents),
                         len(self.output), self.done, self.retval, self.fault, self.loop_budget, extra)
 
@@ -450,7 +451,7 @@ class Machine:
         del self.output[snap.output_len:]
         self.done, self.retval, self.fault = snap.done, snap.retval, snap.fault
         self.loop_budget = snap.loop_budget
-        (self.env_state.clock_reads, self.env_state.rng), map_states, packet_state = snap.extra
+        (self.env_state.clock_reads, self.env_state.rng, self.tail_calls), map_states, packet_state = snap.extra
         for m, state in zip(self.maps, map_states):
             m.restore(state)
         if self.packet is not None:
