@@ -826,11 +826,11 @@ class KernelMap:
 
 
 def create_map(map_type: str, key_size: int, value_size: int, max_entries: int,
-               flags: int = 0) -> KernelMap:
+               flags: int = 0, *, inner_map_fd: int = 0) -> KernelMap:
     """BPF_MAP_CREATE; returns the map (a context manager). Raises OSError with the kernel's errno.
 
     ``map_type`` is a key of :data:`MAP_TYPES`; ``flags`` is ``map_flags`` (e.g. BPF_F_NO_PREALLOC = 1,
-    required for lpm_trie). Maps of maps need an inner map template and cannot be created here.
+    required for lpm_trie). Maps of maps need ``inner_map_fd``: a map whose shape inner maps must have.
     """
     try:
         type_id = MAP_TYPES[map_type]
@@ -840,6 +840,7 @@ def create_map(map_type: str, key_size: int, value_size: int, max_entries: int,
     m = attr.map_create
     m.map_type, m.key_size, m.value_size = type_id, key_size, value_size
     m.max_entries, m.map_flags = max_entries, flags
+    m.inner_map_fd = inner_map_fd
     m.map_name = b"pg_oracle"
     fd = _bpf(_BPF_MAP_CREATE, attr)
     return KernelMap(fd, map_type, key_size, value_size, max_entries, flags)

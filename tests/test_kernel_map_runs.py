@@ -239,3 +239,56 @@ def test_tail_calls_agree_with_the_kernel(cpu0):
         assert ours.retval == kernel.retval == 2
         assert ours.maps[1]["entries"] == kernel_entries(kmaps[1], program.maps[1]) == {
             "00000000": (33).to_bytes(8, "little").hex()}
+
+
+MAP_OF_MAPS = """
+.map inner_a type=array key_size=4 value_size=8 max_entries=2
+.map inner_b type=array key_size=4 value_size=8 max_entries=2
+.map outer type={kind} key_size=4 value_size=4 max_entries=4 inner=inner_a
+    r6 = r1
+    r2 = *(u32 *)(r6 + 0)
+    r3 = *(u32 *)(r6 + 4)
+    r3 -= r2
+    r3 &= 3                        # the outer slot: packet length % 4
+    *(u32 *)(r10 - 4) = r3
+    r1 = outer ll
+    r2 = r10
+    r2 += -4
+    call bpf_map_lookup_elem
+    if r0 == 0 goto none
+    r1 = 0
+    *(u32 *)(r10 - 8) = r1
+    r1 = r0
+    r2 = r10
+    r2 += -8
+    call bpf_map_lookup_elem
+    if r0 == 0 goto none
+    r1 = 1
+    lock *(u64 *)(r0 + 0) += r1
+    r0 = 2
+    exit
+none:
+    r0 = 1
+    exit
+"""
+
+
+@pytest.mark.parametrize("kind", ["array_of_maps", "hash_of_maps"])
+def test_maps_of_maps_agree_with_the_kernel(kind, cpu0):
+    program = assemble(MAP_OF_MAPS.format(kind=kind))
+    slots = {0: 0, 2: 1}  # outer slot -> inner map index
+    seeds = tuple(MapSeed("outer", s.to_bytes(4, "little"), m.to_bytes(4, "little")) for s, m in slots.items())
+    maps = create_maps(program, possible_cpus(), seeds)
+    env = Env(ncpus=possible_cpus(), cpu=0)
+    with ExitStack() as stack:
+        inner = [stack.enter_context(create_map("array", 4, 8, 2)) for _ in range(2)]
+        outer = stack.enter_context(create_map(kind, 4, 4, 4, inner_map_fd=inner[0].fd))
+        for s, m in slots.items():
+            outer.update(s.to_bytes(4, "little"), inner[m].fd.to_bytes(4, "little"))
+        prog = stack.enter_context(load_program(with_fds(program, [inner[0].fd, inner[1].fd, outer.fd]), "xdp"))
+        for packet in PACKETS:
+            kernel = prog.test_run(packet)
+            ours = run(program, prog_type="xdp", packet=packet, env=env, maps=maps)
+            assert ours.retval == kernel.retval
+        for k, state in zip(inner, ours.maps[:2]):
+            assert our_entries(state) == kernel_entries(k, program.maps[0])

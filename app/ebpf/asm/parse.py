@@ -207,9 +207,9 @@ class _Assembler:
         opts: dict[str, str] = {}
         for part in parts[1:]:
             key, eq, value = part.partition("=")
-            if not eq or key not in ("type", "key_size", "value_size", "max_entries", "flags"):
+            if not eq or key not in ("type", "key_size", "value_size", "max_entries", "flags", "inner"):
                 raise AsmError(number, col, f".map {name}: unknown option {part!r} (type, key_size, value_size, "
-                                            f"max_entries, flags)")
+                                            f"max_entries, flags, inner)")
             opts[key] = value
         missing = [k for k in ("type", "key_size", "value_size", "max_entries") if k not in opts]
         if missing:
@@ -218,6 +218,11 @@ class _Assembler:
         if mtype not in _MAP_TYPES:
             raise AsmError(number, col, f".map {name}: unknown map type {opts['type']!r}")
         nums = {}
+        inner = opts.get("inner", "")
+        if inner and not any(m.name == inner for m in self.maps):
+            raise AsmError(number, col, f".map {name}: inner={inner} names no map declared before it")
+        if mtype in ("array_of_maps", "hash_of_maps") and not inner:
+            raise AsmError(number, col, f".map {name}: a {mtype} needs inner=MAP (the shape of its inner maps)")
         for k in ("key_size", "value_size", "max_entries", "flags"):
             try:
                 nums[k] = int(opts.get(k, "0"), 0)
@@ -225,7 +230,8 @@ class _Assembler:
                 raise AsmError(number, col, f".map {name}: {k} must be a number, got {opts[k]!r}") from None
             if not 0 <= nums[k] < (1 << 32):
                 raise AsmError(number, col, f".map {name}: {k} out of range")
-        return MapDef(name, mtype, nums["key_size"], nums["value_size"], nums["max_entries"], nums["flags"])
+        return MapDef(name, mtype, nums["key_size"], nums["value_size"], nums["max_entries"], nums["flags"],
+                      inner=inner)
 
     def parse_kernel_syntax(self, tokens: list[Token], number: int) -> _Pending:
         cands = templates.candidates(tokens)

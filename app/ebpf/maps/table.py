@@ -34,6 +34,7 @@ from .base import (
 )
 from .hashes import HashMap, LruHashMap, LruPercpuHashMap, PercpuHashMap
 from .lpm import LpmTrieMap
+from .of_maps import ArrayOfMapsMap, HashOfMapsMap
 from .queues import BloomFilterMap, QueueMap, StackMap
 from .ringbuf import RingbufMap
 
@@ -101,6 +102,13 @@ def check_fd_array(kind: str, ks: int, vs: int, n: int, flags: int) -> str | Non
     if flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG):
         return f"EINVAL: {kind} maps take neither BPF_F_RDONLY_PROG nor BPF_F_WRONLY_PROG"
     return check_array(kind, ks, vs, n, flags)
+
+
+def check_map_of_maps_hash(kind: str, ks: int, vs: int, n: int, flags: int) -> str | None:
+    """``htab_of_map_alloc``: a hash whose values are u32 map fds."""
+    if vs != 4:
+        return f"EINVAL: {kind} values are u32 fds (value_size 4), not {vs}"
+    return check_hash(kind, ks, vs, n, flags)
 
 
 def check_hash(kind: str, ks: int, vs: int, n: int, flags: int) -> str | None:
@@ -241,6 +249,10 @@ MAP_TYPES: dict[str, MapType] = {t.name: t for t in (
        "LRU hash table with one value per CPU."),
     _t("lpm_trie", 11, "lpm_trie.c", check_lpm, LpmTrieMap,
        "Longest-prefix-match trie: a lookup returns the value of the most specific stored prefix."),
+    _t("array_of_maps", 12, "map_in_map.c", check_fd_array, ArrayOfMapsMap,
+       "Array of other maps (MapDef.inner names the template); a lookup gives a map to use with helpers."),
+    _t("hash_of_maps", 13, "map_in_map.c", check_map_of_maps_hash, HashOfMapsMap,
+       "Hash table of other maps (MapDef.inner names the template)."),
     _t("queue", 22, "queue_stack_maps.c", check_queue, QueueMap,
        "FIFO of values without keys: bpf_map_push_elem, bpf_map_pop_elem, bpf_map_peek_elem."),
     _t("stack", 23, "queue_stack_maps.c", check_queue, StackMap,

@@ -76,6 +76,10 @@ def create_maps(program: Program, ncpus: int, seeds: tuple[MapSeed, ...] = ()) -
         if getattr(mdef, "initial", b""):
             inst.seed(bytes(mdef.key_size), mdef.initial)  # global data: the section's initial bytes
         maps.append(inst)
+    for inst in maps:
+        if hasattr(inst, "bind"):  # maps of maps reach the others by index
+            template = program.map_index(inst.mdef.inner) if inst.mdef.inner else None
+            inst.bind(maps, maps[template] if template is not None else None)
     for n, seed in enumerate(seeds):
         index = seed.map if isinstance(seed.map, int) else program.map_index(seed.map)
         if index is None or not 0 <= index < len(maps):
