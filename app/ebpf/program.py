@@ -23,10 +23,14 @@ class MapDef:
     # as libbpf leaves them after loading). b"" means "all zeros", as for any other new map.
     initial: bytes = field(default=b"", repr=False)
     frozen: bool = False
+    inner: str = ""  # array_of_maps / hash_of_maps: the name of the map whose shape inner maps must have
 
     def to_json(self) -> dict:
-        return {"name": self.name, "type": self.type, "key_size": self.key_size, "value_size": self.value_size,
-                "max_entries": self.max_entries, "flags": self.flags}
+        out = {"name": self.name, "type": self.type, "key_size": self.key_size, "value_size": self.value_size,
+               "max_entries": self.max_entries, "flags": self.flags}
+        if self.inner:
+            out["inner"] = self.inner
+        return out
 
 
 @dataclass(frozen=True)
