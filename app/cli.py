@@ -38,16 +38,39 @@ def _read(path: str) -> bytes:
         raise UsageError(f"{path}: {e.strerror or e}") from None
 
 
-def _load(path: str) -> Program:
-    """A ``.bin`` file is raw instructions; anything else is assembly text."""
+class CompileFailed(Exception):
+    pass
+
+
+def _load(path: str, section: str | None = None) -> tuple[Program, str | None]:
+    """The program in a file, and the program type the file says it is (ELF objects and C only).
+
+    ``.bin``/``.raw``: raw instructions; ``.o``: an ELF object; ``.c``: restricted C, compiled in the
+    sandbox; anything else: assembly text."""
     data = _read(path)
     if path.endswith((".bin", ".raw")):
-        return load_bytes(data)
+        return load_bytes(data), None
+    if path.endswith(".c"):
+        from .ebpf.cc import compile_c
+
+        result = compile_c(data.decode("utf-8", "replace"))
+        for d in result.diagnostics:
+            print(f"{path}:{d.line}:{d.col}: {d.severity}: {d.message}", file=sys.stderr)
+        if not result.ok:
+            raise CompileFailed(f"{path}: compilation failed" if result.available else
+                                f"{path}: no C compiler is available ({result.log or 'see above'})")
+        data = result.object
+        path = path[:-2] + ".o"
+    if path.endswith(".o") or data[:4] == b"\x7fELF":
+        from .ebpf.elf import load_elf
+
+        elf = load_elf(data, section)
+        return elf.program, elf.prog_type
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise UsageError(f"{path}: not UTF-8 text (byte {e.start}); raw instructions need a .bin name") from None
-    return assemble(text)
+    return assemble(text), None
 
 
 def _hex_arg(value: str, name: str) -> bytes:
@@ -71,7 +94,7 @@ def _assignment(text: str, option: str, int_value: bool = False) -> tuple[str, i
 
 
 def cmd_asm(args: argparse.Namespace) -> int:
-    program = _load(args.file)
+    program, _ = _load(args.file)
     code = program.to_bytes()
     if args.output:
         Path(args.output).write_bytes(code)
@@ -82,8 +105,8 @@ def cmd_asm(args: argparse.Namespace) -> int:
 
 
 def cmd_disasm(args: argparse.Namespace) -> int:
-    data = _read(args.file)
-    program = load_bytes(data)
+    program, _ = _load(args.file, args.section) if args.file.endswith((".o", ".c")) else \
+        (load_bytes(_read(args.file)), None)
     sys.stdout.write(disassemble(program, "log" if args.log else "asm"))
     return 0
 
@@ -141,7 +164,9 @@ def _packets(args: argparse.Namespace) -> list[bytes]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    program = _load(args.file)
+    program, file_type = _load(args.file, args.section)
+    if args.type is None:
+        args.type = file_type if file_type in PROG_TYPES else "raw"
     if args.map:
         program = replace(program, maps=program.maps + tuple(_map_arg(m, len(program.maps) + i)
                                                              for i, m in enumerate(args.map)))
@@ -178,8 +203,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             for out in result.output:
                 print(f"{prefix}{out.kind}: {out.text}")
         for m in last.maps:
-            print(f"map {m['name']} ({m['type']}): {json.dumps(m.get('entries') or {k: v for k, v in m.items() if k not in ('name', 'type', 'key_size', 'value_size', 'max_entries', 'entries')})}")
+            print(_map_text(m))
     return 1 if any(r.fault for r in results) else 0
+
+
+def _map_text(m: dict) -> str:
+    """One line per map; arrays show only their non-zero entries."""
+    entries = m.get("entries") or {}
+    extra = {k: v for k, v in m.items()
+             if k not in ("name", "type", "key_size", "value_size", "max_entries", "entries", "inner")}
+    if m["type"].endswith("array"):
+        shown = {k: v for k, v in entries.items() if set("".join(v) if isinstance(v, list) else v) - {"0"}}
+        return f"map {m['name']} ({m['type']}, {len(entries)} entries, {len(shown)} non-zero): {json.dumps(shown)}"
+    return f"map {m['name']} ({m['type']}): {json.dumps(entries or extra)}"
 
 
 def cmd_conformance(args: argparse.Namespace) -> int:
@@ -211,16 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write raw little-endian instructions here (default: hex on stdout)")
     p.set_defaults(func=cmd_asm)
 
-    p = sub.add_parser("disasm", help="disassemble raw instructions")
+    p = sub.add_parser("disasm", help="disassemble raw instructions, an ELF object or C")
     p.add_argument("file")
+    p.add_argument("--section", help="ELF objects: the program section (default: the first program)")
     p.add_argument("--log", action="store_true", help="print as the kernel verifier log does: '0: (b7) r0 = 0'")
     p.set_defaults(func=cmd_disasm)
 
     p = sub.add_parser("run", help="run a program in the VM")
-    p.add_argument("file", help="assembly text, or raw instructions in a .bin file")
-    p.add_argument("--type", default="raw", choices=["raw", *PROG_TYPES],
+    p.add_argument("file", help="assembly text, raw instructions (.bin), an ELF object (.o) or restricted C (.c)")
+    p.add_argument("--section", help="ELF objects and C: the program section (default: the first program)")
+    p.add_argument("--type", default=None, choices=["raw", *PROG_TYPES],
                    help="program type: raw (r1 = input address, r2 = input length) or a hook whose context "
-                        "r1 points to, with the packet laid out as BPF_PROG_TEST_RUN does")
+                        "r1 points to, with the packet laid out as BPF_PROG_TEST_RUN does (default: what an ELF "
+                        "section says, else raw)")
     p.add_argument("--mem", help="raw programs: input memory as hex; r1 points to it, r2 holds its length")
     p.add_argument("--packet", action="append", default=[],
                    help="input packet as hex, from the Ethernet header (raw programs: what ld_abs/ld_ind read, "
@@ -270,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (AsmError, DecodeError, EbpfError) as e:
         print(f"{args.file if hasattr(args, 'file') else ''}: {e}", file=sys.stderr)
+        return 1
+    except CompileFailed as e:
+        print(f"ebpf-playground: {e}", file=sys.stderr)
         return 1
 
 

@@ -147,3 +147,22 @@ def test_maps_seeds_and_several_packets(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert [r["retval_name"] for r in data["runs"]] == ["XDP_PASS", "XDP_PASS"]
     assert data["maps"][0]["entries"] == {"00000000": "0c00000000000000"}
+
+
+def test_c_and_elf_files(tmp_path, capsys):
+    from app.ebpf.cc import compiler_available
+
+    if not compiler_available()[0]:
+        pytest.skip("no C compiler")
+    src = tmp_path / "prog.c"
+    src.write_text('#include <bpf/bpf_helpers.h>\nSEC("xdp") int prog(struct xdp_md *ctx) { return XDP_DROP; }\n'
+                   'char LICENSE[] SEC("license") = "GPL";\n')
+    assert main(["run", str(src), "--packet", "00" * 14, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["retval_name"] == "XDP_DROP"  # the program type comes from the section
+    assert main(["disasm", str(src)]) == 0
+    assert capsys.readouterr().out.strip().endswith("exit")
+    bad = tmp_path / "bad.c"
+    bad.write_text("int x(\n")
+    assert main(["run", str(bad)]) == 1
+    assert "bad.c:1:" in capsys.readouterr().err

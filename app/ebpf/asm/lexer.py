@@ -114,7 +114,7 @@ def tokenize(text: str, line: int, col0: int = 0, *, template: bool = False) -> 
                 raise AsmError(line, col, f"unexpected {s!r}")
             raw.append(Token("ph", s[1:-1], col))
         elif kind == "num":
-            raw.append(Token("num", s, col, int(s, 0)))
+            raw.append(Token("num", s, col, _number(s, line, col)))
         elif kind == "reg":
             percent = s.startswith("%")
             body = s[1:] if percent else s
@@ -129,6 +129,17 @@ def tokenize(text: str, line: int, col0: int = 0, *, template: bool = False) -> 
         else:
             raw.append(Token("ident", s, col))
     return _fold_signs(raw, line)
+
+
+def _number(text: str, line: int, col: int) -> int:
+    """Decimal, ``0x`` hex, or octal with a leading 0 (as LLVM's assembler reads ``010``)."""
+    if text[:2].lower() == "0x":
+        return int(text, 16)
+    if len(text) > 1 and text[0] == "0":
+        if any(c in "89" for c in text):
+            raise AsmError(line, col, f"invalid octal number '{text}' (a leading 0 means octal)")
+        return int(text, 8)
+    return int(text)
 
 
 def _fold_signs(raw: list[Token], line: int) -> list[Token]:

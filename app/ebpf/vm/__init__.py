@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..program import Program
 from .context import ContextHooks
 from .machine import GuestFault, Helper, Machine, OutputRecord, VmFault
-from ..insn import Insn
+from ..insn import Insn, check
 from ..maps import WINDOW_SIZE, MapError, MapInstance, create_map
 from .memory import CTX_BASE, MAP_BASE, MEM_BASE, Region
 from .packet import PacketBuffer
@@ -201,6 +201,7 @@ def run(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, l
     """
     env = env or Env()
     env.check()
+    check(program.insns)  # every instruction valid and every jump inside the program (raises DecodeError)
     if maps is None:
         maps = create_maps(program, env.ncpus, seeds)
     elif seeds:
