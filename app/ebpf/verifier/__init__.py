@@ -1,6 +1,59 @@
 """The verifier: an abstract interpreter that mirrors ``kernel/bpf/verifier.c``.
 
-Built bottom-up: ``tnum`` (tristate numbers, ``kernel/bpf/tnum.c``) and ``bounds`` (the signed and
-unsigned 64/32-bit ranges kept consistent as ``reg_bounds_sync`` does) are the value domain every later
-part (register state, transfer functions, branches, pruning, the walk) is built on.
+``verify(program, prog_type) -> VerifierResult``: structural checks first (``cfg.check_cfg``, the map and
+subprogram checks of ``loadcheck``), then the walk (``walk.Walker``, ``do_check``): every path from the
+entry, each instruction checked against the abstract state, conditional jumps explored on both sides with
+what each side implies, until every path reaches ``exit`` or one breaks a rule. The result carries the
+kernel's message for the first violation, the number of processed instructions, and the walk as events.
+
+The layers, bottom-up: ``tnum`` (tristate numbers, ``kernel/bpf/tnum.c``) and ``bounds`` (signed and
+unsigned 64/32-bit ranges kept consistent as ``reg_bounds_sync`` does) are the value domain; ``scalar``
+holds the ALU transfer functions; ``state`` the registers, stack and frames; ``branches`` what jumps
+learn; ``helper_args`` helper prototypes; ``walk`` the loop.
+
+What is not like the kernel yet (the kernel is the reference; ``tests/test_verifier.py`` measures the
+distance): no state pruning, so processed counts of branchy programs are higher; no liveness or precision
+marks; no log text beyond the final lines; callbacks (bpf_loop) are not walked; scalar ids (range learning
+across copies) are not tracked.
 """
+from __future__ import annotations
+
+from ..helpers import HELPERS
+from ..loadcheck import check_map_refs, check_subprogs
+from ..program import Program
+from .cfg import check_cfg
+from .result import Rejection, Stats, VerifierResult
+from .walk import COMPLEXITY_LIMIT, Walker
+
+
+def verify(program: Program, prog_type: str, *, privileged: bool = True) -> VerifierResult:
+    """Check ``program`` as the kernel would load it as ``prog_type`` (privileged: a root loader)."""
+    insns = program.insns
+    for problem in (check_map_refs(insns, len(program.maps)), check_subprogs(insns)):
+        if problem is not None:
+            return _rejected(problem.pc, problem.message, "EINVAL", 0, (), False)
+    cfg = check_cfg(insns, allow_loops=privileged)
+    if cfg is not None:
+        return _rejected(cfg.insn_idx, cfg.message, cfg.errno, 0, (), False)
+    walker = Walker(program, prog_type, privileged)
+    idx, rejection = walker.run()
+    stats = Stats(walker.processed, walker.max_pending)
+    if rejection is not None:
+        return _rejected(idx, rejection.message, rejection.errno, walker.processed, tuple(walker.events),
+                         walker.truncated, stats)
+    log = _stats_line(walker.processed)
+    return VerifierResult("accept", None, stats, log, tuple(walker.events), walker.truncated)
+
+
+def _stats_line(processed: int) -> str:
+    return f"processed {processed} insns (limit {COMPLEXITY_LIMIT})\n"
+
+
+def _rejected(idx: int, message: str, errno: str, processed: int, events: tuple, truncated: bool,
+              stats: Stats | None = None) -> VerifierResult:
+    stats = stats or Stats(processed, 0)
+    log = f"{message}\n" + (_stats_line(processed) if processed else "")
+    return VerifierResult("reject", Rejection(idx, message, errno), stats, log, events, truncated)
+
+
+__all__ = ["verify", "VerifierResult", "Rejection", "Stats", "HELPERS"]

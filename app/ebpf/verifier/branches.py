@@ -1,0 +1,192 @@
+"""Conditional jumps: ``is_branch_taken`` (is the outcome already known?) and what each side learns
+(``reg_set_min_max`` for scalars, ``mark_ptr_or_null_regs`` for null checks, ``find_good_pkt_pointers``
+for packet bounds checks)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..insn import Insn
+from . import bounds as B
+from . import tnum as T
+from .bounds import Bounds
+from .state import PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_PACKET_META, SCALAR, Reg, VerifierState, const
+
+NEGATE = {"jeq": "jne", "jne": "jeq", "jgt": "jle", "jle": "jgt", "jge": "jlt", "jlt": "jge", "jsgt": "jsle",
+          "jsle": "jsgt", "jsge": "jslt", "jslt": "jsge", "jset": "jset"}
+FLIP = {"jeq": "jeq", "jne": "jne", "jgt": "jlt", "jlt": "jgt", "jge": "jle", "jle": "jge", "jsgt": "jslt",
+        "jslt": "jsgt", "jsge": "jsle", "jsle": "jsge", "jset": "jset"}
+
+
+def _view(b: Bounds, width: int) -> tuple[int, int, int, int, T.Tnum]:
+    if width == 32:
+        return b.u32_min, b.u32_max, b.s32_min, b.s32_max, T.subreg(b.var_off)
+    return b.umin, b.umax, b.smin, b.smax, b.var_off
+
+
+def branch_taken(op: str, width: int, dst: Reg, src: Reg) -> bool | None:
+    """True/False when the comparison's outcome is the same for every possible value, else None."""
+    if dst.type == SCALAR and src.type == SCALAR:
+        return _scalar_taken(op, width, dst.b, src.b)
+    if src.type == SCALAR and src.b.is_const() and src.b.var_off.value == 0 and dst.is_pointer \
+            and not dst.maybe_null and op in ("jeq", "jne") and width == 64:
+        return op == "jne"  # a pointer that cannot be NULL is never 0
+    return None
+
+
+def _scalar_taken(op: str, width: int, a: Bounds, b: Bounds) -> bool | None:
+    aumin, aumax, asmin, asmax, at = _view(a, width)
+    bumin, bumax, bsmin, bsmax, bt = _view(b, width)
+    if op == "jeq":
+        if T.is_const(at) and T.is_const(bt):
+            return at.value == bt.value
+        if aumin > bumax or aumax < bumin or asmin > bsmax or asmax < bsmin:
+            return False
+        if (at.value ^ bt.value) & ~(at.mask | bt.mask):
+            return False
+        return None
+    if op == "jne":
+        r = _scalar_taken("jeq", width, a, b)
+        return None if r is None else not r
+    if op == "jset":
+        if at.value & bt.value:
+            return True
+        if not ((at.value | at.mask) & (bt.value | bt.mask)):
+            return False
+        return None
+    checks = {
+        "jgt": (aumin > bumax, aumax <= bumin),
+        "jge": (aumin >= bumax, aumax < bumin),
+        "jlt": (aumax < bumin, aumin >= bumax),
+        "jle": (aumax <= bumin, aumin > bumax),
+        "jsgt": (asmin > bsmax, asmax <= bsmin),
+        "jsge": (asmin >= bsmax, asmax < bsmin),
+        "jslt": (asmax < bsmin, asmin >= bsmax),
+        "jsle": (asmax <= bsmin, asmin > bsmax),
+    }
+    yes, no = checks[op]
+    return True if yes else False if no else None
+
+
+def _narrow(b: Bounds, width: int, op: str, other: Bounds) -> Bounds | None:
+    """Bounds of ``b`` given ``b op other`` holds (in the 32- or 64-bit view), or None if impossible."""
+    ou_min, ou_max, os_min, os_max, ot = _view(other, width)
+    if width == 64:
+        umin, umax, smin, smax = b.umin, b.umax, b.smin, b.smax
+    else:
+        umin, umax, smin, smax = b.u32_min, b.u32_max, b.s32_min, b.s32_max
+    var = b.var_off
+    if op == "jeq":
+        umin, umax, smin, smax = max(umin, ou_min), min(umax, ou_max), max(smin, os_min), min(smax, os_max)
+        if T.is_const(ot):
+            var = T.intersect(var, ot) if width == 64 else T.with_subreg(var, T.intersect(T.subreg(var), ot))
+    elif op == "jne":
+        if T.is_const(ot):
+            v = ot.value
+            if umin == v:
+                umin += 1
+            if umax == v:
+                umax -= 1
+            sv = B.s64(v) if width == 64 else B.s32(v)
+            if smin == sv:
+                smin += 1
+            if smax == sv:
+                smax -= 1
+    elif op == "jgt":
+        umin = max(umin, ou_min + 1)
+    elif op == "jge":
+        umin = max(umin, ou_min)
+    elif op == "jlt":
+        umax = min(umax, ou_max - 1)
+    elif op == "jle":
+        umax = min(umax, ou_max)
+    elif op == "jsgt":
+        smin = max(smin, os_min + 1)
+    elif op == "jsge":
+        smin = max(smin, os_min)
+    elif op == "jslt":
+        smax = min(smax, os_max - 1)
+    elif op == "jsle":
+        smax = min(smax, os_max)
+    elif op == "jset":
+        pass
+    if umin > umax or smin > smax:
+        return None
+    if width == 64:
+        out = replace(b, var_off=var, umin=umin, umax=umax, smin=smin, smax=smax)
+    else:
+        out = replace(b, var_off=var, u32_min=umin, u32_max=umax, s32_min=smin, s32_max=smax)
+    out = B.sync(out)
+    return None if B.check_invariants(out) else out
+
+
+def refine(st: VerifierState, insn: Insn, op: str, width: int, taken: bool, insns) -> VerifierState | None:
+    """The state on one side of the jump (``taken`` or falling through), or None when that side is
+    impossible. The condition that holds is ``op`` when taken and its negation otherwise."""
+    cond = op if taken else NEGATE[op]
+    if op == "jset" and not taken:
+        return st  # "no common bit" narrows nothing here
+    frame = st.cur
+    dst = frame.reg(insn.dst)
+    src_is_reg = bool(insn.opcode & 0x08)
+    src = frame.reg(insn.src) if src_is_reg else const(insn.imm & B.U64_MAX)
+    if dst.maybe_null and src.type == SCALAR and src.b.is_const() and src.b.var_off.value == 0 \
+            and op in ("jeq", "jne") and width == 64:
+        is_null = (cond == "jeq")
+        return _mark_null(st, dst.id, is_null)
+    if dst.type in (PTR_TO_PACKET, PTR_TO_PACKET_META) and src.type == PTR_TO_PACKET_END:
+        return _packet_range(st, dst, cond, dst_is_pkt=True)
+    if dst.type == PTR_TO_PACKET_END and src.type in (PTR_TO_PACKET, PTR_TO_PACKET_META):
+        return _packet_range(st, src, FLIP[cond], dst_is_pkt=True)
+    if dst.type != SCALAR or src.type != SCALAR:
+        return st
+    new_dst = _narrow(dst.b, width, cond, src.b)
+    if new_dst is None:
+        return None
+    st = _set_reg_and_copies(st, insn.dst, dst, replace(dst, b=new_dst))
+    if src_is_reg:
+        new_src = _narrow(src.b, width, FLIP[cond], dst.b)
+        if new_src is None:
+            return None
+        st = _set_reg_and_copies(st, insn.src, src, replace(src, b=new_src))
+    return st
+
+
+def _set_reg_and_copies(st: VerifierState, regno: int, old: Reg, new: Reg) -> VerifierState:
+    """Learned bounds apply to the compared register. (The kernel also updates copies that share a scalar
+    id, ``find_equal_scalars``; scalar ids are not tracked here yet.)"""
+    return st.with_frame(st.cur.with_reg(regno, new))
+
+
+def _mark_null(st: VerifierState, ref_id: int, is_null: bool) -> VerifierState:
+    """``mark_ptr_or_null_regs``: every copy of the pointer becomes NULL (a scalar 0) or non-NULL."""
+    def fix(r: Reg) -> Reg:
+        if not (r.maybe_null and r.id == ref_id):
+            return r
+        return const(0) if is_null else replace(r, maybe_null=False)
+
+    frames = tuple(replace(f, regs=tuple(fix(r) for r in f.regs),
+                           spilled=tuple((s, fix(r)) for s, r in f.spilled)) for f in st.frames)
+    refs = st.refs
+    if is_null:
+        owner = next((r for f in st.frames for r in f.regs if r.maybe_null and r.id == ref_id), None)
+        if owner is not None and owner.ref_obj_id:
+            refs = tuple(x for x in refs if x[0] != owner.ref_obj_id)  # a NULL reservation needs no release
+    return replace(st, frames=frames, refs=refs)
+
+
+def _packet_range(st: VerifierState, pkt: Reg, cond: str, dst_is_pkt: bool) -> VerifierState:
+    """``find_good_pkt_pointers``: when ``pkt cond pkt_end`` proves pkt <= pkt_end, every packet pointer
+    with the same id may access ``pkt.off`` bytes."""
+    proves = cond in ("jle", "jlt")
+    if not proves or not pkt.b.is_const():
+        return st
+    new_range = pkt.off
+
+    def fix(r: Reg) -> Reg:
+        if r.type == pkt.type and r.id == pkt.id and r.range < new_range:
+            return replace(r, range=new_range)
+        return r
+
+    frames = tuple(replace(f, regs=tuple(fix(r) for r in f.regs),
+                           spilled=tuple((s, fix(r)) for s, r in f.spilled)) for f in st.frames)
+    return replace(st, frames=frames)

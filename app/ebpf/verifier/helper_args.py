@@ -1,0 +1,178 @@
+"""Helper calls: ``check_helper_call``: the helper must exist for the program type, each argument must
+match the prototype of the helper table (``check_func_arg``), then r0 gets the return type and r1-r5 are
+clobbered. References (ring buffer records) are acquired and released here."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..helpers import HELPER_NAMES, HELPERS
+from . import bounds as B
+from .state import (
+    CONST_PTR_TO_MAP,
+    NOT_INIT,
+    PTR_TO_CTX,
+    PTR_TO_FUNC,
+    PTR_TO_MAP_VALUE,
+    PTR_TO_MEM,
+    PTR_TO_PACKET,
+    PTR_TO_PACKET_META,
+    PTR_TO_STACK,
+    SCALAR,
+    UNKNOWN,
+    Reg,
+    VerifierState,
+    ptr,
+)
+
+MEMORY_TYPES = (PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_VALUE, PTR_TO_MEM)
+EXPECTED = {
+    "ARG_CONST_MAP_PTR": "map_ptr",
+    "ARG_PTR_TO_CTX": "ctx",
+    "ARG_PTR_TO_FUNC": "func",
+    "ARG_PTR_TO_MAP_KEY": "fp, pkt, pkt_meta, map_key, map_value",
+    "ARG_PTR_TO_MAP_VALUE": "fp, pkt, pkt_meta, map_key, map_value",
+    "MEM": "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
+}
+
+
+def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierState:
+    from .walk import Reject
+
+    name = HELPER_NAMES.get(func_id)
+    spec = HELPERS.get(func_id)
+    if name is None:
+        raise Reject(f"invalid func unknown#{func_id}", "EINVAL")
+    if spec is None or w.prog_type not in spec.prog_types:
+        raise Reject(f"program of this type cannot use helper {name}#{func_id}", "EINVAL")
+    regs = st.cur.regs
+    map_index = -1
+    released = None
+    for i, arg in enumerate(spec.args, start=1):
+        r = regs[i]
+        kind = arg.split("|")[0]
+        if r.type == NOT_INIT:
+            raise Reject(f"R{i} !read_ok")
+        if kind == "ARG_ANYTHING":
+            continue
+        if kind == "ARG_CONST_MAP_PTR":
+            if r.type != CONST_PTR_TO_MAP:
+                raise Reject(f"R{i} type={r.type_name()} expected=map_ptr")
+            map_index = r.map
+        elif kind == "ARG_PTR_TO_CTX":
+            if r.type != PTR_TO_CTX:
+                raise Reject(f"R{i} type={r.type_name()} expected=ctx")
+            if r.off or not r.b.is_const() or r.b.var_off.value:
+                raise Reject(f"dereference of modified ctx ptr R{i} off={r.off} disallowed")
+        elif kind in ("ARG_PTR_TO_MAP_KEY", "ARG_PTR_TO_MAP_VALUE"):
+            if r.type not in MEMORY_TYPES or r.maybe_null:
+                raise Reject(f"R{i} type={r.type_name()} expected={EXPECTED[kind]}")
+            m = w.program.maps[map_index]
+            size = m.key_size if kind == "ARG_PTR_TO_MAP_KEY" else m.value_size
+            _check_memory(w, st, i, r, size, write="MEM_UNINIT" in arg)
+        elif kind in ("ARG_PTR_TO_MEM", "ARG_PTR_TO_UNINIT_MEM", "ARG_PTR_TO_MEM_OR_NULL"):
+            nullable = "MAYBE_NULL" in arg or kind == "ARG_PTR_TO_MEM_OR_NULL"
+            if nullable and r.type == SCALAR and r.b.is_const() and r.b.var_off.value == 0:
+                continue
+            if r.type not in MEMORY_TYPES or r.maybe_null:
+                raise Reject(f"R{i} type={r.type_name()} expected={EXPECTED['MEM']}")
+            size_reg = regs[i + 1]
+            if size_reg.type != SCALAR:
+                raise Reject(f"R{i + 1} type={size_reg.type_name()} expected=scalar")
+            if size_reg.b.umax >= 1 << 29:
+                raise Reject(f"R{i + 1} unbounded memory access, use 'var &= const' or 'if (var < const)'")
+            size = size_reg.b.umax
+            if size:
+                _check_memory(w, st, i, r, size, write=kind == "ARG_PTR_TO_UNINIT_MEM" or "MEM_UNINIT" in arg)
+        elif kind in ("ARG_CONST_SIZE", "ARG_CONST_SIZE_OR_ZERO", "ARG_CONST_ALLOC_SIZE_OR_ZERO"):
+            if r.type != SCALAR:
+                raise Reject(f"R{i} type={r.type_name()} expected=scalar")
+            if kind == "ARG_CONST_SIZE" and r.b.umin == 0 and r.b.umax == 0:
+                raise Reject(f"R{i} invalid zero-sized read: u64=[0,0]")
+            if r.b.smin < 0:
+                raise Reject(f"R{i} min value is negative, either use unsigned or 'var &= const'")
+            if kind == "ARG_CONST_ALLOC_SIZE_OR_ZERO" and not r.b.is_const():
+                raise Reject(f"R{i} is not a known constant'")
+        elif kind == "ARG_PTR_TO_FUNC":
+            if r.type != PTR_TO_FUNC:
+                raise Reject(f"R{i} type={r.type_name()} expected=func")
+        elif kind == "ARG_PTR_TO_STACK_OR_NULL":
+            if not (r.type == PTR_TO_STACK or r.type == SCALAR and r.b.is_const() and r.b.var_off.value == 0):
+                raise Reject(f"R{i} type={r.type_name()} expected=fp")
+        elif kind == "ARG_PTR_TO_RINGBUF_MEM":
+            if r.type != PTR_TO_MEM or r.maybe_null or not r.ref_obj_id:
+                raise Reject(f"R{i} type={r.type_name()} expected=ringbuf_mem")
+            if r.off:
+                raise Reject(f"R{i} must have zero offset when passed to release func")
+            released = r.ref_obj_id
+        elif kind == "ARG_PTR_TO_SPIN_LOCK":
+            if r.type != PTR_TO_MAP_VALUE:
+                raise Reject(f"R{i} type={r.type_name()} expected=map_value")
+        elif kind == "ARG_PTR_TO_CONST_STR":
+            if r.type != PTR_TO_MAP_VALUE:
+                raise Reject(f"R{i} type={r.type_name()} expected=map_value")
+    if spec.name == "bpf_tail_call":
+        pass
+    st = _release(st, released) if released else st
+    frame = st.cur
+    regs = list(frame.regs)
+    for i in range(1, 6):
+        regs[i] = Reg()
+    ret = spec.ret
+    if ret == "RET_VOID":
+        regs[0] = Reg()
+    elif ret == "RET_PTR_TO_MAP_VALUE_OR_NULL":
+        if _constant_array_key(w, st, frame, map_index):
+            regs[0] = ptr(PTR_TO_MAP_VALUE, map=map_index)  # a constant in-range array index cannot miss
+        else:
+            new_id, st = st.new_id()
+            regs[0] = ptr(PTR_TO_MAP_VALUE, map=map_index, maybe_null=True, id=new_id)
+    elif ret == "RET_PTR_TO_RINGBUF_MEM_OR_NULL":
+        new_id, st = st.new_id()
+        ref_id, st = st.new_id()  # acquire_reference: the reference gets an id of its own
+        size = frame.regs[2].b.umax
+        regs[0] = ptr(PTR_TO_MEM, maybe_null=True, id=new_id, ref_obj_id=ref_id, mem_size=size)
+        st = replace(st, refs=st.refs + ((ref_id, idx),))
+    else:
+        regs[0] = UNKNOWN
+    return st.with_frame(replace(st.cur, regs=tuple(regs)))
+
+
+def _constant_array_key(w, st: VerifierState, frame, map_index: int) -> bool:
+    """Is r2 a stack pointer to a known key that is a valid index of an array map? (6.x lets such lookups
+    skip the NULL check.)"""
+    m = w.program.maps[map_index] if 0 <= map_index < len(w.program.maps) else None
+    key = frame.regs[2]
+    if m is None or m.type not in ("array", "percpu_array") or key.type != PTR_TO_STACK or not key.b.is_const():
+        return False
+    base = key.off + B.s64(key.b.var_off.value)
+    owner = next(f for f in st.frames if f.frameno == key.frameno)
+    if all(owner.byte(base + i) == "0" for i in range(4)):
+        return 0 < m.max_entries
+    spilled = owner.spill_at((-base - 1) // 8) if base % 8 == 0 else None
+    if spilled is not None and spilled.type == SCALAR and spilled.b.is_const():
+        return (spilled.b.var_off.value & 0xFFFFFFFF) < m.max_entries
+    return False
+
+
+def _check_memory(w, st: VerifierState, regno: int, r: Reg, size: int, write: bool) -> None:
+    """The helper reads or writes ``size`` bytes at ``r`` (``check_helper_mem_access``)."""
+    from .walk import Reject
+
+    if r.type == PTR_TO_STACK:
+        if not r.b.is_const():
+            return
+        base = r.off + B.s64(r.b.var_off.value)
+        if base < -512 or base + size > 0:
+            raise Reject(f"invalid indirect access to stack R{regno} off={r.off} size={size}")
+        return  # privileged loaders may pass uninitialised stack
+    w.mem_access(st, regno, r, 0, size, write=False)
+
+
+def _release(st: VerifierState, ref: int) -> VerifierState:
+    """Drop reference ``ref``: every register holding it becomes unusable."""
+    def fix(r: Reg) -> Reg:
+        return Reg() if r.ref_obj_id == ref else r
+
+    frames = tuple(replace(f, regs=tuple(fix(r) for r in f.regs),
+                           spilled=tuple((s, fix(r)) for s, r in f.spilled)) for f in st.frames)
+    return replace(st, frames=frames, refs=tuple(x for x in st.refs if x[0] != ref))

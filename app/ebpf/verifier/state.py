@@ -1,0 +1,134 @@
+"""The verifier's abstract machine state, with the kernel's names (``include/linux/bpf_verifier.h``).
+
+``Reg`` is ``struct bpf_reg_state``: a type, and for scalars their ``Bounds``; for pointers a fixed
+offset ``off`` plus a variable part (``b``, a scalar), and what the pointer points into (the map, the
+packet range proven so far, the size of a memory block). ``Frame`` is ``struct bpf_func_state``: eleven
+registers and the stack, kept as the type of every byte (``STACK_INVALID``/``MISC``/``ZERO``/``SPILL``) plus
+the register spilled into each 8-byte slot. Everything is immutable, so a state can be kept (for a
+pending branch, for the walk's events) without copying.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from . import bounds as B
+from .bounds import Bounds
+
+MAX_BPF_STACK = 512
+
+# register types (``enum bpf_reg_type``), spelled as the verifier log prints them (``reg_type_str``)
+NOT_INIT = "not_init"
+SCALAR = "scalar"
+PTR_TO_CTX = "ctx"
+CONST_PTR_TO_MAP = "map_ptr"
+PTR_TO_MAP_VALUE = "map_value"
+PTR_TO_MAP_KEY = "map_key"
+PTR_TO_STACK = "fp"
+PTR_TO_PACKET = "pkt"
+PTR_TO_PACKET_META = "pkt_meta"
+PTR_TO_PACKET_END = "pkt_end"
+PTR_TO_MEM = "mem"
+PTR_TO_FUNC = "func"
+PTR_TO_SOCKET = "sock"
+
+# stack byte types (``enum bpf_stack_slot_type``), as the log prints them
+STACK_INVALID, STACK_SPILL, STACK_MISC, STACK_ZERO = "?", "r", "m", "0"
+
+
+@dataclass(frozen=True)
+class Reg:
+    type: str = NOT_INIT
+    b: Bounds = B.UNBOUNDED  # the value of a scalar; the variable offset of a pointer
+    off: int = 0  # fixed offset of a pointer
+    id: int = 0  # shared by copies of one value (null checks and range learning apply to all of them)
+    ref_obj_id: int = 0  # the reference this pointer holds (ringbuf records), to be released
+    maybe_null: bool = False  # PTR_MAYBE_NULL
+    map: int = -1  # CONST_PTR_TO_MAP / PTR_TO_MAP_VALUE: the map's index in Program.maps
+    range: int = 0  # PTR_TO_PACKET: bytes from off proven to be inside the packet
+    mem_size: int = 0  # PTR_TO_MEM: size of the block
+    frameno: int = 0  # PTR_TO_STACK: whose stack
+    subprog: int = -1  # PTR_TO_FUNC: the subprogram's first instruction
+
+    @property
+    def is_pointer(self) -> bool:
+        return self.type not in (NOT_INIT, SCALAR)
+
+    def type_name(self) -> str:
+        """``reg_type_str``: ``map_value_or_null``, ``scalar``, ``fp`` ..."""
+        name = {PTR_TO_MEM: "mem"}.get(self.type, self.type)
+        return f"{name}_or_null" if self.maybe_null else name
+
+
+def ptr(type_: str, **fields) -> Reg:
+    """A pointer with no variable offset."""
+    return Reg(type_, B.const(0), **fields)
+
+
+def scalar(b: Bounds = B.UNBOUNDED) -> Reg:
+    return Reg(SCALAR, b)
+
+
+def const(v: int) -> Reg:
+    return Reg(SCALAR, B.const(v))
+
+
+UNKNOWN = Reg(SCALAR)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One function's registers and stack (``struct bpf_func_state``); ``callsite`` is the call
+    instruction (-1 for the main program), ``subprog`` the first instruction of the function."""
+
+    regs: tuple[Reg, ...]
+    stack: tuple[str, ...] = ()  # one type per byte, index 0 = fp-1 (grows as the program uses more)
+    spilled: tuple[tuple[int, Reg], ...] = ()  # (slot: fp-8*(slot+1), register)
+    callsite: int = -1
+    subprog: int = 0
+    frameno: int = 0
+
+    def reg(self, i: int) -> Reg:
+        return self.regs[i]
+
+    def with_reg(self, i: int, r: Reg) -> "Frame":
+        regs = list(self.regs)
+        regs[i] = r
+        return replace(self, regs=tuple(regs))
+
+    def byte(self, off: int) -> str:
+        """Type of the stack byte at fp+off (off < 0)."""
+        i = -off - 1
+        return self.stack[i] if i < len(self.stack) else STACK_INVALID
+
+    def spill_at(self, slot: int) -> Reg | None:
+        for s, r in self.spilled:
+            if s == slot:
+                return r
+        return None
+
+
+def initial_frame(frameno: int = 0, callsite: int = -1, subprog: int = 0) -> Frame:
+    regs = [Reg()] * 11
+    regs[10] = ptr(PTR_TO_STACK, frameno=frameno)
+    return Frame(tuple(regs), callsite=callsite, subprog=subprog, frameno=frameno)
+
+
+@dataclass(frozen=True)
+class VerifierState:
+    """``struct bpf_verifier_state``: the call stack of frames, and the references held."""
+
+    frames: tuple[Frame, ...]
+    refs: tuple[tuple[int, int], ...] = ()  # (ref id, instruction that acquired it)
+    next_id: int = 1
+    loop_budget: int = 0  # may_goto depth (unused so far)
+    path: tuple[int, ...] = field(default=(), compare=False)  # branch points on the way here (for events)
+
+    @property
+    def cur(self) -> Frame:
+        return self.frames[-1]
+
+    def with_frame(self, f: Frame) -> "VerifierState":
+        return replace(self, frames=self.frames[:-1] + (f,))
+
+    def new_id(self) -> tuple[int, "VerifierState"]:
+        return self.next_id, replace(self, next_id=self.next_id + 1)

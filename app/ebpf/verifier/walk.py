@@ -1,0 +1,612 @@
+"""The walk: ``do_check`` of ``kernel/bpf/verifier.c``, one instruction at a time over every path.
+
+A path starts from the entry state (r1 = the context, r10 = the frame pointer, everything else
+uninitialised). Each instruction is checked and its effect applied to the abstract state; a conditional
+jump whose outcome is not known continues on one side and pushes the other (``push_stack``), each side
+with the bounds it implies; an ``exit`` of the main program checks r0 and then resumes the next pushed
+path. The first violation ends the walk with the kernel's message.
+
+Not yet like the kernel: no state pruning (``is_state_visited``) beyond detecting an identical state
+repeating on the current path (``infinite loop detected``), so programs with many branches are walked
+path by path and the processed count is higher than the kernel's; no liveness or precision tracking;
+register and stack printing in the log is not done yet.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .. import isa, progtypes
+from ..helpers import HELPER_NAMES, HELPERS
+from ..insn import Insn
+from ..program import Program
+from . import bounds as B
+from . import scalar as S
+from . import tnum as T
+from .branches import branch_taken, refine
+from .state import (
+    CONST_PTR_TO_MAP,
+    MAX_BPF_STACK,
+    NOT_INIT,
+    PTR_TO_CTX,
+    PTR_TO_FUNC,
+    PTR_TO_MAP_VALUE,
+    PTR_TO_MEM,
+    PTR_TO_PACKET,
+    PTR_TO_PACKET_END,
+    PTR_TO_PACKET_META,
+    PTR_TO_SOCKET,
+    PTR_TO_STACK,
+    SCALAR,
+    STACK_INVALID,
+    STACK_MISC,
+    STACK_SPILL,
+    STACK_ZERO,
+    UNKNOWN,
+    Frame,
+    Reg,
+    VerifierState,
+    const,
+    initial_frame,
+    ptr,
+    scalar,
+)
+
+COMPLEXITY_LIMIT = 1_000_000
+MAX_CALL_FRAMES = 8
+MAX_EVENTS = 200_000
+
+
+class Reject(Exception):
+    """Ends the walk: the kernel's message, errno, and the instruction it is reported at."""
+
+    def __init__(self, message: str, errno: str = "EACCES"):
+        super().__init__(message)
+        self.message, self.errno = message, errno
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of the walk, for the UI to replay: ``kind`` is visit, push_branch, pop_branch, prune,
+    exit, reject or accept; ``changes`` lists registers written as (regno, new Reg)."""
+
+    seq: int
+    insn_idx: int
+    kind: str
+    changes: tuple = ()
+    detail: str = ""
+    frame: int = 0
+
+    def to_json(self) -> dict:
+        return {"seq": self.seq, "insn_idx": self.insn_idx, "kind": self.kind, "detail": self.detail,
+                "frame": self.frame, "changes": [{"reg": f"r{i}", "value": describe(r)} for i, r in self.changes]}
+
+
+def describe(r: Reg) -> str:
+    """A short human-readable value, close to the kernel's log notation."""
+    if r.type == NOT_INIT:
+        return "?"
+    if r.type == SCALAR:
+        if r.b.is_const():
+            return str(B.s64(r.b.var_off.value))
+        parts = []
+        if r.b.umin or r.b.umax != B.U64_MAX:
+            parts += [f"umin={r.b.umin}", f"umax={r.b.umax}"]
+        if r.b.smin != B.S64_MIN or r.b.smax != B.S64_MAX:
+            parts += [f"smin={r.b.smin}", f"smax={r.b.smax}"]
+        if not T.is_unknown(r.b.var_off):
+            parts.append(f"var_off={T.strn(r.b.var_off)}")
+        return f"scalar({','.join(parts)})"
+    extra = []
+    if r.off:
+        extra.append(f"off={r.off}")
+    if r.type == PTR_TO_PACKET:
+        extra.append(f"r={r.range}")
+    if r.type == PTR_TO_STACK:
+        return f"fp{r.off + B.s64(r.b.var_off.value):+d}" if r.b.is_const() else "fp(var)"
+    return f"{r.type_name()}({','.join(extra)})"
+
+
+class Walker:
+    def __init__(self, program: Program, prog_type: str, privileged: bool = True):
+        self.program = program
+        self.insns: tuple[Insn, ...] = program.insns
+        self.ptype = progtypes.get(prog_type)
+        self.prog_type = prog_type
+        self.privileged = privileged
+        self.processed = 0
+        self.pending: list[tuple[int, VerifierState]] = []
+        self.events: list[Event] = []
+        self.truncated = False
+        self.max_pending = 0
+
+    # --- events -------------------------------------------------------------------------------------------
+
+    def event(self, idx: int, kind: str, changes: tuple = (), detail: str = "", frame: int = 0) -> None:
+        if len(self.events) >= MAX_EVENTS:
+            self.truncated = True
+            return
+        self.events.append(Event(len(self.events), idx, kind, changes, detail, frame))
+
+    # --- the loop -----------------------------------------------------------------------------------------
+
+    def run(self) -> tuple[int, Reject | None]:
+        """Walk every path; returns (insn index of the error or -1, the rejection or None)."""
+        regs = list(initial_frame().regs)
+        regs[1] = ptr(PTR_TO_CTX)
+        state = VerifierState((Frame(tuple(regs)),))
+        idx = 0
+        seen_on_path: dict[tuple[int, VerifierState], None] = {}
+        path_stack: list[dict] = []
+        while True:
+            try:
+                result = self.step(idx, state, seen_on_path)
+            except Reject as r:
+                self.event(idx, "reject", detail=r.message, frame=len(state.frames) - 1)
+                return idx, r
+            if result is None:  # this path ended at an exit of the main program
+                if not self.pending:
+                    self.event(idx, "accept")
+                    return -1, None
+                idx, state = self.pending.pop()
+                seen_on_path = path_stack.pop() if path_stack else {}
+                self.event(idx, "pop_branch", detail=f"{len(self.pending)} more pending")
+                continue
+            idx, state, pushed = result
+            if pushed is not None:
+                self.pending.append(pushed)
+                path_stack.append(dict(seen_on_path))
+                self.max_pending = max(self.max_pending, len(self.pending))
+                self.event(pushed[0], "push_branch", detail=f"from insn {idx}")
+
+    def step(self, idx: int, st: VerifierState, seen: dict):
+        self.processed += 1
+        if self.processed > COMPLEXITY_LIMIT:
+            raise Reject(f"BPF program is too large. Processed {self.processed} insn", "E2BIG")
+        if not 0 <= idx < len(self.insns):
+            raise Reject(f"jump out of range from insn {idx - 1} to {idx}", "EINVAL")
+        insn = self.insns[idx]
+        spec = insn.spec
+        if spec is None:
+            raise Reject(f"unknown opcode {insn.opcode:02x}", "EINVAL")
+        key = (idx, st)
+        if idx in self.loop_heads:
+            if key in seen:
+                raise Reject(f"infinite loop detected at insn {idx}", "EINVAL")
+            seen[key] = None
+        before = st.cur.regs
+        out = self.execute(idx, insn, spec, st)
+        if out is None:
+            self.event(idx, "exit")
+            return None
+        nidx, nst, pushed = out
+        changes = tuple((i, r) for i, (r, old) in enumerate(zip(nst.cur.regs, before)) if r != old) \
+            if len(nst.frames) == len(st.frames) else ()
+        self.event(idx, "visit", changes, frame=len(st.frames) - 1)
+        return nidx, nst, pushed
+
+    @property
+    def loop_heads(self) -> set[int]:
+        if not hasattr(self, "_loop_heads"):
+            heads = set()
+            for pc, insn in enumerate(self.insns):
+                spec = insn.spec
+                if spec and spec.cls in (isa.Class.JMP, isa.Class.JMP32) and spec.op not in (
+                        "call", "call_local", "call_kfunc", "callx", "exit"):
+                    target = pc + 1 + (insn.imm if spec.name == "gotol" else insn.off)
+                    if target <= pc:
+                        heads.add(target)
+            self._loop_heads = heads
+        return self._loop_heads
+
+    # --- instructions -------------------------------------------------------------------------------------
+
+    def execute(self, idx: int, insn: Insn, spec: isa.OpSpec, st: VerifierState):
+        cls = spec.cls
+        if cls in (isa.Class.ALU, isa.Class.ALU64):
+            return idx + 1, self.alu(insn, spec, st), None
+        if cls in (isa.Class.JMP, isa.Class.JMP32):
+            return self.jump(idx, insn, spec, st)
+        if cls == isa.Class.LDX:
+            return idx + 1, self.load(insn, spec, st), None
+        if cls in (isa.Class.ST, isa.Class.STX):
+            if spec.op.startswith("atomic_"):
+                return idx + 1, self.atomic(insn, spec, st), None
+            return idx + 1, self.store(insn, spec, st), None
+        if spec.op == "ld_imm64":
+            return idx + 2, self.ld_imm64(idx, insn, spec, st), None
+        if spec.op in ("ld_abs", "ld_ind"):
+            return idx + 1, self.ld_abs(insn, spec, st), None
+        raise Reject(f"unknown opcode {insn.opcode:02x}", "EINVAL")
+
+    def read(self, st: VerifierState, regno: int) -> Reg:
+        r = st.cur.reg(regno)
+        if r.type == NOT_INIT:
+            raise Reject(f"R{regno} !read_ok")
+        return r
+
+    def write(self, st: VerifierState, regno: int, r: Reg) -> VerifierState:
+        if regno == 10:
+            raise Reject("frame pointer is read only")
+        return st.with_frame(st.cur.with_reg(regno, r))
+
+    # ALU
+
+    def alu(self, insn: Insn, spec: isa.OpSpec, st: VerifierState) -> VerifierState:
+        op = spec.op
+        width = 64 if spec.cls == isa.Class.ALU64 else 32
+        d = insn.dst
+        if op in ("le", "be", "bswap"):
+            dst = self.read(st, d)
+            if dst.is_pointer:
+                raise Reject(f"R{d} pointer arithmetic prohibited")
+            b = dst.b
+            if b.is_const():
+                from ..vm.alu import endian
+                return self.write(st, d, const(endian(op, spec.width, b.var_off.value)))
+            return self.write(st, d, UNKNOWN if spec.width == 64 else scalar(B.from_urange(0, (1 << spec.width) - 1)))
+        if op == "neg":
+            dst = self.read(st, d)
+            if dst.is_pointer:
+                raise Reject(f"R{d} pointer arithmetic with neg operator prohibited")
+            return self.write(st, d, scalar(S.neg(width, dst.b)))
+        if spec.source == isa.Source.X:
+            src = self.read(st, insn.src)
+        else:
+            imm = insn.imm & (B.U64_MAX if width == 64 else B.U32_MAX)
+            src = const(imm)
+        if op == "movsx":
+            src_b = src.b
+            if src.is_pointer:
+                raise Reject(f"R{insn.src} sign-extension mov of a pointer prohibited")
+            bits = insn.off
+            if src_b.is_const():
+                from ..vm.alu import sext
+                v = sext(src_b.var_off.value, bits) & (B.U64_MAX if width == 64 else B.U32_MAX)
+                return self.write(st, d, const(v))
+            lo = -(1 << (bits - 1))
+            return self.write(st, d, scalar(B.from_srange(lo, -lo - 1) if width == 64 else B.UNBOUNDED))
+        if op == "mov":
+            if width == 32:
+                if src.is_pointer:
+                    if not self.privileged:
+                        raise Reject(f"R{insn.src} partial copy of pointer")
+                    return self.write(st, d, UNKNOWN)
+                return self.write(st, d, scalar(S.alu("mov", 32, UNKNOWN.b, src.b)))
+            return self.write(st, d, src)
+        dst = self.read(st, d)
+        if op in ("div", "mod", "sdiv", "smod") and spec.source == isa.Source.K and insn.imm == 0:
+            raise Reject("div by zero", "EINVAL")
+        if op in ("lsh", "rsh", "arsh") and spec.source == isa.Source.K and not 0 <= insn.imm < width:
+            raise Reject(f"invalid shift {insn.imm}", "EINVAL")
+        if dst.is_pointer or src.is_pointer:
+            return self.write(st, d, self.pointer_alu(insn, op, width, dst, src))
+        if op in ("lsh", "rsh", "arsh"):
+            amount = src.b
+            if not (amount.umax < width):
+                return self.write(st, d, UNKNOWN if width == 64 else scalar(S.alu("mov", 32, UNKNOWN.b, UNKNOWN.b)))
+            if not amount.is_const():
+                return self.write(st, d, UNKNOWN if width == 64 else scalar(S.alu("mov", 32, UNKNOWN.b, UNKNOWN.b)))
+        return self.write(st, d, scalar(S.alu(op, width, dst.b, src.b)))
+
+    def pointer_alu(self, insn: Insn, op: str, width: int, dst: Reg, src: Reg) -> Reg:
+        """``adjust_ptr_min_max_vals``: pointer +/- scalar keeps the pointer; pointer - pointer is a scalar."""
+        d = insn.dst
+        if width == 32:
+            raise Reject(f"R{d} 32-bit pointer arithmetic prohibited")
+        if dst.is_pointer and src.is_pointer:
+            if op == "sub" and dst.type == src.type and self.privileged:
+                return UNKNOWN
+            raise Reject(f"R{d} pointer {'-=' if op == 'sub' else op} pointer prohibited")
+        if op not in ("add", "sub"):
+            if op in ("and", "or", "xor"):
+                sym = {"and": "&=", "or": "|=", "xor": "^="}[op]
+                raise Reject(f"R{d} bitwise operator {sym} on pointer prohibited")
+            raise Reject(f"R{d} pointer arithmetic with {_OP_SYM.get(op, op)} operator prohibited")
+        base, off_reg = (dst, src) if dst.is_pointer else (src, dst)
+        if not dst.is_pointer and op == "sub":
+            raise Reject(f"R{d} tried to subtract pointer from scalar")
+        if base.maybe_null:
+            raise Reject(f"R{d} pointer arithmetic on {base.type_name()} prohibited, null-check it first")
+        if base.type in (CONST_PTR_TO_MAP, PTR_TO_PACKET_END, PTR_TO_SOCKET, PTR_TO_FUNC):
+            raise Reject(f"R{d} pointer arithmetic on {base.type} prohibited")
+        o = off_reg.b
+        if o.is_const():
+            delta = B.s64(o.var_off.value)
+            new_off = base.off + delta if op == "add" else base.off - delta
+            if not -(1 << 29) < new_off < (1 << 29):
+                raise Reject(f"value {delta} makes {base.type} pointer be out of bounds")
+            return replace(base, off=new_off, range=base.range if op == "add" else base.range)
+        if base.type == PTR_TO_CTX:
+            raise Reject(f"R{d} pointer arithmetic on ctx prohibited")
+        if o.smin == B.S64_MIN or o.smin < -(1 << 29):
+            kind = "pkt" if base.type in (PTR_TO_PACKET, PTR_TO_PACKET_META) else base.type
+            what = "map_value" if base.type == PTR_TO_MAP_VALUE else kind
+            raise Reject(f"math between {what} pointer and register with unbounded min value is not allowed")
+        if o.umax >= (1 << 29):
+            what = "pkt" if base.type in (PTR_TO_PACKET, PTR_TO_PACKET_META) else base.type
+            raise Reject(f"math between {what} pointer and register with unbounded max value is not allowed")
+        var = S.alu(op, 64, base.b, o)
+        return replace(base, b=var, range=0 if base.type in (PTR_TO_PACKET, PTR_TO_PACKET_META) else base.range)
+
+    # memory
+
+    def load(self, insn: Insn, spec: isa.OpSpec, st: VerifierState) -> VerifierState:
+        base = self.read(st, insn.src)
+        size = spec.size
+        value = self.mem_access(st, insn.src, base, insn.off, size, write=False)
+        if spec.op == "ldxs" and value.type == SCALAR and not value.b.is_const():
+            lo = -(1 << (size * 8 - 1))
+            value = scalar(B.from_srange(lo, -lo - 1))
+        elif spec.op == "ldxs" and value.type == SCALAR:
+            from ..vm.alu import sext
+            value = const(sext(value.b.var_off.value, size * 8))
+        return self.write(st, insn.dst, value)
+
+    def store(self, insn: Insn, spec: isa.OpSpec, st: VerifierState) -> VerifierState:
+        base = self.read(st, insn.dst)
+        value = self.read(st, insn.src) if spec.op == "stx" else const(insn.imm & B.U64_MAX)
+        return self.mem_access(st, insn.dst, base, insn.off, spec.size, write=True, value=value)
+
+    def atomic(self, insn: Insn, spec: isa.OpSpec, st: VerifierState) -> VerifierState:
+        base = self.read(st, insn.dst)
+        value = self.read(st, insn.src)
+        if value.is_pointer:
+            raise Reject(f"R{insn.src} leaks addr into mem")
+        if base.type not in (PTR_TO_STACK, PTR_TO_MAP_VALUE, PTR_TO_MEM):
+            raise Reject(f"BPF_ATOMIC stores into R{insn.dst} {base.type_name()} is not allowed")
+        self.mem_access(st, insn.dst, base, insn.off, spec.size, write=False)
+        st = self.mem_access(st, insn.dst, base, insn.off, spec.size, write=True, value=UNKNOWN)
+        if spec.op == "atomic_cmpxchg":
+            return self.write(st, 0, UNKNOWN if spec.size == 8 else scalar(B.from_urange(0, B.U32_MAX)))
+        if "fetch" in spec.op or spec.op == "atomic_xchg":
+            return self.write(st, insn.src, UNKNOWN if spec.size == 8 else scalar(B.from_urange(0, B.U32_MAX)))
+        return st
+
+    def mem_access(self, st: VerifierState, regno: int, reg: Reg, off: int, size: int, *, write: bool,
+                   value: Reg | None = None):
+        """``check_mem_access``: a load returns the loaded register; a store returns the new state."""
+        if reg.maybe_null or reg.type in (SCALAR, CONST_PTR_TO_MAP, PTR_TO_PACKET_END, PTR_TO_FUNC):
+            raise Reject(f"R{regno} invalid mem access '{reg.type_name()}'")
+        if reg.type == PTR_TO_STACK:
+            return self.stack_access(st, regno, reg, off, size, write, value)
+        if reg.type == PTR_TO_CTX:
+            return self.ctx_access(st, regno, reg, off, size, write, value)
+        if reg.type == PTR_TO_MAP_VALUE:
+            self.check_region(regno, reg, off, size, self.program.maps[reg.map].value_size, "map value",
+                              f"value_size={self.program.maps[reg.map].value_size}")
+            if write and value is not None and value.is_pointer and not self.privileged:
+                raise Reject(f"R{regno} leaks addr into map")
+            return st if write else UNKNOWN
+        if reg.type == PTR_TO_MEM:
+            self.check_region(regno, reg, off, size, reg.mem_size, "memory", f"mem_size={reg.mem_size}")
+            return st if write else UNKNOWN
+        if reg.type in (PTR_TO_PACKET, PTR_TO_PACKET_META):
+            if write and not self.packet_writable():
+                raise Reject(f"cannot write into packet")
+            lo = reg.off + off + reg.b.smin
+            hi = reg.off + off + reg.b.umax + size
+            if lo < 0 or hi > reg.range:
+                # __check_packet_access prints the access offset twice (not the register's off)
+                raise Reject(f"invalid access to packet, off={off} size={size}, R{regno}(id={reg.id},off={off},"
+                             f"r={reg.range})")
+            return st if write else UNKNOWN
+        raise Reject(f"R{regno} invalid mem access '{reg.type_name()}'")
+
+    def packet_writable(self) -> bool:
+        return self.prog_type in ("xdp", "sched_cls", "sched_act")
+
+    def check_region(self, regno: int, reg: Reg, off: int, size: int, limit: int, what: str, extra: str) -> None:
+        lo = reg.off + off + reg.b.smin
+        hi = reg.off + off + reg.b.umax + size
+        if reg.b.smin < 0 and not reg.b.is_const():
+            raise Reject(f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.")
+        if lo < 0 or hi > limit:
+            if reg.b.is_const():
+                raise Reject(f"invalid access to {what}, {extra} off={reg.off + off + B.s64(reg.b.var_off.value)} "
+                             f"size={size}")
+            raise Reject(f"R{regno} unbounded memory access, make sure to bounds check any such access"
+                         if reg.b.umax == B.U64_MAX else
+                         f"invalid access to {what}, {extra} off={lo} size={size}")
+
+    def stack_access(self, st: VerifierState, regno: int, reg: Reg, off: int, size: int, write: bool,
+                     value: Reg | None):
+        frame_i = next(i for i, f in enumerate(st.frames) if f.frameno == reg.frameno)
+        frame = st.frames[frame_i]
+        if not reg.b.is_const():
+            if not write:
+                return UNKNOWN  # privileged variable-offset reads of initialised stack
+            raise Reject(f"variable-offset stack writes are not modelled yet (R{regno})")
+        base = reg.off + B.s64(reg.b.var_off.value) + off
+        if base % size:
+            var = B.s64(reg.b.var_off.value)
+            raise Reject(f"misaligned stack access off {var}+{reg.off}+{off} size {size}")
+        if base < -MAX_BPF_STACK or base + size > 0:
+            what = " write to" if write else " read from"
+            raise Reject(f"invalid{what} stack R{regno} off={off + reg.off} size={size}")
+        slot = (-base - 1) // 8
+        if not write:
+            spilled = frame.spill_at(slot)
+            if size == 8 and spilled is not None and all(frame.byte(base + i) == STACK_SPILL for i in range(8)):
+                return spilled
+            if spilled is not None and spilled.type == SCALAR and spilled.b.is_const():
+                return UNKNOWN
+            if all(frame.byte(base + i) == STACK_ZERO for i in range(size)):
+                return const(0)
+            return UNKNOWN  # privileged loaders may read uninitialised stack
+        stack = list(frame.stack)
+        need = -base
+        if len(stack) < need:
+            stack += [STACK_INVALID] * (need - len(stack))
+        spills = [(s, r) for s, r in frame.spilled if s != slot]
+        if size == 8 and value is not None and (value.is_pointer or value.type == SCALAR):
+            kind = STACK_SPILL
+            spills.append((slot, value))
+        elif value is not None and value.type == SCALAR and value.b.is_const() and value.b.var_off.value == 0:
+            kind = STACK_ZERO
+        else:
+            if value is not None and value.is_pointer and not self.privileged:
+                raise Reject(f"attempt to corrupt spilled pointer on stack")
+            kind = STACK_MISC
+        for i in range(size):
+            stack[-(base + i) - 1] = kind
+        if kind != STACK_SPILL:
+            for i in range(8):  # a partial overwrite of a spill turns its other bytes into misc data
+                j = slot * 8 + i
+                if j < len(stack) and stack[j] == STACK_SPILL:
+                    stack[j] = STACK_MISC
+        new = replace(frame, stack=tuple(stack), spilled=tuple(sorted(spills)))
+        frames = list(st.frames)
+        frames[frame_i] = new
+        return replace(st, frames=tuple(frames))
+
+    def ctx_access(self, st: VerifierState, regno: int, reg: Reg, off: int, size: int, write: bool,
+                   value: Reg | None):
+        if reg.off or not reg.b.is_const() or reg.b.var_off.value:
+            raise Reject(f"dereference of modified ctx ptr R{regno} off={reg.off} disallowed")
+        if not self.ptype.is_valid_access(off, size, write):
+            raise Reject(f"invalid bpf_context access off={off} size={size}")
+        if write:
+            if value is not None and value.is_pointer:
+                raise Reject(f"R{regno} leaks addr into ctx")
+            return st
+        f = progtypes.field_at(self.ptype.fields, off)
+        if f is not None and f.kind == "pkt":
+            return ptr(PTR_TO_PACKET)
+        if f is not None and f.kind == "pkt_end":
+            return ptr(PTR_TO_PACKET_END)
+        if f is not None and f.kind == "pkt_meta":
+            return ptr(PTR_TO_PACKET_META)
+        if f is not None and f.kind == "sock":
+            return ptr(PTR_TO_SOCKET, maybe_null=True)
+        if size < 8:
+            return scalar(B.from_urange(0, (1 << (size * 8)) - 1))
+        return UNKNOWN
+
+    def ld_imm64(self, idx: int, insn: Insn, spec: isa.OpSpec, st: VerifierState) -> VerifierState:
+        second = self.insns[idx + 1]
+        if spec.name == "ld_imm64":
+            return self.write(st, insn.dst, const(((second.imm & 0xFFFFFFFF) << 32) | (insn.imm & 0xFFFFFFFF)))
+        if spec.name == "ld_func":
+            return self.write(st, insn.dst, ptr(PTR_TO_FUNC, subprog=idx + 1 + insn.imm))
+        if not 0 <= insn.imm < len(self.program.maps):
+            raise Reject(f"fd {insn.imm} is not pointing to valid bpf_map", "EBADF")
+        if spec.name in ("ld_map_fd", "ld_map_idx"):
+            return self.write(st, insn.dst, ptr(CONST_PTR_TO_MAP, map=insn.imm))
+        if spec.name in ("ld_map_value", "ld_map_idx_value"):
+            m = self.program.maps[insn.imm]
+            if second.imm >= m.value_size:
+                raise Reject(f"invalid access to map value pointer, value_size={m.value_size} off={second.imm}",
+                             "EINVAL")
+            return self.write(st, insn.dst, ptr(PTR_TO_MAP_VALUE, off=second.imm, map=insn.imm))
+        raise Reject("unrecognized bpf_ld_imm64 insn", "EINVAL")
+
+    def ld_abs(self, insn: Insn, spec: isa.OpSpec, st: VerifierState) -> VerifierState:
+        if self.prog_type not in ("socket_filter", "sched_cls", "sched_act", "cgroup_skb"):
+            raise Reject("BPF_LD_[ABS|IND] instructions not allowed for this program type")
+        ctx = self.read(st, 6)
+        if ctx.type != PTR_TO_CTX:
+            raise Reject("at the time of BPF_LD_ABS|IND R6 != pointer to skb")
+        if spec.op == "ld_ind":
+            self.read(st, insn.src)
+        cur = st.cur
+        regs = list(cur.regs)
+        for i in range(1, 6):
+            regs[i] = Reg()
+        regs[0] = scalar(B.from_urange(0, (1 << spec.width) - 1))
+        return st.with_frame(replace(cur, regs=tuple(regs)))
+
+    # jumps and calls
+
+    def jump(self, idx: int, insn: Insn, spec: isa.OpSpec, st: VerifierState):
+        op = spec.op
+        if op == "exit":
+            return self.exit(idx, st)
+        if op == "ja":
+            return idx + 1 + (insn.imm if spec.name == "gotol" else insn.off), st, None
+        if op == "call":
+            return idx + 1, self.helper_call(idx, insn, st), None
+        if op == "call_local":
+            return self.local_call(idx, insn, st)
+        if op in ("call_kfunc", "callx"):
+            raise Reject("calling kernel functions is not supported" if op == "call_kfunc" else
+                         f"unknown opcode {insn.opcode:02x}", "EINVAL")
+        if op == "may_goto":
+            pushed = (idx + 1 + insn.off, st)
+            return idx + 1, st, pushed
+        width = spec.width
+        dst = self.read(st, insn.dst)
+        src = self.read(st, insn.src) if spec.source == isa.Source.X else const(insn.imm & B.U64_MAX)
+        target = idx + 1 + insn.off
+        taken = branch_taken(op, width, dst, src)
+        if taken is True:
+            return target, refine(st, insn, op, width, True, self.insns), None
+        if taken is False:
+            return idx + 1, refine(st, insn, op, width, False, self.insns), None
+        other = refine(st, insn, op, width, True, self.insns)
+        here = refine(st, insn, op, width, False, self.insns)
+        if other is None:
+            return idx + 1, here, None
+        if here is None:
+            return target, other, None
+        return idx + 1, here, (target, other)
+
+    def exit(self, idx: int, st: VerifierState):
+        if len(st.frames) > 1:
+            r0 = self.read(st, 0)
+            callee = st.cur
+            caller = st.frames[-2]
+            regs = list(caller.regs)
+            regs[0] = r0
+            for i in range(1, 6):
+                regs[i] = Reg()
+            st = replace(st, frames=st.frames[:-2] + (replace(caller, regs=tuple(regs)),))
+            return callee.callsite + 1, st, None
+        r0 = st.cur.reg(0)
+        if r0.type == NOT_INIT:
+            raise Reject("R0 !read_ok")
+        if st.refs:
+            ref, at = st.refs[0]
+            raise Reject(f"Unreleased reference id={ref} alloc_insn={at}", "EINVAL")
+        self.check_return(r0)
+        return None
+
+    def check_return(self, r0: Reg) -> None:
+        """``check_return_code`` for the program types with a fixed range."""
+        ranges = {"cgroup_skb": (0, 1), "cgroup_sock_addr": (0, 1)}
+        if self.prog_type not in ranges:
+            if r0.is_pointer and not self.privileged:
+                raise Reject("R0 leaks addr as return value")
+            return
+        lo, hi = ranges[self.prog_type]
+        if r0.type != SCALAR:
+            raise Reject(f"At program exit the register R0 is not a known value ({r0.type_name()})", "EINVAL")
+        b = r0.b
+        if b.smin >= lo and b.smax <= hi:
+            return
+        if b.smin == B.S64_MIN and b.smax == B.S64_MAX and T.is_unknown(b.var_off):
+            has = "unknown scalar value"
+        else:
+            has = f"smin={b.smin} smax={b.smax}"
+        raise Reject(f"At program exit the register R0 has {has} should have been in [{lo}, {hi}]", "EINVAL")
+
+    def local_call(self, idx: int, insn: Insn, st: VerifierState):
+        if len(st.frames) >= MAX_CALL_FRAMES:
+            raise Reject(f"the call stack of {len(st.frames) + 1} frames is too deep !", "E2BIG")
+        target = idx + 1 + insn.imm
+        callee = initial_frame(len(st.frames), idx, target)
+        regs = list(callee.regs)
+        for i in range(1, 6):
+            regs[i] = st.cur.reg(i)
+        callee = replace(callee, regs=tuple(regs))
+        return target, replace(st, frames=st.frames + (callee,)), None
+
+    def helper_call(self, idx: int, insn: Insn, st: VerifierState) -> VerifierState:
+        from .helper_args import check_helper_call
+
+        return check_helper_call(self, idx, insn.imm, st)
+
+
+_OP_SYM = {"mul": "*=", "div": "/=", "mod": "%=", "lsh": "<<=", "rsh": ">>=", "arsh": "s>>=", "sdiv": "s/=",
+           "smod": "s%="}
+
+__all__ = ["Walker", "Reject", "Event", "describe", "HELPERS", "HELPER_NAMES", "PTR_TO_MAP_VALUE"]

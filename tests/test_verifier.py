@@ -1,0 +1,109 @@
+"""The verifier against the running kernel: same verdict and same first error message for each program;
+the processed-instruction count too where no state pruning is involved (pruning is not modelled yet)."""
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+import pytest
+
+from app.ebpf import assemble
+from app.ebpf.insn import Insn, encode
+from app.ebpf.verifier import verify
+from app.oracle import bpf_available, create_map, verify_in_kernel
+
+MAPS = {
+    "array": ".map m type=array key_size=4 value_size=8 max_entries=1\n",
+    "hash": ".map m type=hash key_size=4 value_size=8 max_entries=1\n",
+    "ringbuf": ".map rb type=ringbuf key_size=0 value_size=0 max_entries=4096\n",
+}
+LOOKUP = "r1 = 0\n*(u32 *)(r10 - 4) = r1\nr1 = m ll\nr2 = r10\nr2 += -4\ncall bpf_map_lookup_elem\n"
+PKT = "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\n"
+
+# (name, program type, source, ours and the kernel agree on the processed count)
+CASES = [
+    ("minimal", "socket_filter", "r0 = 0\nexit", True),
+    ("r0 never written", "socket_filter", "exit", True),
+    ("ctx read", "socket_filter", "r0 = *(u32 *)(r1 + 0)\nexit", True),
+    ("scalar dereference", "socket_filter", "r1 = 0\nr0 = *(u32 *)(r1 + 0)\nexit", True),
+    ("store above the frame", "socket_filter", "r0 = 1\n*(u64 *)(r10 + 0) = r0\nexit", True),
+    ("array lookup with a constant key", "socket_filter",
+     MAPS["array"] + LOOKUP + "r0 = *(u64 *)(r0 + 0)\nexit", True),
+    ("hash lookup without a null check", "socket_filter",
+     MAPS["hash"] + LOOKUP + "r0 = *(u64 *)(r0 + 0)\nexit", True),
+    ("hash lookup with a null check", "socket_filter",
+     MAPS["hash"] + LOOKUP + "if r0 == 0 goto out\nr0 = *(u64 *)(r0 + 0)\nout:\nr0 = 0\nexit", False),
+    ("map value out of bounds", "socket_filter",
+     MAPS["array"] + LOOKUP + "r0 = *(u64 *)(r0 + 4)\nexit", True),
+    ("packet read without a check", "xdp", PKT + "r0 = *(u16 *)(r2 + 12)\nexit", True),
+    ("packet read after a check", "xdp",
+     PKT + "r4 = r2\nr4 += 14\nr0 = 1\nif r4 > r3 goto out\nr0 = *(u16 *)(r2 + 12)\nout:\nexit", True),
+    ("packet read past the check", "xdp",
+     PKT + "r4 = r2\nr4 += 14\nr0 = 1\nif r4 > r3 goto out\nr0 = *(u16 *)(r2 + 13)\nout:\nexit", True),
+    ("bounded loop", "socket_filter", "r0 = 3\nl:\nr0 -= 1\nif r0 != 0 goto l\nexit", True),
+    ("infinite loop", "socket_filter", "r0 = 0\nl:\ngoto l", False),
+    ("unreachable code", "socket_filter", "r0 = 0\nexit\nr0 = 1\nexit", True),
+    ("return out of range", "cgroup_skb", "r0 = 2\nexit", True),
+    ("unknown return value", "cgroup_skb", "r0 = *(u32 *)(r1 + 0)\nexit", True),
+    ("division by zero", "socket_filter", "r0 = 0\nr0 /= 0\nexit", True),
+    ("shift too far", "socket_filter", "r0 = 0\nr0 <<= 64\nexit", True),
+    ("write to r10", "socket_filter", "r10 = 0\nr0 = 0\nexit", True),
+    ("uninitialised register", "socket_filter", "r0 = r2\nexit", True),
+    ("misaligned ctx access", "socket_filter", "r0 = *(u32 *)(r1 + 3)\nexit", True),
+    ("misaligned stack access", "socket_filter", "r0 = 0\n*(u64 *)(r10 - 7) = r0\nexit", True),
+    ("uninitialised stack read (privileged)", "socket_filter", "r0 = *(u64 *)(r10 - 8)\nexit", True),
+    ("modified ctx pointer", "socket_filter", "r1 += 4\nr0 = *(u32 *)(r1 + 0)\nexit", True),
+    ("bitwise op on a pointer", "socket_filter", "r0 = r1\nr0 &= 4\nexit", True),
+    ("multiplying a pointer", "socket_filter", "r0 = r10\nr0 *= 2\nexit", True),
+    ("unknown helper id", "socket_filter", "call 1000\nexit", True),
+    ("helper of another program type", "socket_filter", "call bpf_xdp_adjust_head\nr0 = 0\nexit", True),
+    ("helper argument type", "socket_filter", "r1 = 5\nr2 = 0\ncall bpf_map_lookup_elem\nr0 = 0\nexit", True),
+    ("ring buffer record not released", "socket_filter",
+     MAPS["ringbuf"] + "r1 = rb ll\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto out\nr1 = 1\n"
+     "*(u64 *)(r0 + 0) = r1\nout:\nr0 = 0\nexit", True),
+    ("ring buffer record submitted", "socket_filter",
+     MAPS["ringbuf"] + "r1 = rb ll\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto out\nr1 = r0\n"
+     "r2 = 0\ncall bpf_ringbuf_submit\nout:\nr0 = 0\nexit", False),
+    ("legacy packet load", "socket_filter", "r6 = r1\nr0 = *(u8 *)skb[0]\nexit", True),
+    ("legacy packet load without r6", "socket_filter", "r0 = *(u8 *)skb[0]\nexit", True),
+    ("branch with a known outcome", "socket_filter", "r2 = 0\nr3 = 0\nif r2 > 5 goto +1\nr3 = 1\nr0 = r3\nexit",
+     True),
+    ("bounds learned from a branch", "socket_filter",
+     "r1 = *(u32 *)(r1 + 0)\nr0 = 0\nif r1 > 7 goto +1\nr0 = r1\nr0 += 1\nexit", False),
+    ("variable map value index", "socket_filter",
+     MAPS["array"] + LOOKUP + "r1 = *(u32 *)(r10 - 4)\nr1 &= 7\nr0 += r1\nr0 = *(u8 *)(r0 + 0)\nexit", True),
+    ("unbounded map value index", "socket_filter",
+     MAPS["array"] + LOOKUP + "r1 = *(u32 *)(r10 - 4)\nr0 += r1\nr0 = *(u8 *)(r0 + 0)\nexit", True),
+]
+
+
+def test_engine_verdicts_without_a_kernel():
+    assert verify(assemble("r0 = 0\nexit"), "xdp").accepted
+    r = verify(assemble("exit"), "xdp")
+    assert r.verdict == "reject" and r.error.message == "R0 !read_ok" and r.error.insn_idx == 0
+    assert r.log.startswith("R0 !read_ok\n")
+    walk = verify(assemble("r0 = 1\nif r0 > 0 goto +1\nr0 = 2\nexit"), "xdp").walk
+    assert [e.kind for e in walk][:2] == ["visit", "visit"] and walk[-1].kind == "accept"
+
+
+def with_fds(program, fds):
+    insns = list(program.insns)
+    for pc, insn in enumerate(insns):
+        if insn.opcode == 0x18 and insn.src in (1, 2):
+            insns[pc] = Insn(0x18, insn.dst, insn.src, 0, fds[insn.imm])
+    return encode(insns)
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(not bpf_available(), reason="bpf() is not permitted here")
+@pytest.mark.parametrize("name, prog_type, source, same_count", CASES, ids=[c[0] for c in CASES])
+def test_same_verdict_and_message_as_the_kernel(name, prog_type, source, same_count):
+    program = assemble(source)
+    ours = verify(program, prog_type)
+    with ExitStack() as stack:
+        fds = [stack.enter_context(create_map(m.type, m.key_size, m.value_size, m.max_entries, m.flags)).fd
+               for m in program.maps]
+        kernel = verify_in_kernel(with_fds(program, fds), prog_type)
+    assert ours.accepted == kernel.accepted
+    assert (ours.error.message if ours.error else None) == kernel.first_error
+    if same_count:
+        assert ours.stats.processed == (kernel.processed_insns or 0)
