@@ -107,3 +107,25 @@ def test_same_verdict_and_message_as_the_kernel(name, prog_type, source, same_co
     assert (ours.error.message if ours.error else None) == kernel.first_error
     if same_count:
         assert ours.stats.processed == (kernel.processed_insns or 0)
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(not bpf_available(), reason="bpf() is not permitted here")
+def test_random_programs_the_kernel_accepts_are_accepted():
+    """The differential suite's generated programs (all accepted by the kernel) pass our verifier too."""
+    from hypothesis import HealthCheck, given, settings
+
+    from app.ebpf.insn import decode_raw
+    from app.ebpf.program import Program
+
+    from tests.differential.gen import programs
+
+    @settings(max_examples=150, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(prog=programs())
+    def check(prog):
+        code = encode(list(prog.insns if hasattr(prog, "insns") else prog))
+        ours = verify(Program(decode_raw(code)), "socket_filter")
+        assert ours.accepted, (ours.error, code.hex())
+
+    check()

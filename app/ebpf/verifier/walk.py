@@ -6,10 +6,11 @@ jump whose outcome is not known continues on one side and pushes the other (``pu
 with the bounds it implies; an ``exit`` of the main program checks r0 and then resumes the next pushed
 path. The first violation ends the walk with the kernel's message.
 
-Not yet like the kernel: no state pruning (``is_state_visited``) beyond detecting an identical state
-repeating on the current path (``infinite loop detected``), so programs with many branches are walked
-path by path and the processed count is higher than the kernel's; no liveness or precision tracking;
-register and stack printing in the log is not done yet.
+At prune points the walk compares the state with those kept there before (``prune.py``): a covered
+state ends the path, an identical state on the current path is an infinite loop.
+
+Not yet like the kernel: no precision tracking (every scalar is compared exactly, so fewer states are
+found equal), stack liveness, or register and stack printing in the log.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from . import bounds as B
 from . import scalar as S
 from . import tnum as T
 from .branches import branch_taken, refine
+from .prune import Kept, live_registers, prune_points, states_equal
 from .state import (
     CONST_PTR_TO_MAP,
     MAX_BPF_STACK,
@@ -118,6 +120,15 @@ class Walker:
         self.events: list[Event] = []
         self.truncated = False
         self.max_pending = 0
+        self.prune_points = prune_points(self.insns)
+        self.live = live_registers(self.insns)
+        self.kept: dict[int, list[Kept]] = {}
+        self.jmps_processed = 0
+        self.prev_jmps = 0
+        self.prev_insns = 0
+        self.total_states = 0
+        self.peak_states = 0
+        self.live_states = 0
 
     # --- events -------------------------------------------------------------------------------------------
 
@@ -135,11 +146,9 @@ class Walker:
         regs[1] = ptr(PTR_TO_CTX)
         state = VerifierState((Frame(tuple(regs)),))
         idx = 0
-        seen_on_path: dict[tuple[int, VerifierState], None] = {}
-        path_stack: list[dict] = []
         while True:
             try:
-                result = self.step(idx, state, seen_on_path)
+                result = self.step(idx, state)
             except Reject as r:
                 self.event(idx, "reject", detail=r.message, frame=len(state.frames) - 1)
                 return idx, r
@@ -148,17 +157,32 @@ class Walker:
                     self.event(idx, "accept")
                     return -1, None
                 idx, state = self.pending.pop()
-                seen_on_path = path_stack.pop() if path_stack else {}
                 self.event(idx, "pop_branch", detail=f"{len(self.pending)} more pending")
                 continue
             idx, state, pushed = result
             if pushed is not None:
                 self.pending.append(pushed)
-                path_stack.append(dict(seen_on_path))
                 self.max_pending = max(self.max_pending, len(self.pending))
                 self.event(pushed[0], "push_branch", detail=f"from insn {idx}")
 
-    def step(self, idx: int, st: VerifierState, seen: dict):
+    def visited(self, idx: int, st: VerifierState) -> bool:
+        """``is_state_visited``: True when a kept, fully explored state covers ``st`` (prune the path)."""
+        kept = self.kept.setdefault(idx, [])
+        for k in kept:
+            if k.complete(len(self.pending)):
+                if states_equal(k.state, st, self.live[idx]):
+                    return True
+            elif k.state == st:
+                raise Reject(f"infinite loop detected at insn {idx}", "EINVAL")
+        if self.jmps_processed - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8:
+            kept.append(Kept(st, len(self.pending)))
+            self.prev_jmps, self.prev_insns = self.jmps_processed, self.processed
+            self.total_states += 1
+            self.live_states += 1
+            self.peak_states = max(self.peak_states, self.live_states)
+        return False
+
+    def step(self, idx: int, st: VerifierState):
         self.processed += 1
         if self.processed > COMPLEXITY_LIMIT:
             raise Reject(f"BPF program is too large. Processed {self.processed} insn", "E2BIG")
@@ -168,11 +192,11 @@ class Walker:
         spec = insn.spec
         if spec is None:
             raise Reject(f"unknown opcode {insn.opcode:02x}", "EINVAL")
-        key = (idx, st)
-        if idx in self.loop_heads:
-            if key in seen:
-                raise Reject(f"infinite loop detected at insn {idx}", "EINVAL")
-            seen[key] = None
+        if idx in self.prune_points and self.visited(idx, st):
+            self.event(idx, "prune", detail="an earlier state covers this one")
+            return None
+        if spec.cls in (isa.Class.JMP, isa.Class.JMP32):
+            self.jmps_processed += 1
         before = st.cur.regs
         out = self.execute(idx, insn, spec, st)
         if out is None:
@@ -183,20 +207,6 @@ class Walker:
             if len(nst.frames) == len(st.frames) else ()
         self.event(idx, "visit", changes, frame=len(st.frames) - 1)
         return nidx, nst, pushed
-
-    @property
-    def loop_heads(self) -> set[int]:
-        if not hasattr(self, "_loop_heads"):
-            heads = set()
-            for pc, insn in enumerate(self.insns):
-                spec = insn.spec
-                if spec and spec.cls in (isa.Class.JMP, isa.Class.JMP32) and spec.op not in (
-                        "call", "call_local", "call_kfunc", "callx", "exit"):
-                    target = pc + 1 + (insn.imm if spec.name == "gotol" else insn.off)
-                    if target <= pc:
-                        heads.add(target)
-            self._loop_heads = heads
-        return self._loop_heads
 
     # --- instructions -------------------------------------------------------------------------------------
 

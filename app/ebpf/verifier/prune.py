@@ -1,0 +1,185 @@
+"""State pruning (``is_state_visited``, ``states_equal``, ``regsafe``, ``stacksafe`` in
+``kernel/bpf/verifier.c``) and the static register liveness it relies on (``compute_live_registers``).
+
+At a prune point (a conditional jump, a branch target, the instruction after a call) the walk compares the
+current state with the states it kept there earlier. If a kept state whose every path has been fully
+explored *covers* the current one — every live register and stack slot of the old state admits every value
+the current one can have — nothing new can happen from here, and the path stops. A kept state that is
+still on the current path (an ancestor) and is identical to the current state means the program loops
+without making progress: ``infinite loop detected``. Like the kernel, a new state is kept only after at
+least 2 jumps and 8 instructions since the last one.
+
+Not like the kernel yet: every scalar counts as precise (no ``mark_chain_precision``), which prunes less;
+stack slots are all considered live.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import isa
+from ..helpers import HELPERS
+from ..insn import Insn
+from . import tnum as T
+from .cfg import successors
+from .state import NOT_INIT, SCALAR, STACK_INVALID, STACK_MISC, STACK_SPILL, Frame, Reg, VerifierState
+
+ALL_REGS = frozenset(range(11))
+
+
+def uses_defs(insn: Insn) -> tuple[frozenset[int], frozenset[int]]:
+    """Registers an instruction reads and writes."""
+    spec = insn.spec
+    if spec is None:
+        return frozenset(), frozenset()
+    d, s, op, cls = insn.dst, insn.src, spec.op, spec.cls
+    x = spec.source == isa.Source.X
+    if cls in (isa.Class.ALU, isa.Class.ALU64):
+        if op in ("mov", "movsx"):
+            return frozenset({s} if x else ()), frozenset({d})
+        return frozenset({d, s} if x else {d}), frozenset({d})
+    if cls == isa.Class.LDX:
+        return frozenset({s}), frozenset({d})
+    if cls == isa.Class.ST:
+        return frozenset({d}), frozenset()
+    if cls == isa.Class.STX:
+        if op == "atomic_cmpxchg":
+            return frozenset({d, s, 0}), frozenset({0})
+        if "fetch" in op or op == "atomic_xchg":
+            return frozenset({d, s}), frozenset({s})
+        return frozenset({d, s}), frozenset()
+    if op == "ld_imm64":
+        return frozenset(), frozenset({d})
+    if op in ("ld_abs", "ld_ind"):
+        return frozenset({6, s} if op == "ld_ind" else {6}), frozenset(range(6))
+    if op == "exit":
+        return frozenset({0}), frozenset()
+    if op == "call":
+        spec_h = HELPERS.get(insn.imm)
+        nargs = len(spec_h.args) if spec_h else 5
+        return frozenset(range(1, nargs + 1)), frozenset(range(6))
+    if op in ("call_local", "callx", "call_kfunc"):
+        return frozenset(range(1, 6)), frozenset(range(6))
+    if op in ("ja", "may_goto"):
+        return frozenset(), frozenset()
+    return frozenset({d, s} if x else {d}), frozenset()
+
+
+def live_registers(insns: tuple[Insn, ...]) -> list[frozenset[int]]:
+    """Registers live before each instruction (read on some path before being written), r10 always."""
+    n = len(insns)
+    info = [uses_defs(i) for i in insns]
+    succ = [successors(insns, pc) if insns[pc].spec is not None else [] for pc in range(n)]
+    live = [frozenset()] * n
+    changed = True
+    while changed:
+        changed = False
+        for pc in range(n - 1, -1, -1):
+            out = frozenset().union(*(live[s] for s in succ[pc] if 0 <= s < n)) if succ[pc] else frozenset()
+            uses, defs = info[pc]
+            new = uses | (out - defs)
+            if new != live[pc]:
+                live[pc] = new
+                changed = True
+    return [lv | {10} for lv in live]
+
+
+def prune_points(insns: tuple[Insn, ...]) -> set[int]:
+    """Conditional jumps, their targets, targets of ``goto`` and the instruction after each call."""
+    points = set()
+    for pc, insn in enumerate(insns):
+        spec = insn.spec
+        if spec is None or spec.cls not in (isa.Class.JMP, isa.Class.JMP32):
+            continue
+        if spec.op in ("call", "call_local", "callx", "call_kfunc"):
+            points.add(pc + 1)
+            if spec.op == "call_local":
+                points.add(pc)
+            continue
+        if spec.op == "exit":
+            continue
+        target = pc + 1 + (insn.imm if spec.name == "gotol" else insn.off)
+        points.add(target)
+        if spec.op not in ("ja",):
+            points.add(pc)
+    return points
+
+
+class IdMap:
+    """``check_ids``: ids in the old state must map one-to-one onto ids in the current state."""
+
+    def __init__(self) -> None:
+        self.old_to_cur: dict[int, int] = {}
+        self.cur_to_old: dict[int, int] = {}
+
+    def same(self, old: int, cur: int) -> bool:
+        if not old and not cur:
+            return True
+        if not old or not cur:
+            return False
+        if self.old_to_cur.get(old, cur) != cur or self.cur_to_old.get(cur, old) != old:
+            return False
+        self.old_to_cur[old], self.cur_to_old[cur] = cur, old
+        return True
+
+
+def range_within(old, cur) -> bool:
+    return (old.umin <= cur.umin and cur.umax <= old.umax and old.smin <= cur.smin and cur.smax <= old.smax
+            and old.u32_min <= cur.u32_min and cur.u32_max <= old.u32_max
+            and old.s32_min <= cur.s32_min and cur.s32_max <= old.s32_max)
+
+
+def regsafe(old: Reg, cur: Reg, ids: IdMap) -> bool:
+    """Does ``old`` admit everything ``cur`` may be?"""
+    if old.type == NOT_INIT:
+        return True
+    if cur.type == NOT_INIT:
+        return False
+    if old.type == SCALAR:
+        return cur.type == SCALAR and range_within(old.b, cur.b) and T.contains(old.b.var_off, cur.b.var_off)
+    if (old.type, old.maybe_null, old.off, old.map, old.frameno, old.mem_size, old.subprog) != \
+            (cur.type, cur.maybe_null, cur.off, cur.map, cur.frameno, cur.mem_size, cur.subprog):
+        return False
+    if old.range > cur.range:
+        return False
+    if not (range_within(old.b, cur.b) and T.contains(old.b.var_off, cur.b.var_off)):
+        return False
+    return ids.same(old.id, cur.id) and ids.same(old.ref_obj_id, cur.ref_obj_id)
+
+
+def stacksafe(old: Frame, cur: Frame, ids: IdMap) -> bool:
+    for i, kind in enumerate(old.stack):
+        if kind in (STACK_INVALID, STACK_MISC):
+            continue  # privileged loaders may read anything there anyway
+        off = -i - 1
+        if cur.byte(off) != kind:
+            return False
+    for slot, reg in old.spilled:
+        if all(old.byte(-slot * 8 - j - 1) == STACK_SPILL for j in range(8)):
+            other = cur.spill_at(slot)
+            if other is None or not regsafe(reg, other, ids):
+                return False
+    return True
+
+
+def states_equal(old: VerifierState, cur: VerifierState, live: frozenset[int]) -> bool:
+    if len(old.frames) != len(cur.frames) or len(old.refs) != len(cur.refs):
+        return False
+    ids = IdMap()
+    for depth, (fo, fc) in enumerate(zip(old.frames, cur.frames)):
+        if fo.callsite != fc.callsite:
+            return False
+        regs = live if depth == len(old.frames) - 1 else frozenset(range(6, 11))
+        if not all(regsafe(fo.regs[r], fc.regs[r], ids) for r in regs):
+            return False
+        if not stacksafe(fo, fc, ids):
+            return False
+    return all(ids.same(a[0], b[0]) for a, b in zip(old.refs, cur.refs))
+
+
+@dataclass
+class Kept:
+    state: VerifierState
+    pending_len: int  # branches waiting when it was kept: it is fully explored once fewer are waiting
+
+    def complete(self, pending_now: int) -> bool:
+        return self.pending_len > pending_now
