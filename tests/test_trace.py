@@ -85,3 +85,30 @@ def test_out_of_range_steps_are_refused():
         r.trace.state_at(len(r.trace) + 1)
     with pytest.raises(IndexError):
         r.trace.step_record(len(r.trace))
+
+
+def test_replayed_states_include_writes_through_the_context_helpers_and_maps():
+    """State k is recomputed on a replay machine: its context, packet and map regions must be the ones
+    that get restored (not the original machine's)."""
+    p = assemble("""
+        .map counts type=array key_size=4 value_size=8 max_entries=1
+        r6 = r1
+        r1 = 42
+        *(u32 *)(r6 + 8) = r1            # skb->mark
+        r1 = 0
+        *(u32 *)(r10 - 4) = r1
+        r1 = counts ll
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        r1 = 7
+        *(u64 *)(r0 + 0) = r1            # a map value
+        r0 = 0
+        exit
+    """)
+    r = run(p, prog_type="sched_cls", packet=bytes(64), trace=True, checkpoint_every=2)
+    mid = r.trace.state_at(len(r.trace) - 1)
+    ctx = mid.region("ctx (__sk_buff)")
+    values = next(data for name, _, data in mid.regions if name.startswith("counts.") and name != "counts.map")
+    assert ctx[8:12] == (42).to_bytes(4, "little") and values[:8] == (7).to_bytes(8, "little")
+    assert r.trace.state_at(2).region("ctx (__sk_buff)")[8:12] == bytes(4)

@@ -351,7 +351,8 @@ def ctx_bytes(ptype: ProgType, values: dict[str, int]) -> bytearray:
     data = bytearray(ptype.ctx_size)
     for f in ptype.fields:
         if f.name in values and f.kind == "value":
-            struct.pack_into("<Q" if f.size == 8 else "<I", data, f.offset, values[f.name] & ((1 << 64) - 1))
+            width = 8 if f.size == 8 else 4
+            data[f.offset:f.offset + width] = (values[f.name] & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
     return data
 
 
@@ -391,7 +392,10 @@ def context_input(ptype: ProgType, values: dict[str, int], event: str | None = N
         if real not in known:
             raise InputError(f"ctx.{name}", f"{ptype.ctx_struct} has no field {name!r} "
                                             f"({', '.join(sorted(known | set(ptype.aliases)))})")
-        if not -(1 << 63) <= value < (1 << 64):
-            raise InputError(f"ctx.{name}", "must fit in 64 bits")
+        size = next(f.size for f in ptype.fields if f.name == real)
+        bits = min(size, 8) * 8
+        if not -(1 << (bits - 1)) <= value < (1 << bits):
+            raise InputError(f"ctx.{name}", f"{ptype.ctx_struct}.{real} is {min(size, 8)} bytes: the value must "
+                                            f"fit in {bits} bits")
         resolved[real] = value
     return ctx_bytes(ptype, resolved)

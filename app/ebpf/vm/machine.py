@@ -111,7 +111,7 @@ class Snapshot:
     pc: int
     regs: tuple[int, ...]
     frames: tuple[Frame, ...]
-    regions: tuple[tuple[Region, int, bytes, int], ...]  # region, base, contents, writes counter
+    regions: tuple[tuple[str, int, bytes, int, bool], ...]  # name, base, contents, writes counter, writable
     output_len: int
     done: bool
     retval: int | None
@@ -431,23 +431,38 @@ class Machine:
             if cached is None or cached[0] is not r or cached[1] != r.writes:
                 cached = (r, r.writes, bytes(r.data))
                 self._snapshot_cache[id(r)] = cached
-            contents.append((r, r.base, cached[2], r.writes))
+            contents.append((r.name, r.base, cached[2], r.writes, r.writable))
         extra = ((self.env_state.clock_reads, self.env_state.rng, self.tail_calls),
                  tuple(m.snapshot() for m in self.maps), self.packet.state() if self.packet else None)
         return Snapshot(self.steps, self.pc, tuple(self.R), tuple(self.frames), tuple(contents),
                         len(self.output), self.done, self.retval, self.fault, self.loop_budget, extra)
 
+    def _known_regions(self) -> list[Region]:
+        known = list(self.mem.regions) + list(self.stacks)
+        if self.packet is not None:
+            known.append(self.packet.region)
+        if self.ctx is not None:
+            known.append(self.ctx)
+        for m in self.maps:
+            known.extend(m.regions())
+        return known
+
     def restore(self, snap: Snapshot) -> None:
         self.steps, self.pc = snap.steps, snap.pc
         self.R[:] = snap.regs
         self.frames[:] = snap.frames
-        self.mem.regions[:] = []
-        for region, base, data, writes in snap.regions:
+        own = {r.name: r for r in self._known_regions()}
+        regions = []
+        for name, base, data, writes, writable in snap.regions:
+            region = own.get(name)  # restore into this machine's own regions: hooks and helpers use them
+            if region is None:  # created during the run (a deeper stack frame, a helper's scratch block)
+                region = Region(name, base, bytearray(data), writable=writable)
             region.replace_data(data, base)
             region.writes = writes
-            self.mem.regions.append(region)
-        self.stacks = [r for r in self.mem.regions if r.name.startswith("stack[")]
-        self.mem.last[0] = self.mem.regions[0]
+            regions.append(region)
+        self.mem.regions[:] = regions
+        self.stacks = sorted((r for r in regions if r.name.startswith("stack[")), key=lambda r: r.base)
+        self.mem.last[0] = Region("none", 0, bytearray(), writable=False)
         del self.output[snap.output_len:]
         self.done, self.retval, self.fault = snap.done, snap.retval, snap.fault
         self.loop_budget = snap.loop_budget

@@ -122,7 +122,7 @@ class Trace:
         seen: set[int] = set()
         total = self.pcs.itemsize * len(self.pcs)
         for c in self.checkpoints:
-            for _, _, data, _ in c.regions:
+            for _, _, data, _, _ in c.regions:
                 if id(data) not in seen:
                     seen.add(id(data))
                     total += len(data)
