@@ -14,10 +14,12 @@ ROW_BYTES = 8
 
 @dataclass(frozen=True)
 class HexByte:
-    """One byte: ``text`` is two hex digits; ``changed`` when the last step wrote a new value here."""
+    """One byte: ``text`` is two hex digits; ``changed`` when the last step (or the run) wrote a new value
+    here; ``layer`` names the packet header it belongs to (``eth``, ``ipv4`` ...; empty outside packets)."""
 
     text: str
     changed: bool
+    layer: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,3 +86,33 @@ def _row(data: bytes, start: int, changed: frozenset[int], from_end: bool) -> He
     label = _label(data, start, from_end)
     text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)
     return HexRow(start, label, cells, text, any(c.changed for c in cells))
+
+
+PACKET_ROW_BYTES = 16
+
+
+def packet_dump(data: bytes, changed: frozenset[int] = frozenset(), layers: list[str] | None = None, *,
+                max_rows: int = 96, first_offset: int = 0) -> tuple[HexRow | HexGap, ...]:
+    """A packet as 16-byte rows labelled by offset (``0x0010``) as tcpdump and Wireshark show them, every
+    byte tagged with its header (``layers[i]``). Nothing is folded except rows past ``max_rows`` that hold
+    no changed byte. ``first_offset`` is the label of the first byte (the packet's offset in a buffer)."""
+    out: list[HexRow | HexGap] = []
+    gap_start: int | None = None
+    for n, start in enumerate(range(0, len(data), PACKET_ROW_BYTES)):
+        chunk = data[start:start + PACKET_ROW_BYTES]
+        row_changed = any(start + i in changed for i in range(len(chunk)))
+        if n >= max_rows and not row_changed:
+            gap_start = start if gap_start is None else gap_start
+            continue
+        if gap_start is not None:
+            out.append(HexGap(gap_start, start - gap_start, f"0x{first_offset + gap_start:04x} to "
+                                                            f"0x{first_offset + start - 1:04x}", False))
+            gap_start = None
+        cells = tuple(HexByte(f"{b:02x}", start + i in changed, layers[start + i] if layers else "")
+                      for i, b in enumerate(chunk))
+        text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)
+        out.append(HexRow(start, f"0x{first_offset + start:04x}", cells, text, row_changed))
+    if gap_start is not None:
+        out.append(HexGap(gap_start, len(data) - gap_start, f"0x{first_offset + gap_start:04x} to "
+                                                             f"0x{first_offset + len(data) - 1:04x}", False))
+    return tuple(out)

@@ -25,20 +25,28 @@ class Limits:
     """The bounds every request is held to, shown on the page and enforced here.
 
     ``source_bytes``: largest program, as UTF-8 assembly text or as raw bytecode;
-    ``input_bytes``: largest input memory; ``run_insns``: most instructions one run may execute.
+    ``input_bytes``: largest input memory or single packet; ``run_insns``: most instructions one run may
+    execute; ``packets``: most packets one request may run (one after another, on the same maps);
+    ``packet_bytes``: all those packets together; ``pcap_bytes``: largest capture file an upload may be.
     """
 
     source_bytes: int
     input_bytes: int
     run_insns: int
+    packets: int = 64
+    packet_bytes: int = 128 * 1024
+    pcap_bytes: int = 256 * 1024
 
     @classmethod
     def from_config(cls, config: Mapping) -> "Limits":
-        return cls(int(config["MAX_SOURCE_BYTES"]), int(config["MAX_INPUT_BYTES"]), int(config["MAX_RUN_INSNS"]))
+        return cls(int(config["MAX_SOURCE_BYTES"]), int(config["MAX_INPUT_BYTES"]), int(config["MAX_RUN_INSNS"]),
+                   int(config.get("MAX_PACKETS", 64)), int(config.get("MAX_PACKET_BYTES", 128 * 1024)),
+                   int(config.get("MAX_PCAP_BYTES", 256 * 1024)))
 
 
 _NOT_HEX = re.compile(r"[^0-9a-fA-F\s]")
 _DIGITS = re.compile(r"[0-9]{1,15}")
+_INTEGER = re.compile(r"-?(0[xX][0-9a-fA-F]{1,16}|0[bB][01]{1,64}|0[oO][0-7]{1,22}|[0-9]{1,20})")
 
 
 def normalise_source(text: str) -> str:
@@ -79,3 +87,23 @@ def check_count(field: str, value: int, lowest: int, highest: int) -> int:
     if not lowest <= value <= highest:
         raise FieldError(field, f"must be a whole number from {lowest:,} to {highest:,} (got {value:,})")
     return value
+
+
+def parse_int(field: str, text: str, size: int = 8, *, signed_ok: bool = True) -> int:
+    """A number for a ``size``-byte field: decimal (``-100``), hex (``0x41``), octal (``0o644``) or binary
+    (``0b101``), with
+    ``_`` or ``,`` allowed between digits. Negative numbers are stored in two's complement, so the value
+    returned is always the unsigned ``size``-byte value (``-1`` -> ``0xffffffff`` for 4 bytes)."""
+    cleaned = text.strip().replace("_", "").replace(",", "")
+    bits = 8 * size
+    lowest = -(1 << (bits - 1)) if signed_ok else 0
+    highest = (1 << bits) - 1
+    if not _INTEGER.fullmatch(cleaned):
+        raise FieldError(field, f"must be a number (decimal, 0x hex, 0o octal or 0b binary) from {lowest:,} to "
+                                f"{highest:,}")
+    digits = cleaned.lstrip("-")
+    value = int(cleaned, 0) if len(digits) > 1 and digits[1] in "xXbBoO" else int(cleaned, 10)
+    if not lowest <= value <= highest:
+        raise FieldError(field, f"{value:,} does not fit in {size} byte{'s' if size > 1 else ''} "
+                                f"({lowest:,} to {highest:,})")
+    return value & highest

@@ -1,25 +1,35 @@
-"""The playground page: write a program, run it, step through the run.
+"""The playground page: pick a hook, write a program, give it an input, run it, step through the run.
 
 Routes (all answer a full page to a plain request and a fragment to htmx, see ``render.py``):
 
 ``GET /`` (``?example=slug``)
     the page with an example loaded and already run (default: the first example); 404 for an unknown slug.
-``POST /run`` (form: ``source``, ``mem``, ``max_insns``, ``step``, ``csrf_token``)
-    assemble and run; htmx gets ``_result.html`` plus out-of-band updates of the fields' error messages.
-    422 when a field cannot be used; an assembly error or a fault is a result (200).
+``POST /run`` (the form of ``forms.py``: ``source``, ``type``, the hook's input fields, ``env_*``, seeds,
+``max_insns``, ``step``, ``run``, ``csrf_token``; multipart when it carries a ``pcap`` upload)
+    assemble and run; htmx gets ``_result.html`` plus out-of-band updates of the fields' error messages
+    and of the declared maps. 422 when a field cannot be used; an assembly error or a fault is a result.
 ``POST /step`` (the same fields, sent by the step form with the inputs of the result on screen)
-    htmx gets ``_step.html`` for position ``step``; if the inputs no longer run, the whole result instead.
+    htmx gets ``_step.html`` for position ``step`` of run ``run``; if the inputs no longer run, the whole
+    result instead.
+``GET /input`` (``type``, ``event``, ``l3``, ``l4`` and whatever else the input panel holds)
+    htmx gets the input panel (``_input.html``) for that hook, keeping the values sent; a plain request
+    (a browser without JavaScript asking for the inputs of another hook) gets the page for those fields.
 """
 from __future__ import annotations
+
+from typing import Mapping
 
 from flask import Blueprint, abort, current_app, render_template, request
 
 from .contexts import ExampleLink, PlaygroundPage
 from .examples import BY_SLUG, DEFAULT, EXAMPLES, Example
+from .forms import RunForm
 from .inputs import FieldError, Limits
-from .present import editor_context, result_context, step_context
+from .panels import editor_context, input_panel
+from .present import result_context, run_setting
 from .render import page_or_fragment
-from .runs import Outcome, RunForm, check, execute
+from .runs import Outcome, check, execute
+from .stepview import step_context
 
 bp = Blueprint("playground", __name__)
 
@@ -30,26 +40,37 @@ def _limits() -> Limits:
     return Limits.from_config(current_app.config)
 
 
-def _outcome(form: RunForm, limits: Limits) -> tuple[Outcome | None, dict[str, str], int]:
+def _outcome(form: RunForm, limits: Limits, errors: Mapping[str, str]) -> tuple[Outcome | None, dict[str, str], int]:
     """The engine's outcome for a form (None when a field is unusable), the field errors, and the step."""
-    req, errors = check(form, limits)
-    if req is None:
-        return None, errors, 0
+    req, found = check(form, limits)
+    found = {**found, **errors}
+    if req is None or found:
+        return None, found, 0
     try:
-        return execute(req), {}, req.step
+        return execute(req, form), {}, req.step
     except FieldError as e:
         return None, {e.field: e.message}, 0
 
 
-def build_page(form: RunForm, limits: Limits, example: Example | None = None) -> tuple[PlaygroundPage, int]:
+def build_page(form: RunForm, limits: Limits, example: Example | None = None,
+               errors: Mapping[str, str] | None = None) -> tuple[PlaygroundPage, int]:
     """The whole page for a form, and the HTTP status it deserves (422 when a field was unusable)."""
-    outcome, errors, step = _outcome(form, limits)
+    outcome, errors, step = _outcome(form, limits, errors or {})
     asm_error = outcome.asm_error if outcome else None
-    links = tuple(ExampleLink(e.slug, e.title, e.summary, e is example) for e in EXAMPLES)
+    links = tuple(ExampleLink(e.slug, e.title, e.summary, e.type, e is example) for e in EXAMPLES)
     selected = next((link for link in links if link.selected), None)
-    page = PlaygroundPage(editor_context(form, errors, asm_error), links, selected, limits,
-                          result_context(form, errors, outcome, step))
+    editor = editor_context(form, errors, asm_error, outcome.program if outcome else None, limits)
+    page = PlaygroundPage(editor, links, selected, limits, result_context(form, errors, outcome, step))
     return page, 422 if errors else 200
+
+
+def _result_response(form: RunForm, limits: Limits, errors: Mapping[str, str], retarget: str | None = None):
+    """The result for htmx, with out-of-band updates of the editor's error messages unless the request
+    came from the step form (whose inputs may no longer be the editor's); the page otherwise."""
+    page, status = build_page(form, limits, errors=errors)
+    fragments = RESULT_FRAGMENTS if request.form.get("origin") != "stepper" else RESULT_FRAGMENTS[:1]
+    return page_or_fragment(fragments, {"result": page.result, "editor": page.editor, "oob": True},
+                            lambda: ("playground/page.html", page), status, retarget=retarget)
 
 
 @bp.get("/")
@@ -59,27 +80,32 @@ def index():
     if example is None:
         abort(404, description="There is no example with that name.")
     limits = _limits()
-    page, status = build_page(RunForm(example.source, example.mem, str(limits.run_insns)), limits, example)
+    page, status = build_page(example.form(limits), limits, example)
     return render_template("playground/page.html", page=page), status
 
 
 @bp.post("/run")
 def run_program():
     limits = _limits()
-    page, status = build_page(RunForm.from_form(request.form, limits), limits)
-    return page_or_fragment(RESULT_FRAGMENTS, {"result": page.result, "editor": page.editor, "oob": True},
-                            lambda: ("playground/page.html", page), status)
+    form, errors = RunForm.from_request(request.form, request.files, limits)
+    return _result_response(form, limits, errors)
 
 
 @bp.post("/step")
 def step():
     limits = _limits()
     form = RunForm.from_form(request.form, limits)
-    outcome, errors, index = _outcome(form, limits)
+    outcome, errors, index = _outcome(form, limits, {})
     if outcome is None or outcome.program is None or outcome.result is None:
-        page, status = build_page(form, limits)
-        return page_or_fragment(RESULT_FRAGMENTS, {"result": page.result, "editor": page.editor, "oob": True},
-                                lambda: ("playground/page.html", page), status, retarget="#result")
-    context = step_context(outcome.program, outcome.result, index)
+        return _result_response(form, limits, errors, retarget="#result")
+    context = step_context(outcome.program, outcome.result, index, run_setting(form, outcome))
     return page_or_fragment(("playground/_step.html",), {"step": context},
+                            lambda: ("playground/page.html", build_page(form, limits)[0]))
+
+
+@bp.get("/input")
+def input_fields():
+    limits = _limits()
+    form = RunForm.from_form(request.args, limits)
+    return page_or_fragment(("playground/_input.html",), {"panel": input_panel(form, {}, limits), "limits": limits},
                             lambda: ("playground/page.html", build_page(form, limits)[0]))

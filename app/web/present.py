@@ -1,46 +1,46 @@
-"""Engine results -> the page contexts of ``contexts.py``.
+"""Engine results -> the result contexts of ``contexts.py``: the listing, the verdict, the runs of several
+packets, the packets in and out, the maps after the run and the helper output. The editor side is in
+``panels.py``, one position of a run in ``stepview.py``.
 
-Only presentation happens here: numbers to hex and signed decimal, listings to highlighted rows, traces to
-the state at one position. What an instruction means is the engine's business; this module reads its
-results through the façade (``disassemble``, ``format_insn``, ``RunResult``, ``Trace``).
-
-Positions in a run: position ``k`` (0 <= k <= total) is the machine *before* step ``k``; position ``total``
-is the state after the last instruction. What is "changed" at position ``k`` is what step ``k - 1`` did, as a
-debugger marks what the last step changed.
+Only presentation happens here: numbers to hex and signed decimal, listings to highlighted rows, JSON
+maps to tables. What an instruction means is the engine's business; this module reads its results through
+the façade (``disassemble``, ``format_insn``, ``RunResult``, ``Trace``).
 """
 from __future__ import annotations
 
 import re
-
-from markupsafe import Markup
+from typing import Mapping
 
 from app.ebpf import AsmError, Program, disassemble
-from app.ebpf.asm import format_insn
+from app.ebpf.progtypes import PROG_TYPES
 from app.ebpf.vm import RunResult
 
+from . import mapview, packetview
 from .contexts import (
     AsmErrorContext,
-    EditorContext,
     FaultContext,
     FieldProblem,
-    LastStep,
     ListingRow,
-    OutputLine,
-    RegionDump,
-    RegisterRow,
     ResultContext,
     RunInputs,
-    StepContext,
+    RunRow,
     Verdict,
 )
-from .hexdump import hexdump
+from .ctxform import event_of
+from .decode import decode, summary
+from .forms import RunForm
 from .highlight import highlight_lines
-from .runs import FIELD_LABELS, Outcome, RunForm
+from .panels import field_label, field_target, ordered
+from .runs import Outcome
+from .stepview import RunSetting, insn_text, output_line, signed64, step_context
+
+__all__ = ["result_context", "asm_error_context", "insn_rows", "listing", "insn_text", "verdict", "run_setting"]
 
 _LOG_LINE = re.compile(r"(\d+): \(([0-9a-f]{2})\) (.*)")
 
 FAULT_TITLES = {
     "memory": "Invalid memory access",
+    "context": "Context access not allowed",
     "helper": "Helper call failed",
     "limit": "Instruction limit reached",
     "call-depth": "Call stack too deep",
@@ -48,35 +48,45 @@ FAULT_TITLES = {
     "end-of-program": "Ran off the end of the program",
 }
 
-_U64 = 1 << 64
+
+def run_setting(form: RunForm, outcome: Outcome) -> RunSetting:
+    """What the step view needs to know about the run: the hook, the selected packet, the event."""
+    ptype = PROG_TYPES.get(form.prog_type)
+    frame = outcome.packets[outcome.selected] if outcome.packets else None
+    event = event_of(form.event).name if ptype is not None and ptype.name == "tracepoint" else None
+    return RunSetting(ptype, frame, event)
 
 
-def signed64(value: int) -> int:
-    return value - _U64 if value >= 1 << 63 else value
-
-
-def hex64(value: int) -> str:
-    return f"0x{value:016x}"
-
-
-# --- the editor and the result --------------------------------------------------------------------------
-
-def editor_context(form: RunForm, errors: dict[str, str], asm_error: AsmError | None) -> EditorContext:
-    mem_bytes = None
-    if "mem" not in errors:
-        mem_bytes = len("".join(form.mem.split())) // 2
-    return EditorContext(form.source, form.mem, form.max_insns, mem_bytes, form.source.count("\n") + 1,
-                         asm_error.line if asm_error else None, errors)
-
-
-def result_context(form: RunForm, errors: dict[str, str], outcome: Outcome | None, step: int) -> ResultContext:
-    inputs = RunInputs(form.source, form.mem, form.max_insns)
-    problems = tuple(FieldProblem(f, FIELD_LABELS[f], errors[f]) for f in FIELD_LABELS if f in errors)
+def result_context(form: RunForm, errors: Mapping[str, str], outcome: Outcome | None, step: int) -> ResultContext:
+    selected = outcome.selected if outcome else 0
+    inputs = RunInputs(form.hidden_fields(), selected, len(outcome.results) if outcome else 0)
+    problems = tuple(FieldProblem(field_target(k), field_label(k), errors[k]) for k in ordered(errors))
     if outcome is None or outcome.program is None or outcome.result is None:
         asm_error = asm_error_context(outcome.asm_error, form.source) if outcome and outcome.asm_error else None
         return ResultContext(inputs, problems, asm_error, (), None, None)
-    return ResultContext(inputs, problems, None, listing(outcome.program, form.source), verdict(outcome.result),
-                         step_context(outcome.program, outcome.result, step))
+    result, program = outcome.result, outcome.program
+    setting = run_setting(form, outcome)
+    count = len(outcome.results)
+    packet_in = packet_out = None
+    if setting.frame is not None and setting.ptype is not None:
+        packet_in, packet_out = packetview.input_and_output(setting.frame, result.packet_out, setting.ptype)
+    maps = mapview.tables(result.maps, outcome.before)
+    output = tuple(output_line(o) for o in result.output)
+    links = []
+    if packet_out is not None:
+        links.append(("packet-out", f"output packet: {packet_out.changed} byte{'' if packet_out.changed == 1 else 's'} "
+                                    f"changed" if packet_out.changed else "output packet: unchanged"))
+    if maps:
+        changes = sum(t.changes for t in maps)
+        links.append(("maps", f"maps: {changes} change{'' if changes == 1 else 's'}"))
+    if output:
+        links.append(("run-output", f"helper output: {len(output)} record{'' if len(output) == 1 else 's'}"))
+    which = f"packet {selected + 1} of {count}" if count > 1 else ""
+    title = f"Maps after packet {selected + 1} of {count}" if count > 1 else "Maps after the run"
+    return ResultContext(
+        inputs, problems, None, listing(program, form.source), verdict(result, form.prog_type, which, tuple(links)),
+        step_context(program, result, step, setting), run_rows(outcome) if count > 1 else (), packet_in, packet_out,
+        maps, title, output)
 
 
 def asm_error_context(error: AsmError, source: str) -> AsmErrorContext:
@@ -112,92 +122,30 @@ def _line_of(program: Program, pc: int, line_count: int) -> int:
     return line if 0 < line <= line_count else 0
 
 
-def insn_text(program: Program, pc: int | None) -> Markup | None:
-    """The instruction at ``pc`` as the verifier log prints it, highlighted; None outside the program."""
-    if pc is None or not 0 <= pc < len(program.insns):
+# --- the verdict and the runs ---------------------------------------------------------------------------
+
+def _fault(result: RunResult) -> FaultContext | None:
+    f = result.fault
+    if f is None:
         return None
-    return highlight_lines([format_insn(program.insns, pc, "log")])[0]
+    return FaultContext(f.kind, FAULT_TITLES.get(f.kind, f.kind), f.message, f.pc, f.region, f.offset, f.size,
+                        f"0x{f.addr:x}" if f.addr is not None else None)
 
 
-# --- the verdict ----------------------------------------------------------------------------------------
-
-def verdict(result: RunResult) -> Verdict:
-    if result.fault is not None:
-        f = result.fault
-        fault = FaultContext(f.kind, FAULT_TITLES.get(f.kind, f.kind), f.message, f.pc, f.region, f.offset, f.size,
-                             f"0x{f.addr:x}" if f.addr is not None else None)
-        return Verdict(result.insns_executed, None, None, None, fault)
+def verdict(result: RunResult, hook: str = "raw", packet: str = "", links: tuple = ()) -> Verdict:
+    fault = _fault(result)
+    if fault is not None:
+        return Verdict(result.insns_executed, None, None, None, None, fault, hook, packet, links)
     value = result.retval or 0
-    return Verdict(result.insns_executed, f"0x{value:x}", str(value), str(signed64(value)), None)
+    return Verdict(result.insns_executed, f"0x{value:x}", str(value), str(signed64(value)), result.retval_name, None,
+                   hook, packet, links)
 
 
-# --- one position of the run ----------------------------------------------------------------------------
-
-def step_context(program: Program, result: RunResult, index: int) -> StepContext:
-    trace = result.trace
-    assert trace is not None, "the playground always runs with a trace"
-    total = len(trace)
-    index = min(max(index, 0), total)
-    state = trace.state_at(index)
-    record = trace.step_record(index - 1) if index > 0 else None
-    if index < total:
-        status, pc = "next", int(trace.pcs[index])
-    else:
-        status = "fault" if result.fault else "returned"
-        pc = result.fault.pc if result.fault else (int(trace.pcs[-1]) if total else None)
-    changed_regs = record.regs if record else {}
-    registers = tuple(
-        RegisterRow(f"r{i}", hex64(v), str(signed64(v)), i in changed_regs,
-                    hex64(changed_regs[i][0]) if i in changed_regs else None)
-        for i, v in enumerate(state.regs))
-    changed_bytes: dict[str, set[int]] = {}
-    for change in record.memory if record else ():
-        changed_bytes.setdefault(change.region, set()).update(range(change.offset, change.offset + len(change.new)))
-    regions = tuple(
-        RegionDump(name, f"0x{base:x}", len(data),
-                   hexdump(data, frozenset(changed_bytes.get(name, ())), from_end=_is_stack(name)))
-        for name, base, data in state.regions)
-    sizes = {name: len(data) for name, _, data in state.regions}
-    last = _last_step(program, record, sizes) if record else None
-    fresh = len(record.output) if record else 0
-    output = tuple(OutputLine(o.kind, o.text, o.pc, i >= len(state.output) - fresh)
-                   for i, o in enumerate(state.output))
-    return StepContext(index, total, status, pc, insn_text(program, pc) if status == "next" else None,
-                       _summary(index, total, status, pc, program, result), last, len(state.frames), registers,
-                       regions, output)
-
-
-def _last_step(program: Program, record, sizes: dict[str, int]) -> LastStep:
-    changes = [f"r{r}: 0x{old:x} → 0x{new:x}" for r, (old, new) in sorted(record.regs.items())]
-    for m in record.memory:
-        if _is_stack(m.region) and m.region in sizes:
-            where = f"{m.region} fp-{sizes[m.region] - m.offset}"
-        else:
-            where = f"{m.region}+0x{m.offset:x}"
-        if len(m.new) <= 16:
-            changes.append(f"{where}: {m.old.hex(' ')} → {m.new.hex(' ')}")
-        else:
-            changes.append(f"{where}: {len(m.new)} bytes")
-    changes.extend(f"printed by {o.kind}" for o in record.output)
-    before, after = record.frame_depth
-    if after > before:
-        changes.append(f"entered a subprogram (frame {after})")
-    elif after < before:
-        changes.append(f"returned to frame {after}")
-    return LastStep(record.step, record.pc, insn_text(program, record.pc) or Markup(""), tuple(changes))
-
-
-def _is_stack(region: str) -> bool:
-    """Stack frames (the engine names them ``stack[0]``, ``stack[1]`` ...) are shown from the frame pointer
-    down (``fp-8``), as programs address them."""
-    return region.startswith("stack[")
-
-
-def _summary(index: int, total: int, status: str, pc: int | None, program: Program, result: RunResult) -> str:
-    where = f"Step {index} of {total}"
-    if status == "next":
-        text = format_insn(program.insns, pc, "log") if pc is not None and 0 <= pc < len(program.insns) else "?"
-        return f"{where}: next is pc {pc}, {text}"
-    if status == "fault" and result.fault is not None:
-        return f"{where}: stopped at pc {result.fault.pc}: {result.fault.message}"
-    return f"{where}: returned 0x{(result.retval or 0):x}"
+def run_rows(outcome: Outcome) -> tuple[RunRow, ...]:
+    rows = []
+    for i, (packet, result) in enumerate(zip(outcome.packets, outcome.results)):
+        fault = _fault(result)
+        verdict_text = fault.title if fault else (result.retval_name or f"0x{(result.retval or 0):x}")
+        rows.append(RunRow(i, len(packet), summary(decode(packet)), verdict_text, fault is not None,
+                           result.insns_executed, len(result.output), i == outcome.selected))
+    return tuple(rows)

@@ -1,6 +1,7 @@
 // The program editor: line numbers beside the textarea, the error line marked, Tab indents,
-// Ctrl/Cmd+Enter runs, Esc leaves for the stepper; the input's byte count; a stale mark on the result
-// when the program or input changes after a run. Plain JS, no dependencies.
+// Ctrl/Cmd+Enter runs (from any field of the form), Esc leaves for the stepper; the input's byte count;
+// another map seed row on request; fields marked invalid when their error message shows; a stale mark on
+// the result when the program or an input changes after a run. Plain JS, no dependencies.
 "use strict";
 (() => {
   const INDENT = "    ";
@@ -68,10 +69,17 @@
     }
   }
 
-  textarea.addEventListener("keydown", (event) => {
+  // Ctrl/Cmd+Enter runs from any field of the form (the program, the packet builder, the environment ...).
+  form.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
-      form.requestSubmit();
+      form.requestSubmit(document.getElementById("run"));
+    }
+  });
+
+  textarea.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      return; // handled by the form
     } else if (event.key === "Tab" && !event.ctrlKey && !event.altKey && !event.metaKey) {
       event.preventDefault();
       if (event.shiftKey) {
@@ -113,27 +121,58 @@
     }
   });
 
-  // --- input byte count ------------------------------------------------------------------------------
-  const mem = document.getElementById("mem");
-  const count = document.getElementById("mem-count");
-  if (mem && count) {
+  // --- input byte count (the input panel is swapped when the hook changes: listen on the form) --------
+  form.addEventListener("input", (event) => {
+    const mem = event.target;
+    const count = document.getElementById("mem-count");
+    if (mem.id !== "mem" || !count) {
+      return;
+    }
     const limit = Number(count.dataset.limit).toLocaleString("en");
-    mem.addEventListener("input", () => {
-      const digits = mem.value.replace(/\s+/g, "");
-      let text;
-      if (/[^0-9a-fA-F]/.test(digits)) {
-        text = "not hex";
-      } else if (digits.length % 2) {
-        text = "odd number of hex digits";
-      } else if (digits.length === 0) {
-        text = "empty: r1 = 0, r2 = 0";
-      } else {
-        const n = digits.length / 2;
-        text = n === 1 ? "1 byte" : `${n} bytes`;
-      }
-      count.textContent = `${text} · at most ${limit}`;
-    });
-  }
+    const digits = mem.value.replace(/\s+/g, "");
+    let text;
+    if (/[^0-9a-fA-F]/.test(digits)) {
+      text = "not hex";
+    } else if (digits.length % 2) {
+      text = "odd number of hex digits";
+    } else if (digits.length === 0) {
+      text = "empty: r1 = 0, r2 = 0";
+    } else {
+      const n = digits.length / 2;
+      text = n === 1 ? "1 byte" : `${n} bytes`;
+    }
+    count.textContent = `${text} · at most ${limit}`;
+  });
+
+  // --- map seeds: another empty row -----------------------------------------------------------------
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest("#add-seed")) {
+      return;
+    }
+    const rows = document.getElementById("seed-rows");
+    const last = rows ? rows.querySelector(".seed-row:last-of-type") : null;
+    if (!last) {
+      return;
+    }
+    const index = rows.querySelectorAll(".seed-row").length;
+    const row = last.cloneNode(true);
+    row.id = `seed-${index}`;
+    for (const element of row.querySelectorAll("[id]")) {
+      element.id = element.id.replace(/^seed-\d+/, `seed-${index}`);
+    }
+    for (const input of row.querySelectorAll("input")) {
+      input.value = "";
+      input.removeAttribute("aria-invalid");
+      input.setAttribute("aria-describedby", `seed-${index}-error`);
+      input.setAttribute("aria-label", input.getAttribute("aria-label").replace(/\d+:/, `${index + 1}:`));
+    }
+    const error = row.querySelector(".field-error");
+    if (error) {
+      error.textContent = "";
+    }
+    rows.appendChild(row);
+    row.querySelector("input").focus();
+  });
 
   // --- results: error line, stale mark ---------------------------------------------------------------
   const summary = document.querySelector(".example-summary");
@@ -146,8 +185,28 @@
       summary.hidden = true; // it describes the example, no longer what is in the editor
     }
   }
-  for (const field of form.querySelectorAll("textarea, input:not([type=hidden])")) {
-    field.addEventListener("input", markStale);
+  form.addEventListener("input", markStale);
+  form.addEventListener("change", (event) => {
+    // Text fields said so on "input" already (their "change" comes on blur, when nothing changed since).
+    if (event.target.matches("select, input[type=radio], input[type=checkbox], input[type=file]")) {
+      markStale();
+    }
+  });
+
+  // Fields whose error message (updated out of band after a run) is not empty are marked invalid.
+  function syncInvalid() {
+    for (const message of form.querySelectorAll(".field-error")) {
+      for (const field of form.querySelectorAll(`[aria-describedby~="${message.id}"]`)) {
+        if (field.id === "source") {
+          continue; // the gutter's error line decides for the program
+        }
+        if (message.textContent.trim()) {
+          field.setAttribute("aria-invalid", "true");
+        } else {
+          field.removeAttribute("aria-invalid");
+        }
+      }
+    }
   }
 
   document.addEventListener("htmx:afterSettle", () => {
@@ -156,6 +215,7 @@
     if (line !== errorLine) {
       setErrorLine(line);
     }
+    syncInvalid();
   });
 
   // --- examples menu: loading one replaces the program ------------------------------------------------

@@ -1,6 +1,7 @@
-// Stepping through a run: the step buttons, the slider and the keyboard (←/→, Home/End) ask the server
-// for the machine state at a position (POST /step with the inputs of the result on screen, swapped into
-// #step by htmx), then mark the current instruction in the listing. Only one request is in flight; a
+// Stepping through a run: the step buttons, the slider, the keyboard (←/→, Home/End) and the "step N"
+// buttons of the helper output ask the server for the machine state at a position (POST /step with the
+// inputs of the result on screen, swapped into #step by htmx), then mark the current instruction in the
+// listing. With several packets, picking another run fetches that run's whole result. Only one request is in flight; a
 // position asked for meanwhile is fetched when it returns, so holding an arrow key never queues a backlog.
 "use strict";
 (() => {
@@ -122,11 +123,29 @@
   }
 
   document.addEventListener("click", (event) => {
-    const button = event.target.closest("#stepper button[data-step]");
-    if (button) {
+    const button = event.target.closest("#stepper button[data-step], button[form=stepper][data-goto]");
+    if (button && stepper() && typeof htmx !== "undefined") {
       event.preventDefault();
       goTo(Number(button.value));
+      if (button.dataset.goto !== undefined) {
+        const step = document.getElementById("step");
+        if (step) {
+          step.scrollIntoView({ block: "start", behavior: "smooth" });
+        }
+      }
     }
+  });
+
+  // Several packets: picking another run (a radio button of the step form) shows that run's result.
+  document.addEventListener("change", (event) => {
+    const radio = event.target;
+    const form = stepper();
+    if (radio.name !== "run" || radio.getAttribute("form") !== "stepper" || !form || typeof htmx === "undefined") {
+      return;
+    }
+    htmx.ajax("POST", form.dataset.runUrl, {
+      source: form, values: { step: "0" }, target: "#result", swap: "outerHTML",
+    });
   });
 
   document.addEventListener("input", (event) => {

@@ -200,5 +200,127 @@ def test_without_javascript_the_forms_still_work(browser, server):
         page.locator("#run").click()
         page.wait_for_load_state()
         assert page.locator("#verdict .retval").inner_text() == "0x7"
+        page.select_option("#type", "kprobe")  # without JavaScript, a button asks for the hook's inputs
+        page.locator("button", has_text="Show its inputs").click()
+        page.wait_for_load_state()
+        assert page.locator("#ctx_di").is_visible()
+        page.fill("#source", "r0 = *(u64 *)(r1 + 112)\nexit\n")
+        page.fill("#ctx_di", "9")
+        page.locator("#run").click()
+        page.wait_for_load_state()
+        assert page.locator("#verdict .retval").inner_text() == "0x9"
     finally:
         context.close()
+
+
+# --- hooks, packets, maps ---------------------------------------------------------------------------------
+
+def pcap_file(path: Path, specs: list[str]) -> Path:
+    import struct
+
+    from app.ebpf.packets import build_packet, parse_spec
+
+    data = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    for spec in specs:
+        packet = build_packet(parse_spec(spec))
+        data += struct.pack("<IIII", 0, 0, len(packet), len(packet)) + packet
+    path.write_bytes(data)
+    return path
+
+
+def test_xdp_packet_from_fields_verdicts_maps_and_stepping_to_the_update(page):
+    from app.web.examples import BY_SLUG
+
+    page.goto("/")
+    page.fill("#source", BY_SLUG["xdp-filter"].source)
+    page.select_option("#type", "xdp")  # the input panel follows the hook
+    expect(page.locator("#packet_from-fields")).to_be_checked()
+    expect(page.locator("#eth_dst")).to_be_visible()
+    expect(page.locator("#packet_spec")).to_be_hidden()  # only the chosen source shows
+    page.select_option("#l3", "ipv6")
+    expect(page.locator("#ip_src")).to_have_attribute("placeholder", "fd00::1")
+    page.locator("#run").click()
+    expect(page.locator("#verdict .retval-name")).to_have_text("XDP_DROP")
+    expect(page.locator("#map-proto_count")).to_contain_text("No entries.")
+
+    page.select_option("#l3", "ipv4")
+    expect(page.locator("#ip_src")).to_have_attribute("placeholder", "10.0.0.1")
+    page.fill("#ip_src", "10.0.0.9")
+    page.select_option("#l4", "tcp")
+    expect(page.locator("#tcp_flags")).to_be_visible()
+    expect(page.locator("#ip_src")).to_have_value("10.0.0.9")  # kept across the panel's swap
+    page.fill("#dport", "443")
+    page.keyboard.press("Control+Enter")  # runs from any field of the form
+    expect(page.locator("#verdict .retval-name")).to_have_text("XDP_PASS")
+    entry = page.locator("#map-proto_count tbody tr.is-added")
+    expect(entry).to_contain_text("06 00 00 00")
+    expect(entry).to_contain_text("01 00 00 00 00 00 00 00 = 1")
+    expect(page.locator("#run-packets")).to_contain_text("10.0.0.9 → 10.0.0.2, TCP")
+
+    page.locator("#step-slider").focus()
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")  # just after bpf_map_update_elem
+    expect(page.locator("#step")).to_have_attribute("data-index", "23")
+    expect(page.locator("#map-memory .is-changed")).to_have_text("01")
+    expect(page.locator("#step .last")).to_contain_text("proto_count.values+0x0: 00 → 01")
+    page.console.assert_clean()
+
+
+def test_kprobe_arguments_and_a_jump_to_helper_output(page):
+    page.goto("/")
+    page.fill("#source", "r0 = *(u64 *)(r1 + 112)\nr2 = *(u64 *)(r1 + 104)\nr0 += r2\nexit\n")
+    page.select_option("#type", "kprobe")
+    expect(page.locator("label[for=ctx_di]")).to_have_text("arg1 (di)")
+    page.fill("#ctx_di", "40")
+    page.fill("#ctx_si", "0x2")
+    page.locator("#run").click()
+    expect(page.locator("#verdict .retval")).to_have_text("0x2a")
+    expect(page.locator("#context")).to_contain_text("di (arg1)")
+    page.fill("#ctx_si", "two")
+    page.locator("#run").click()
+    expect(page.locator("#ctx_si-error")).to_contain_text("must be a number")
+    expect(page.locator("#ctx_si")).to_have_attribute("aria-invalid", "true")
+
+    page.goto("/?example=kprobe-args")
+    button = page.locator("#run-output button.goto")
+    target = button.get_attribute("value")
+    button.click()
+    expect(page.locator("#step")).to_have_attribute("data-index", target)
+    expect(page.locator("#output li.is-new")).to_contain_text("dfd=-100")
+    page.console.assert_clean(allow="status of 422")
+
+
+def test_pcap_upload_runs_every_packet_and_steps_the_chosen_one(page, tmp_path):
+    capture = pcap_file(tmp_path / "three.pcap", ["eth/ipv4/udp", "eth/ipv6/tcp", "eth/ipv4/tcp(dport=22)"])
+    page.goto("/?example=xdp-filter")
+    page.locator("label.segment", has_text="pcap upload").click()
+    expect(page.locator("#pcap")).to_be_visible()
+    page.set_input_files("#pcap", str(capture))
+    page.locator("#run").click()
+    expect(page.locator("#runs tbody tr")).to_have_count(3)
+    expect(page.locator("#runs .verdict-name")).to_have_text(["XDP_PASS", "XDP_DROP", "XDP_PASS"])
+    page.locator("#runs input[name=run][value='1']").check()  # step through the second packet
+    expect(page.locator("#verdict")).to_contain_text("packet 2 of 3")
+    expect(page.locator("#verdict .retval-name")).to_have_text("XDP_DROP")
+    expect(page.locator("#stepper .which-run")).to_have_text("packet 2 of 3")
+    page.locator("#stepper button[data-step=next]").click()
+    expect(page.locator("#step")).to_have_attribute("data-index", "1")
+    expect(page.locator("#step .now")).to_contain_text("pc 1")
+    page.console.assert_clean()
+
+
+def test_map_seeds_rows_and_environment(page):
+    page.goto("/?example=cgroup-deny")
+    expect(page.locator("#seeds-panel")).to_have_attribute("open", "")
+    page.locator("#add-seed").click()
+    expect(page.locator("#seed-2-map")).to_be_focused()
+    page.fill("#seed-2-map", "denied_ports")
+    page.fill("#seed-2-key", "0050")  # port 80
+    page.fill("#seed-2-value", "01")
+    page.locator("#run").click()
+    expect(page.locator("#runs .verdict-name")).to_have_text(["drop", "drop", "allow"])
+    page.fill("#seed-2-key", "zz")
+    page.locator("#run").click()
+    expect(page.locator("#seed-2-error")).to_contain_text("key: not hex")
+    page.console.assert_clean(allow="status of 422")

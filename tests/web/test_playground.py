@@ -58,15 +58,6 @@ def test_unknown_example_is_404(client):
     assert "There is no example with that name" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.slug)
-def test_every_example_runs_to_its_expected_result(client, example):
-    html = client.get(f"/?example={example.slug}").get_data(as_text=True)
-    if isinstance(example.expect, int):
-        assert f'<code class="retval">0x{example.expect:x}</code>' in html
-    else:
-        assert "Fault" in html and "is-fault" in html
-
-
 # --- running ----------------------------------------------------------------------------------------------
 
 def test_run_without_htmx_returns_the_whole_page(post_form):
@@ -229,3 +220,10 @@ def test_helper_output_is_shown_from_the_step_that_printed_it(post_form):
     assert "printed by trace_printk" in after
     later = post_form("/step", source=source, step="7", htmx=True).get_data(as_text=True)
     assert '<li><span class="muted">pc 6 trace_printk</span>' in later  # still listed, no longer new
+
+
+@pytest.mark.parametrize("slug", [e.slug for e in EXAMPLES])
+def test_element_ids_are_unique(client, slug):
+    html = client.get(f"/?example={slug}").get_data(as_text=True)
+    seen = ids(html)
+    assert len(seen) == len(set(seen)), sorted({i for i in seen if seen.count(i) > 1})

@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from app.web import contexts, errors, inputs
+from app.web import contexts, ctxform, decode, errors, forms, inputs, packetform, runs, stepview
 from app.web import hexdump as hexdump_module
 from app.web.hexdump import HexGap, HexRow, hexdump
 from app.web.inputs import FieldError, check_source, parse_count, parse_hex
@@ -75,7 +75,8 @@ def test_hexdump_row_width_is_one_stack_slot():
 
 # --- contexts ---------------------------------------------------------------------------------------------
 
-CONTEXT_CLASSES = [c for module in (contexts, hexdump_module, errors, inputs)
+CONTEXT_CLASSES = [c for module in (contexts, hexdump_module, errors, inputs, decode, forms, packetform, ctxform, runs,
+                                    stepview)
                    for _, c in inspect.getmembers(module, inspect.isclass)
                    if dataclasses.is_dataclass(c) and c.__module__ == module.__name__]
 

@@ -1,0 +1,80 @@
+"""Every example of the menu runs to the result it promises, on the page and through the same code path."""
+from __future__ import annotations
+
+import html as html_lib
+import re
+
+import pytest
+
+from app.web.examples import EXAMPLES
+from app.web.inputs import Limits
+from app.web.runs import check, execute
+
+LIMITS = Limits(64 * 1024, 64 * 1024, 1_000_000)
+
+
+def outcome_of(example):
+    form = example.form(LIMITS)
+    request, errors = check(form, LIMITS)
+    assert not errors, errors
+    outcome = execute(request, form)
+    assert outcome.asm_error is None, outcome.asm_error
+    return outcome
+
+
+def matches(result, expected) -> bool:
+    if isinstance(expected, int):
+        return result.fault is None and result.retval == expected
+    if expected.startswith("fault:"):
+        return result.fault is not None and result.fault.kind == expected[6:]
+    return result.fault is None and result.retval_name == expected
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.slug)
+def test_every_example_gives_its_expected_result(example):
+    outcome = outcome_of(example)
+    assert len(outcome.results) == len(example.expect)
+    for n, (result, expected) in enumerate(zip(outcome.results, example.expect)):
+        assert matches(result, expected), f"run {n}: {result.retval_name or result.retval} {result.fault}"
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.slug)
+def test_every_example_page_shows_its_verdicts(client, example):
+    response = client.get(f"/?example={example.slug}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    first = example.expect[0]
+    if isinstance(first, int):
+        assert f'<code class="retval">0x{first:x}</code>' in html
+    elif first.startswith("fault:"):
+        assert "is-fault" in html
+    else:
+        assert f'<span class="retval-name">{first}</span>' in html
+    if len(example.expect) > 1:
+        verdicts = re.findall(r'<span class="verdict-name[^"]*">([^<]*)</span>', html)
+        assert verdicts == [str(e) if not isinstance(e, int) else f"0x{e:x}" for e in example.expect]
+    assert f'<option value="{example.slug}" selected>' in html
+    assert f'<option value="{example.type}" selected>' in html  # the hook picker follows the example
+
+
+def test_every_hook_has_an_example():
+    from app.ebpf.progtypes import PROG_TYPES
+
+    covered = {e.type for e in EXAMPLES}
+    assert {"xdp", "sched_cls", "socket_filter", "cgroup_skb", "kprobe", "tracepoint", "raw_tracepoint",
+            "cgroup_sock_addr"} <= covered <= {"raw", *PROG_TYPES}
+
+
+def test_examples_show_what_they_are_about(client):
+    tc = client.get("/?example=tc-rewrite").get_data(as_text=True)
+    assert "output packet: 4 bytes changed" in tc and "port 40000 → 5353, length 13" in tc
+    kprobe = html_lib.unescape(client.get("/?example=kprobe-args").get_data(as_text=True))
+    assert "bpf_trace_printk: dfd=-100 name=7ffd5e1c2a40" in kprobe
+    ring = client.get("/?example=xdp-ringbuf").get_data(as_text=True)
+    assert "1 records, oldest first" in ring and "events: 8-byte record" in ring
+    deny = client.get("/?example=cgroup-deny").get_data(as_text=True)
+    assert 'value="denied_ports"' in deny and 'id="seeds-panel" class="panel" open' in deny
+    percpu = client.get("/?example=raw-tracepoint").get_data(as_text=True)
+    assert "<th scope=\"col\">cpu0</th><th scope=\"col\">cpu1</th>" in percpu
+    connect = client.get("/?example=connect4-port").get_data(as_text=True)
+    assert 'id="ctx_user_ip4" name="ctx_user_ip4" value="10.0.0.2"' in connect
