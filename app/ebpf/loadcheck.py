@@ -41,6 +41,8 @@ def subprog_starts(insns: tuple[Insn, ...]) -> list[int]:
 
 def check_subprogs(insns: tuple[Insn, ...]) -> LoadError | None:
     """Mirrors ``check_subprogs``: jumps stay in their subprogram, which ends in exit or goto."""
+    if not insns:
+        return None
     starts = subprog_starts(insns)
     bounds = list(zip(starts, starts[1:] + [len(insns)]))
     for start, end in bounds:

@@ -29,6 +29,9 @@ from .walk import COMPLEXITY_LIMIT, Walker
 def verify(program: Program, prog_type: str, *, privileged: bool = True) -> VerifierResult:
     """Check ``program`` as the kernel would load it as ``prog_type`` (privileged: a root loader)."""
     insns = program.insns
+    if not insns:
+        return _rejected(0, "the program has no instructions (BPF_PROG_LOAD refuses it with E2BIG)", "E2BIG", 0,
+                         (), False)
     for problem in (check_map_refs(insns, len(program.maps)), check_subprogs(insns)):
         if problem is not None:
             return _rejected(problem.pc, problem.message, "EINVAL", 0, (), False)

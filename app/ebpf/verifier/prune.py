@@ -7,7 +7,8 @@ explored *covers* the current one — every live register and stack slot of the 
 the current one can have — nothing new can happen from here, and the path stops. A kept state that is
 still on the current path (an ancestor) and is identical to the current state means the program loops
 without making progress: ``infinite loop detected``. Like the kernel, a new state is kept only after at
-least 2 jumps and 8 instructions since the last one.
+least 2 jumps and 8 instructions since the last one, and, where an ancestor was kept at the same
+instruction (a loop), only after 20 jumps or 100 instructions.
 
 Not like the kernel yet: every scalar counts as precise (no ``mark_chain_precision``), which prunes less;
 stack slots are all considered live.
@@ -176,10 +177,11 @@ def states_equal(old: VerifierState, cur: VerifierState, live: frozenset[int]) -
     return all(ids.same(a[0], b[0]) for a, b in zip(old.refs, cur.refs))
 
 
-@dataclass
+@dataclass(eq=False)
 class Kept:
-    state: VerifierState
-    pending_len: int  # branches waiting when it was kept: it is fully explored once fewer are waiting
+    """A state kept at a prune point. It is fully explored once it is no longer an ancestor of the path
+    being walked: the walk is depth-first, so branches pushed after it were all finished before any branch
+    pushed before it is resumed."""
 
-    def complete(self, pending_now: int) -> bool:
-        return self.pending_len > pending_now
+    state: VerifierState
+    pending_len: int

@@ -123,6 +123,8 @@ class Walker:
         self.prune_points = prune_points(self.insns)
         self.live = live_registers(self.insns)
         self.kept: dict[int, list[Kept]] = {}
+        self.ancestors: list[Kept] = []  # states kept on the current path (not fully explored yet)
+        self.pending_ancestors: list[list[Kept]] = []  # the same, for each pending branch
         self.jmps_processed = 0
         self.prev_jmps = 0
         self.prev_insns = 0
@@ -157,25 +159,34 @@ class Walker:
                     self.event(idx, "accept")
                     return -1, None
                 idx, state = self.pending.pop()
+                self.ancestors = self.pending_ancestors.pop()
                 self.event(idx, "pop_branch", detail=f"{len(self.pending)} more pending")
                 continue
             idx, state, pushed = result
             if pushed is not None:
                 self.pending.append(pushed)
+                self.pending_ancestors.append(list(self.ancestors))
                 self.max_pending = max(self.max_pending, len(self.pending))
                 self.event(pushed[0], "push_branch", detail=f"from insn {idx}")
 
     def visited(self, idx: int, st: VerifierState) -> bool:
         """``is_state_visited``: True when a kept, fully explored state covers ``st`` (prune the path)."""
         kept = self.kept.setdefault(idx, [])
+        on_path = {id(k) for k in self.ancestors}
+        add = self.jmps_processed - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8
         for k in kept:
-            if k.complete(len(self.pending)):
+            if id(k) not in on_path:  # fully explored: every path from it has ended
                 if states_equal(k.state, st, self.live[idx]):
                     return True
-            elif k.state == st:
+                continue
+            if k.state == st:
                 raise Reject(f"infinite loop detected at insn {idx}", "EINVAL")
-        if self.jmps_processed - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8:
-            kept.append(Kept(st, len(self.pending)))
+            if self.jmps_processed - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
+                add = False  # inside a loop the kernel keeps states less often
+        if add:
+            k = Kept(st, len(self.pending))
+            kept.append(k)
+            self.ancestors.append(k)
             self.prev_jmps, self.prev_insns = self.jmps_processed, self.processed
             self.total_states += 1
             self.live_states += 1
