@@ -9,6 +9,7 @@ is ``reg_bounds_sanity_check``: every range non-empty and consistent with the tn
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from . import tnum
 from .tnum import Tnum
@@ -70,25 +71,16 @@ def const(v: int) -> Bounds:
 
 def update_reg32_bounds(b: Bounds) -> Bounds:
     """``__update_reg32_bounds``: bounds implied by the low 32 known bits."""
-    var32 = tnum.subreg(b.var_off)
-    return replace(
-        b,
-        s32_min=max(b.s32_min, s32(var32.value | (var32.mask & 0x80000000))),
-        s32_max=min(b.s32_max, s32(var32.value | (var32.mask & 0x7FFFFFFF))),
-        u32_min=max(b.u32_min, var32.value),
-        u32_max=min(b.u32_max, var32.value | var32.mask),
-    )
+    v, m = b.var_off.value & U32_MAX, b.var_off.mask & U32_MAX
+    return Bounds(b.var_off, b.smin, b.smax, b.umin, b.umax,
+                  max(b.s32_min, s32(v | (m & 0x80000000))), min(b.s32_max, s32(v | (m & 0x7FFFFFFF))),
+                  max(b.u32_min, v), min(b.u32_max, v | m))
 
 
 def update_reg64_bounds(b: Bounds) -> Bounds:
     v, m = b.var_off.value, b.var_off.mask
-    return replace(
-        b,
-        smin=max(b.smin, s64(v | (m & (1 << 63)))),
-        smax=min(b.smax, s64(v | (m & S64_MAX))),
-        umin=max(b.umin, v),
-        umax=min(b.umax, v | m),
-    )
+    return Bounds(b.var_off, max(b.smin, s64(v | (m & (1 << 63)))), min(b.smax, s64(v | (m & S64_MAX))),
+                  max(b.umin, v), min(b.umax, v | m), b.s32_min, b.s32_max, b.u32_min, b.u32_max)
 
 
 def update_reg_bounds(b: Bounds) -> Bounds:
@@ -123,7 +115,7 @@ def reg32_deduce_bounds(b: Bounds) -> Bounds:
     if u32(s32_min) <= u32(s32_max):
         u32_min = max(u32(s32_min), u32_min)
         u32_max = min(u32(s32_max), u32_max)
-    return replace(b, u32_min=u32_min, u32_max=u32_max, s32_min=s32_min, s32_max=s32_max)
+    return Bounds(b.var_off, b.smin, b.smax, b.umin, b.umax, s32_min, s32_max, u32_min, u32_max)
 
 
 def reg64_deduce_bounds(b: Bounds) -> Bounds:
@@ -141,7 +133,7 @@ def reg64_deduce_bounds(b: Bounds) -> Bounds:
     elif u64(smax) < umin:
         smax = s64(umax)
         umin = max(umin, u64(smin))
-    return replace(b, smin=smin, smax=smax, umin=umin, umax=umax)
+    return Bounds(b.var_off, smin, smax, umin, umax, b.s32_min, b.s32_max, b.u32_min, b.u32_max)
 
 
 def reg_deduce_mixed_bounds(b: Bounds) -> Bounds:
@@ -154,7 +146,7 @@ def reg_deduce_mixed_bounds(b: Bounds) -> Bounds:
     if b.s32_min >= 0 and smin >= S32_MIN and smax <= S32_MAX:
         smin, smax, umin, umax = b.s32_min, b.s32_max, b.s32_min, b.s32_max
         var_off = tnum.intersect(var_off, tnum.range_(u64(smin), u64(smax)))
-    return replace(b, var_off=var_off, smin=smin, smax=smax, umin=umin, umax=umax)
+    return Bounds(var_off, smin, smax, umin, umax, b.s32_min, b.s32_max, b.u32_min, b.u32_max)
 
 
 def reg_deduce_bounds(b: Bounds) -> Bounds:
@@ -165,11 +157,13 @@ def reg_bound_offset(b: Bounds) -> Bounds:
     """``__reg_bound_offset``: known bits from the unsigned ranges."""
     var64 = tnum.intersect(b.var_off, tnum.range_(b.umin, b.umax))
     var32 = tnum.intersect(tnum.subreg(var64), tnum.range_(b.u32_min, b.u32_max))
-    return replace(b, var_off=tnum.or_(tnum.clear_subreg(var64), var32))
+    return Bounds(tnum.or_(tnum.clear_subreg(var64), var32), b.smin, b.smax, b.umin, b.umax, b.s32_min,
+                  b.s32_max, b.u32_min, b.u32_max)
 
 
+@lru_cache(maxsize=1 << 16)
 def sync(b: Bounds) -> Bounds:
-    """``reg_bounds_sync``."""
+    """``reg_bounds_sync`` (pure, so results are cached: loops meet the same bounds again and again)."""
     b = update_reg_bounds(b)
     b = reg_deduce_bounds(b)
     b = reg_deduce_bounds(b)

@@ -29,8 +29,8 @@ EXPECTED = {
     "ARG_CONST_MAP_PTR": "map_ptr",
     "ARG_PTR_TO_CTX": "ctx",
     "ARG_PTR_TO_FUNC": "func",
-    "ARG_PTR_TO_MAP_KEY": "fp, pkt, pkt_meta, map_key, map_value",
-    "ARG_PTR_TO_MAP_VALUE": "fp, pkt, pkt_meta, map_key, map_value",
+    "ARG_PTR_TO_MAP_KEY": "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
+    "ARG_PTR_TO_MAP_VALUE": "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
     "MEM": "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
 }
 
@@ -102,7 +102,7 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
             if r.type != PTR_TO_MEM or r.maybe_null or not r.ref_obj_id:
                 raise Reject(f"R{i} type={r.type_name()} expected=ringbuf_mem")
             if r.off:
-                raise Reject(f"R{i} must have zero offset when passed to release func")
+                raise Reject(f"R{i} must have zero offset when passed to release func or trusted arg to kfunc")
             released = r.ref_obj_id
         elif kind == "ARG_PTR_TO_SPIN_LOCK":
             if r.type != PTR_TO_MAP_VALUE:
@@ -163,7 +163,8 @@ def _check_memory(w, st: VerifierState, regno: int, r: Reg, size: int, write: bo
             return
         base = r.off + B.s64(r.b.var_off.value)
         if base < -512 or base + size > 0:
-            raise Reject(f"invalid indirect access to stack R{regno} off={r.off} size={size}")
+            what = "write to" if write else "read from"
+            raise Reject(f"invalid {what} stack R{regno} off={r.off} size={size}")
         return  # privileged loaders may pass uninitialised stack
     w.mem_access(st, regno, r, 0, size, write=False)
 

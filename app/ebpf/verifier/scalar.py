@@ -8,6 +8,7 @@ Each operation updates the tnum and the ranges the way the kernel does, then ``b
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 from . import bounds as B
 from . import tnum as T
@@ -144,6 +145,7 @@ def _xor32(a: Bounds, b: Bounds, var: T.Tnum) -> Bounds:
     return replace(a, s32_min=smin, s32_max=smax, u32_min=umin, u32_max=umax)
 
 
+@lru_cache(maxsize=1 << 16)
 def alu(op: str, width: int, dst: Bounds, src: Bounds) -> Bounds:
     """``dst op= src`` for scalars, as ``adjust_scalar_min_max_vals`` computes it (width 32 or 64).
 

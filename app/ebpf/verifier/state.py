@@ -54,8 +54,9 @@ class Reg:
         return self.type not in (NOT_INIT, SCALAR)
 
     def type_name(self) -> str:
-        """``reg_type_str``: ``map_value_or_null``, ``scalar``, ``fp`` ..."""
-        name = {PTR_TO_MEM: "mem"}.get(self.type, self.type)
+        """``reg_type_str``: ``map_value_or_null``, ``scalar``, ``fp``, ``ringbuf_mem`` ..."""
+        name = {PTR_TO_MEM: "ringbuf_mem" if self.ref_obj_id else "mem", PTR_TO_SOCKET: "sock_common"}.get(
+            self.type, self.type)
         return f"{name}_or_null" if self.maybe_null else name
 
 

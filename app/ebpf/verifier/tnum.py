@@ -15,11 +15,10 @@ M32 = (1 << 32) - 1
 
 @dataclass(frozen=True, slots=True)
 class Tnum:
+    """Invariant (kept by every function here): ``value & mask == 0``, both within 64 bits."""
+
     value: int
     mask: int
-
-    def __post_init__(self) -> None:
-        assert self.value & self.mask == 0 and 0 <= self.value <= M64 and 0 <= self.mask <= M64, self
 
     def __str__(self) -> str:
         return strn(self)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 
 from .. import isa, progtypes
 from ..helpers import HELPER_NAMES, HELPERS
-from ..insn import Insn
+from ..errors import DecodeError
+from ..insn import Insn, check_one
 from ..program import Program
 from . import bounds as B
 from . import scalar as S
@@ -54,6 +55,8 @@ from .state import (
 )
 
 COMPLEXITY_LIMIT = 1_000_000
+MAX_VAR_OFF = 1 << 29  # BPF_MAX_VAR_OFF
+JMP_SEQ_LIMIT = 8192  # BPF_COMPLEXITY_LIMIT_JMP_SEQ: pending branches at most
 MAX_CALL_FRAMES = 8
 MAX_EVENTS = 200_000
 
@@ -164,6 +167,10 @@ class Walker:
                 continue
             idx, state, pushed = result
             if pushed is not None:
+                if len(self.pending) >= JMP_SEQ_LIMIT:
+                    message = f"The sequence of {len(self.pending) + 1} jumps is too complex."
+                    self.event(idx, "reject", detail=message)
+                    return idx, Reject(message, "EFAULT")
                 self.pending.append(pushed)
                 self.pending_ancestors.append(list(self.ancestors))
                 self.max_pending = max(self.max_pending, len(self.pending))
@@ -203,6 +210,12 @@ class Walker:
         spec = insn.spec
         if spec is None:
             raise Reject(f"unknown opcode {insn.opcode:02x}", "EINVAL")
+        try:
+            check_one(insn, idx)
+        except DecodeError:
+            if insn.dst > 10 or insn.src > 10:
+                raise Reject(f"R{max(insn.dst, insn.src)} is invalid", "EINVAL") from None
+            raise Reject(f"{_reserved_name(spec)} uses reserved fields", "EINVAL") from None
         if idx in self.prune_points and self.visited(idx, st):
             self.event(idx, "prune", detail="an earlier state covers this one")
             return None
@@ -240,12 +253,16 @@ class Walker:
         raise Reject(f"unknown opcode {insn.opcode:02x}", "EINVAL")
 
     def read(self, st: VerifierState, regno: int) -> Reg:
+        if regno > 10:
+            raise Reject(f"R{regno} is invalid", "EINVAL")
         r = st.cur.reg(regno)
         if r.type == NOT_INIT:
             raise Reject(f"R{regno} !read_ok")
         return r
 
     def write(self, st: VerifierState, regno: int, r: Reg) -> VerifierState:
+        if regno > 10:
+            raise Reject(f"R{regno} is invalid", "EINVAL")
         if regno == 10:
             raise Reject("frame pointer is read only")
         return st.with_frame(st.cur.with_reg(regno, r))
@@ -317,7 +334,7 @@ class Walker:
         if dst.is_pointer and src.is_pointer:
             if op == "sub" and dst.type == src.type and self.privileged:
                 return UNKNOWN
-            raise Reject(f"R{d} pointer {'-=' if op == 'sub' else op} pointer prohibited")
+            raise Reject(f"R{d} pointer {_OP_SYM.get(op, op)} pointer prohibited")
         if op not in ("add", "sub"):
             if op in ("and", "or", "xor"):
                 sym = {"and": "&=", "or": "|=", "xor": "^="}[op]
@@ -331,21 +348,21 @@ class Walker:
         if base.type in (CONST_PTR_TO_MAP, PTR_TO_PACKET_END, PTR_TO_SOCKET, PTR_TO_FUNC):
             raise Reject(f"R{d} pointer arithmetic on {base.type} prohibited")
         o = off_reg.b
-        if o.is_const():
+        what = base.type_name()
+        if o.is_const():  # check_reg_sane_offset, then the pointer's own offset
             delta = B.s64(o.var_off.value)
+            if not -MAX_VAR_OFF < delta < MAX_VAR_OFF:
+                raise Reject(f"math between {what} pointer and {delta} is not allowed")
             new_off = base.off + delta if op == "add" else base.off - delta
-            if not -(1 << 29) < new_off < (1 << 29):
-                raise Reject(f"value {delta} makes {base.type} pointer be out of bounds")
-            return replace(base, off=new_off, range=base.range if op == "add" else base.range)
+            if not -MAX_VAR_OFF < new_off < MAX_VAR_OFF:
+                raise Reject(f"{what} pointer offset {new_off} is not allowed")
+            return replace(base, off=new_off)
         if base.type == PTR_TO_CTX:
             raise Reject(f"R{d} pointer arithmetic on ctx prohibited")
-        if o.smin == B.S64_MIN or o.smin < -(1 << 29):
-            kind = "pkt" if base.type in (PTR_TO_PACKET, PTR_TO_PACKET_META) else base.type
-            what = "map_value" if base.type == PTR_TO_MAP_VALUE else kind
+        if o.smin == B.S64_MIN:
             raise Reject(f"math between {what} pointer and register with unbounded min value is not allowed")
-        if o.umax >= (1 << 29):
-            what = "pkt" if base.type in (PTR_TO_PACKET, PTR_TO_PACKET_META) else base.type
-            raise Reject(f"math between {what} pointer and register with unbounded max value is not allowed")
+        if not -MAX_VAR_OFF < o.smin < MAX_VAR_OFF:
+            raise Reject(f"value {o.smin} makes {what} pointer be out of bounds")
         var = S.alu(op, 64, base.b, o)
         return replace(base, b=var, range=0 if base.type in (PTR_TO_PACKET, PTR_TO_PACKET_META) else base.range)
 
@@ -355,6 +372,8 @@ class Walker:
         base = self.read(st, insn.src)
         size = spec.size
         value = self.mem_access(st, insn.src, base, insn.off, size, write=False)
+        if value.type == SCALAR and size < 8 and spec.op == "ldx":
+            value = scalar(S.alu("and", 64, value.b, B.const((1 << (size * 8)) - 1)))  # coerce_reg_to_size
         if spec.op == "ldxs" and value.type == SCALAR and not value.b.is_const():
             lo = -(1 << (size * 8 - 1))
             value = scalar(B.from_srange(lo, -lo - 1))
@@ -407,8 +426,8 @@ class Walker:
             lo = reg.off + off + reg.b.smin
             hi = reg.off + off + reg.b.umax + size
             if lo < 0 or hi > reg.range:
-                # __check_packet_access prints the access offset twice (not the register's off)
-                raise Reject(f"invalid access to packet, off={off} size={size}, R{regno}(id={reg.id},off={off},"
+                at = reg.off + off  # __check_packet_access prints this offset twice
+                raise Reject(f"invalid access to packet, off={at} size={size}, R{regno}(id={reg.id},off={at},"
                              f"r={reg.range})")
             return st if write else UNKNOWN
         raise Reject(f"R{regno} invalid mem access '{reg.type_name()}'")
@@ -417,21 +436,29 @@ class Walker:
         return self.prog_type in ("xdp", "sched_cls", "sched_act")
 
     def check_region(self, regno: int, reg: Reg, off: int, size: int, limit: int, what: str, extra: str) -> None:
-        lo = reg.off + off + reg.b.smin
-        hi = reg.off + off + reg.b.umax + size
-        if reg.b.smin < 0 and not reg.b.is_const():
+        """``check_mem_region_access``: the lowest and the highest offset the access may touch."""
+        b = reg.b
+        if b.is_const():
+            at = reg.off + off + B.s64(b.var_off.value)
+            if at < 0 or at + size > limit:
+                raise Reject(f"invalid access to {what}, {extra} off={at} size={size}")
+            return
+        if b.smin < 0:
             raise Reject(f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.")
-        if lo < 0 or hi > limit:
-            if reg.b.is_const():
-                raise Reject(f"invalid access to {what}, {extra} off={reg.off + off + B.s64(reg.b.var_off.value)} "
-                             f"size={size}")
-            raise Reject(f"R{regno} unbounded memory access, make sure to bounds check any such access"
-                         if reg.b.umax == B.U64_MAX else
-                         f"invalid access to {what}, {extra} off={lo} size={size}")
+        lo = reg.off + off + b.smin
+        if lo < 0 or lo + size > limit:
+            raise Reject(f"invalid access to {what}, {extra} off={lo} size={size}")
+        if b.umax >= MAX_VAR_OFF:
+            raise Reject(f"R{regno} unbounded memory access, make sure to bounds check any such access")
+        hi = reg.off + off + b.umax
+        if hi + size > limit:
+            raise Reject(f"invalid access to {what}, {extra} off={hi} size={size}")
 
     def stack_access(self, st: VerifierState, regno: int, reg: Reg, off: int, size: int, write: bool,
                      value: Reg | None):
-        frame_i = next(i for i, f in enumerate(st.frames) if f.frameno == reg.frameno)
+        frame_i = next((i for i, f in enumerate(st.frames) if f.frameno == reg.frameno), None)
+        if frame_i is None:
+            raise Reject(f"R{regno} points to the stack of a function that has returned")
         frame = st.frames[frame_i]
         if not reg.b.is_const():
             if not write:
@@ -574,6 +601,8 @@ class Walker:
     def exit(self, idx: int, st: VerifierState):
         if len(st.frames) > 1:
             r0 = self.read(st, 0)
+            if r0.type == PTR_TO_STACK and r0.frameno == st.cur.frameno:
+                raise Reject("cannot return stack pointer to the caller")
             callee = st.cur
             caller = st.frames[-2]
             regs = list(caller.regs)
@@ -612,7 +641,7 @@ class Walker:
 
     def local_call(self, idx: int, insn: Insn, st: VerifierState):
         if len(st.frames) >= MAX_CALL_FRAMES:
-            raise Reject(f"the call stack of {len(st.frames) + 1} frames is too deep !", "E2BIG")
+            raise Reject(f"the call stack of {len(st.frames) + 1} frames is too deep", "E2BIG")
         target = idx + 1 + insn.imm
         callee = initial_frame(len(st.frames), idx, target)
         regs = list(callee.regs)
@@ -627,7 +656,18 @@ class Walker:
         return check_helper_call(self, idx, insn.imm, st)
 
 
-_OP_SYM = {"mul": "*=", "div": "/=", "mod": "%=", "lsh": "<<=", "rsh": ">>=", "arsh": "s>>=", "sdiv": "s/=",
+def _reserved_name(spec: isa.OpSpec) -> str:
+    """The name the kernel's "BPF_X uses reserved fields" message gives the instruction."""
+    if spec.cls in (isa.Class.ALU, isa.Class.ALU64):
+        return {"mov": "BPF_MOV", "movsx": "BPF_MOV", "neg": "BPF_NEG", "le": "BPF_END", "be": "BPF_END",
+                "bswap": "BPF_END"}.get(spec.op, "BPF_ALU")
+    if spec.cls in (isa.Class.JMP, isa.Class.JMP32):
+        return {"call": "BPF_CALL", "call_local": "BPF_CALL", "exit": "BPF_EXIT", "ja": "BPF_JA"}.get(
+            spec.op, "BPF_JMP/JMP32")
+    return {isa.Class.LDX: "BPF_LDX", isa.Class.ST: "BPF_ST", isa.Class.STX: "BPF_STX"}.get(spec.cls, "BPF_LD")
+
+
+_OP_SYM = {"add": "+=", "sub": "-=", "and": "&=", "or": "|=", "xor": "^=", "mul": "*=", "div": "/=", "mod": "%=", "lsh": "<<=", "rsh": ">>=", "arsh": "s>>=", "sdiv": "s/=",
            "smod": "s%="}
 
 __all__ = ["Walker", "Reject", "Event", "describe", "HELPERS", "HELPER_NAMES", "PTR_TO_MAP_VALUE"]

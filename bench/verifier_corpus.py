@@ -1,0 +1,283 @@
+"""Run the verifier corpus (tests/data/verifier/*.yaml) against the running kernel's verifier.
+
+    python bench/verifier_corpus.py --check            # compare every case with the kernel; exit 1 on a mismatch
+    python bench/verifier_corpus.py --update           # rewrite the kernel's fields (expect, errno, msg, insn,
+                                                       #   processed, states) from what the kernel says now
+    python bench/verifier_corpus.py --show NAME        # print the kernel's log for one case (level 1 keeps only the
+                                                       #   path to an error; --log-level 2 shows every state)
+    python bench/verifier_corpus.py --summary          # count cases by topic and verdict (no kernel needed)
+    options: --only SUBSTRING (cases whose name contains it), --file STEM (one topic file)
+
+Needs the bpf() system call (root). Each case is loaded with BPF_PROG_LOAD at log level 4 (statistics only, full
+speed): the verdict, errno, first error line and the final ``processed N insns ... total_states ... peak_states``
+line. A rejection is loaded again at level 1 (plus stats), whose walk gives ``insn``, the last instruction line
+before the error; both loads must agree on the rest. Programs that hit the 1M-instruction limit skip the level-1
+load (it would print a million lines) and keep ``insn: null``. Maps declared by ``.map`` lines are created for each
+load and closed after it; ``ld_imm64`` map references are patched to their fds as a loader would. ``--update``
+writes files deterministically (schema key order, ``|`` blocks for sources, a document per case in file order,
+header comments kept) and prints every field it changed, so a kernel upgrade shows up as a readable diff.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import errno as errno_mod
+import re
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.ebpf.insn import Insn
+from app.ebpf.program import Program
+from app.ebpf.progtypes import PROG_TYPES
+from app.oracle import ENOTSUPP, KernelVerdict, bpf_available, create_map, verify_in_kernel
+from tests.verifier_corpus import (
+    KPTR,
+    Case,
+    CorpusError,
+    States,
+    corpus_files,
+    dump_cases,
+    file_header,
+    load_cases,
+    load_file,
+    summary,
+)
+
+STATS_ONLY = 4  # BPF_LOG_STATS: the error lines and the statistics, no walk (full speed)
+PATH_AND_STATS = 1 | 4  # the path to the decision as well
+_TOO_LARGE = "BPF program is too large"
+_STATS_RE = re.compile(r"processed (\d+) insns \(limit \d+\) max_states_per_insn (\d+) total_states (\d+) "
+                       r"peak_states (\d+) mark_read \d+")
+_INSN_LINE_RE = re.compile(r"^(\d+): \([0-9a-f]{2}\) ")
+_KPTR_RE = re.compile(r"0xffff[0-9a-f]{12}")
+# A few kernel messages lack their newline (6.18: "expected prog array map for tail call"), so the statistics
+# that follow are glued to them: "...for tail callverification time 24 usec". The glued tail is cut off.
+_GLUED_STATS_RE = re.compile(r"(verification time \d+ usec|stack depth \d+|processed \d+ insns \(limit).*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Observed:
+    """What the kernel said about one case, in the corpus's terms."""
+
+    expect: str
+    errno: str | None
+    msg: str | None
+    insn: int | None
+    processed: int
+    states: States
+    seconds: float
+    log: str
+
+
+def kernel_code(program: Program, fds: list[int]) -> bytes:
+    """The program's bytes with ``ld_imm64`` map references (src 1 = fd, 2 = value) pointing at ``fds``."""
+    insns = list(program.insns)
+    for pc, insn in enumerate(insns):
+        if insn.opcode == 0x18 and insn.src in (1, 2):
+            insns[pc] = dataclasses.replace(insn, imm=fds[insn.imm])
+    return b"".join(Insn.encode(i) for i in insns)
+
+
+def create_maps(program: Program, stack: ExitStack) -> list[int]:
+    """Kernel maps for ``program.maps`` (templates of maps of maps first); their fds in declaration order."""
+    fds: dict[str, int] = {}
+    order = sorted(program.maps, key=lambda m: bool(m.inner))
+    for m in order:
+        inner = fds[m.inner] if m.inner else 0
+        kmap = stack.enter_context(create_map(m.type, m.key_size, m.value_size, m.max_entries, m.flags,
+                                              inner_map_fd=inner))
+        fds[m.name] = kmap.fd
+    return [fds[m.name] for m in program.maps]
+
+
+def errno_name(err: int) -> str:
+    return "ENOTSUPP" if err == ENOTSUPP else errno_mod.errorcode.get(err, str(err))
+
+
+def error_insn(log: str, msg: str | None) -> int | None:
+    """The index of the last instruction line (``12: (bf) r1 = r6``) before the error line ``msg``."""
+    lines = log.splitlines()
+    end = len(lines)
+    if msg is not None:
+        for i in range(len(lines) - 1, -1, -1):
+            if lines[i] == msg:
+                end = i
+                break
+    for line in reversed(lines[:end]):
+        m = _INSN_LINE_RE.match(line)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def load(case: Case, log_level: int) -> tuple[KernelVerdict, float]:
+    """BPF_PROG_LOAD ``case`` once at ``log_level`` with fresh maps; the verdict and the seconds the call took."""
+    program = case.program()
+    with ExitStack() as stack:
+        fds = create_maps(program, stack)
+        code = kernel_code(program, fds)
+        attach = PROG_TYPES[case.prog_type].expected_attach_type
+        by_index = any(i.opcode == 0x18 and i.src in (5, 6) for i in program.insns)  # BPF_PSEUDO_MAP_IDX*
+        t0 = time.perf_counter()
+        verdict = verify_in_kernel(code, case.prog_type, log_level=log_level, expected_attach_type=attach,
+                                   fd_array=fds if by_index else None)
+        return verdict, time.perf_counter() - t0
+
+
+def summarise(case: Case, verdict: KernelVerdict, seconds: float) -> Observed:
+    """The corpus fields read from one load's log."""
+    stats = _STATS_RE.findall(verdict.log)
+    if not stats:
+        raise RuntimeError(f"{case.where}: no stats line in the kernel's log (errno {errno_name(verdict.errno)})")
+    processed, max_per_insn, total, peak = map(int, stats[-1])
+    states = States(total=total, peak=peak, max_per_insn=max_per_insn)
+    if verdict.accepted:
+        return Observed("accept", None, None, None, processed, states, seconds, verdict.log)
+    raw = verdict.first_error
+    msg = None if raw is None else _KPTR_RE.sub(KPTR, _GLUED_STATS_RE.sub("", raw)) or raw
+    return Observed("reject", errno_name(verdict.errno), msg, error_insn(verdict.log, raw), processed, states,
+                    seconds, verdict.log)
+
+
+def observe(case: Case) -> Observed:
+    """What the kernel says about ``case``.
+
+    One load with statistics only (log level 4: verdict, errno, error lines, counts, no walk). A rejection is
+    loaded again at level 1 for ``insn`` (the walk's last instruction line), and the two loads must agree on
+    everything else. The exception is the complexity limit ("BPF program is too large"): a level-1 walk of 1M
+    instructions takes seconds, so its ``insn`` is left null.
+    """
+    verdict, seconds = load(case, STATS_ONLY)
+    quick = summarise(case, verdict, seconds)
+    if quick.expect == "accept" or (quick.msg or "").startswith(_TOO_LARGE):
+        return quick
+    verdict, more = load(case, PATH_AND_STATS)
+    full = summarise(case, verdict, seconds + more)
+    if [getattr(quick, f) for f in FIELDS if f != "insn"] != [getattr(full, f) for f in FIELDS if f != "insn"]:
+        raise RuntimeError(f"{case.where}: log levels 4 and 1 disagree: {quick} vs {full}")
+    return full
+
+
+FIELDS = ("expect", "errno", "msg", "insn", "processed", "states")
+
+
+def differences(case: Case, seen: Observed) -> list[tuple[str, object, object]]:
+    """(field, recorded, kernel) for each field that differs."""
+    return [(f, getattr(case, f), getattr(seen, f)) for f in FIELDS if getattr(case, f) != getattr(seen, f)]
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, States):
+        return f"total {value.total}, peak {value.peak}, max/insn {value.max_per_insn}"
+    return repr(value)
+
+
+def select(cases: list[Case], args: argparse.Namespace) -> list[Case]:
+    return [c for c in cases if (not args.only or args.only in c.name) and (not args.file or c.topic == args.file)]
+
+
+def run_check(args: argparse.Namespace) -> int:
+    cases = select(load_cases(), args)
+    t0 = time.perf_counter()
+    bad = 0
+    timings: list[tuple[float, str]] = []
+    for case in cases:
+        seen = observe(case)
+        timings.append((seen.seconds, case.name))
+        diffs = differences(case, seen)
+        if diffs:
+            bad += 1
+            for field, want, got in diffs:
+                print(f"{case.where}: {field}: recorded {_fmt(want)}, kernel {_fmt(got)}")
+    for path in corpus_files():  # hand edits must keep the layout --update writes, or the next update churns
+        if (not args.file or path.stem == args.file) and dump_cases(load_file(path), file_header(path)) != \
+                path.read_text(encoding="utf-8"):
+            print(f"{path.name}: not in the canonical layout (run --update to rewrite it)")
+            bad += 1
+    wall = time.perf_counter() - t0
+    kernel = sum(t for t, _ in timings)
+    slowest = ", ".join(f"{name} {t:.2f} s" for t, name in sorted(timings, reverse=True)[:3])
+    print(f"{len(cases)} cases, {bad} problem(s); {wall:.2f} s in all, {kernel:.2f} s inside BPF_PROG_LOAD "
+          f"(slowest: {slowest})")
+    return 1 if bad else 0
+
+
+def run_update(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    changed_files = 0
+    total = 0
+    names: dict[str, str] = {}
+    for path in corpus_files():
+        if args.file and path.stem != args.file:
+            continue
+        cases = load_file(path, require_expectations=False)
+        out = []
+        for case in cases:
+            if case.name in names:
+                raise CorpusError(f"{case.where}: duplicate name, first used in {names[case.name]}")
+            names[case.name] = path.name
+            if args.only and args.only not in case.name:
+                out.append(case)
+                continue
+            total += 1
+            seen = observe(case)
+            for field, want, got in differences(case, seen):
+                print(f"{case.where}: {field}: {_fmt(want)} -> {_fmt(got)}")
+            out.append(dataclasses.replace(case, **{f: getattr(seen, f) for f in FIELDS}))
+        text = dump_cases(out, file_header(path))
+        if text != path.read_text(encoding="utf-8"):
+            path.write_text(text, encoding="utf-8")
+            changed_files += 1
+        if not args.only:
+            load_file(path)  # what was written must pass the strict schema
+    print(f"{total} cases run, {changed_files} file(s) rewritten, {time.perf_counter() - t0:.2f} s")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    cases = [c for c in load_cases(require_expectations=False) if c.name == args.show]
+    if not cases:
+        print(f"no case named {args.show!r}", file=sys.stderr)
+        return 2
+    verdict, seconds = load(cases[0], args.log_level | STATS_ONLY)
+    seen = summarise(cases[0], verdict, seconds)
+    print(seen.log)
+    print(f"-> {seen.expect} {seen.errno or ''} msg={seen.msg!r} insn={seen.insn} processed={seen.processed} "
+          f"states={_fmt(seen.states)} ({seen.seconds * 1e3:.2f} ms)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--check", action="store_true", help="compare every case with the kernel")
+    mode.add_argument("--update", action="store_true", help="rewrite the kernel's fields from the kernel")
+    mode.add_argument("--show", metavar="NAME", help="print the kernel's log for one case")
+    mode.add_argument("--summary", action="store_true", help="count cases by topic and verdict (no kernel)")
+    ap.add_argument("--only", metavar="SUBSTRING", help="only cases whose name contains this")
+    ap.add_argument("--file", metavar="STEM", help="only this topic file (e.g. stack)")
+    ap.add_argument("--log-level", type=int, default=1, choices=(1, 2), help="log level for --show")
+    args = ap.parse_args(argv)
+    try:
+        if args.summary:
+            print(summary(load_cases()))
+            return 0
+        if not bpf_available():
+            print("bpf() is not permitted here (run as root on Linux)", file=sys.stderr)
+            return 2
+        if args.check:
+            return run_check(args)
+        if args.update:
+            return run_update(args)
+        return run_show(args)
+    except CorpusError as e:
+        print(f"corpus error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
