@@ -218,6 +218,24 @@ def _map_text(m: dict) -> str:
     return f"map {m['name']} ({m['type']}): {json.dumps(entries or extra)}"
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .ebpf.verifier import verify
+
+    program, file_type = _load(args.file, args.section)
+    prog_type = args.type or (file_type if file_type in PROG_TYPES else None)
+    if prog_type is None:
+        raise UsageError("verify needs a program type: --type xdp, socket_filter, ...")
+    result = verify(program, prog_type)
+    if args.json:
+        print(json.dumps(result.to_json(walk=args.walk)))
+    elif result.accepted:
+        print(f"accepted: processed {result.stats.processed} insns")
+    else:
+        print(f"rejected at insn {result.error.insn_idx}: {result.error.message} ({result.error.errno})")
+        print(f"processed {result.stats.processed} insns")
+    return 0 if result.accepted else 1
+
+
 def cmd_conformance(args: argparse.Namespace) -> int:
     from .ebpf.conformance import run_suite
 
@@ -288,6 +306,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"instruction limit (default {DEFAULT_MAX_INSNS})")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("verify", help="check a program as the kernel's verifier would (privileged loader)")
+    p.add_argument("file", help="assembly text, raw instructions (.bin), an ELF object (.o) or restricted C (.c)")
+    p.add_argument("--type", choices=list(PROG_TYPES), help="program type (default: what an ELF section says)")
+    p.add_argument("--section", help="ELF objects and C: the program section")
+    p.add_argument("--json", action="store_true", help="print the VerifierResult as JSON")
+    p.add_argument("--walk", action="store_true", help="with --json: include the walk's events")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("conformance", help="run bpf_conformance / uBPF .data test files")
     p.add_argument("directory")

@@ -155,6 +155,7 @@ MAP_TYPES: dict[str, int] = {
     "lpm_trie": 11,
     "array_of_maps": 12,
     "hash_of_maps": 13,
+    "devmap": 14,
     "queue": 22,
     "stack": 23,
     "ringbuf": 27,

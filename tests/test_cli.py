@@ -166,3 +166,17 @@ def test_c_and_elf_files(tmp_path, capsys):
     bad.write_text("int x(\n")
     assert main(["run", str(bad)]) == 1
     assert "bad.c:1:" in capsys.readouterr().err
+
+
+def test_verify(tmp_path, capsys):
+    good = tmp_path / "good.s"
+    good.write_text("r0 = 2\nexit\n")
+    assert main(["verify", str(good), "--type", "xdp"]) == 0
+    assert capsys.readouterr().out.startswith("accepted: processed 2 insns")
+    bad = tmp_path / "bad.s"
+    bad.write_text("r0 = *(u32 *)(r1 + 3)\nexit\n")
+    assert main(["verify", str(bad), "--type", "socket_filter", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "reject" and data["error"] == {
+        "insn_idx": 0, "message": "invalid bpf_context access off=3 size=4", "errno": "EACCES"}
+    assert main(["verify", str(good)]) == 2

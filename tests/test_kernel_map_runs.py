@@ -292,3 +292,26 @@ def test_maps_of_maps_agree_with_the_kernel(kind, cpu0):
             assert ours.retval == kernel.retval
         for k, state in zip(inner, ours.maps[:2]):
             assert our_entries(state) == kernel_entries(k, program.maps[0])
+
+
+REDIRECT = """
+.map ports type=devmap key_size=4 value_size=4 max_entries=4
+    r1 = ports ll
+    r2 = {slot}
+    r3 = 2                          # fallback: XDP_PASS
+    call bpf_redirect_map
+    exit
+"""
+
+
+@pytest.mark.parametrize("slot", [0, 1, 3, 7])
+def test_redirect_map_agrees_with_the_kernel(slot):
+    program = assemble(REDIRECT.format(slot=slot))
+    ours = run(program, prog_type="xdp", packet=PACKETS[0],
+               seeds=(MapSeed("ports", (1).to_bytes(4, "little"), (1).to_bytes(4, "little")),))
+    with ExitStack() as stack:
+        kmap = stack.enter_context(create_map("devmap", 4, 4, 4))
+        kmap.update((1).to_bytes(4, "little"), (1).to_bytes(4, "little"))  # lo
+        prog = stack.enter_context(load_program(with_fds(program, [kmap.fd]), "xdp"))
+        kernel = prog.test_run(PACKETS[0])
+    assert ours.retval == kernel.retval == (4 if slot == 1 else 2)

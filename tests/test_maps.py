@@ -31,7 +31,7 @@ EXAMPLES = {"array": (4, 8, 4, 0), "percpu_array": (4, 8, 4, 0), "prog_array": (
             "perf_event_array": (4, 4, 4, 0), "hash": (4, 8, 4, 0), "percpu_hash": (4, 8, 4, 0),
             "lru_hash": (4, 8, 4, 0), "lru_percpu_hash": (4, 8, 4, 0), "lpm_trie": (8, 8, 4, BPF_F_NO_PREALLOC),
             "queue": (0, 8, 4, 0), "stack": (0, 8, 4, 0), "bloom_filter": (0, 8, 4, 0), "ringbuf": (0, 0, 4096, 0),
-            "array_of_maps": (4, 4, 4, 0), "hash_of_maps": (4, 4, 4, 0)}
+            "array_of_maps": (4, 4, 4, 0), "hash_of_maps": (4, 4, 4, 0), "devmap": (4, 4, 4, 0)}
 
 
 def make(kind: str, ks: int = None, vs: int = None, n: int = None, flags: int = None, ncpus: int = 2):

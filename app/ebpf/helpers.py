@@ -144,6 +144,7 @@ HELPERS: dict[int, HelperSpec] = {h.id: h for h in (
        changes_pkt_data=True),
     _h(44, [CTX, ANY], INT, XDP, net.xdp_adjust_head, "move the start of the packet", changes_pkt_data=True),
     _h(45, [UNINIT, SIZE0, ANY], INT, TRACING, trace.probe_read_str, "read a string (legacy)", gpl_only=True),
+    _h(51, [MAP, ANY, ANY], INT, XDP, net.redirect_map, "redirect through a devmap slot (or take the fallback)"),
     _h(54, [CTX, ANY], INT, XDP, net.xdp_adjust_meta, "move the start of the metadata", changes_pkt_data=True),
     _h(67, [CTX, UNINIT, SIZE0, ANY], INT, TRACING, trace.get_stack,
        "copy the current kernel or user stack (instruction addresses) into a buffer", gpl_only=True),

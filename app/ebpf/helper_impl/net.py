@@ -357,3 +357,20 @@ def _set_len(vm: Machine) -> None:
     if vm.ctx is not None and vm.ctx.name.startswith("ctx (__sk_buff"):
         vm.ctx.data[0:4] = len(vm.packet).to_bytes(4, "little")
 
+
+
+BPF_F_BROADCAST = 1 << 3
+BPF_F_EXCLUDE_INGRESS = 1 << 4
+
+
+def redirect_map(vm, map_addr, key, flags, *_):
+    """``bpf_redirect_map`` (XDP): XDP_REDIRECT when the slot holds a device, else the fallback action in
+    the low two bits of ``flags``."""
+    m = vm.map_at(map_addr)
+    if flags & ~(3 | BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS):
+        return XDP_ABORTED
+    target = m.target(key & 0xFFFFFFFF) if hasattr(m, "target") else None
+    if target is None:
+        return flags & 3
+    vm.emit("redirect", f"redirect through {m.mdef.name}[{key & 0xFFFFFFFF}] to ifindex {target}")
+    return XDP_REDIRECT

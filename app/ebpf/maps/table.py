@@ -34,6 +34,7 @@ from .base import (
 )
 from .hashes import HashMap, LruHashMap, LruPercpuHashMap, PercpuHashMap
 from .lpm import LpmTrieMap
+from .devmap import DevMap
 from .of_maps import ArrayOfMapsMap, HashOfMapsMap
 from .queues import BloomFilterMap, QueueMap, StackMap
 from .ringbuf import RingbufMap
@@ -102,6 +103,15 @@ def check_fd_array(kind: str, ks: int, vs: int, n: int, flags: int) -> str | Non
     if flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG):
         return f"EINVAL: {kind} maps take neither BPF_F_RDONLY_PROG nor BPF_F_WRONLY_PROG"
     return check_array(kind, ks, vs, n, flags)
+
+
+def check_devmap(kind: str, ks: int, vs: int, n: int, flags: int) -> str | None:
+    """``dev_map_alloc_check``: u32 keys; values are an ifindex, or an ifindex and a program fd."""
+    if n == 0 or ks != 4 or vs not in (4, 8):
+        return "EINVAL: devmap needs key_size 4, value_size 4 or 8 and max_entries > 0"
+    if flags & ~(BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY):
+        return "EINVAL: " + _unknown(flags, BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY)
+    return None
 
 
 def check_map_of_maps_hash(kind: str, ks: int, vs: int, n: int, flags: int) -> str | None:
@@ -253,6 +263,8 @@ MAP_TYPES: dict[str, MapType] = {t.name: t for t in (
        "Array of other maps (MapDef.inner names the template); a lookup gives a map to use with helpers."),
     _t("hash_of_maps", 13, "map_in_map.c", check_map_of_maps_hash, HashOfMapsMap,
        "Hash table of other maps (MapDef.inner names the template)."),
+    _t("devmap", 14, "devmap.c", check_devmap, DevMap,
+       "Network devices (by ifindex) that bpf_redirect_map sends XDP frames to."),
     _t("queue", 22, "queue_stack_maps.c", check_queue, QueueMap,
        "FIFO of values without keys: bpf_map_push_elem, bpf_map_pop_elem, bpf_map_peek_elem."),
     _t("stack", 23, "queue_stack_maps.c", check_queue, StackMap,
