@@ -129,3 +129,14 @@ def test_random_programs_the_kernel_accepts_are_accepted():
         assert ours.accepted, (ours.error, code.hex())
 
     check()
+
+
+def test_max_processed_stops_the_walk_without_a_verdict():
+    loop = assemble("r0 = 0\nr1 = 1000\nl: r1 -= 1\nif r1 > 0 goto l\nexit")
+    full = verify(loop, "xdp")
+    assert full.verdict == "accept" and full.stats.processed > 2000
+    stopped = verify(loop, "xdp", max_processed=100)
+    assert stopped.verdict == "incomplete" and not stopped.accepted
+    assert stopped.error.errno == "LIMIT" and "100 processed instructions" in stopped.error.message
+    assert verify(loop, "xdp", max_processed=full.stats.processed).verdict == "accept"
+    assert verify(loop, "xdp", max_processed=full.stats.processed - 1).verdict == "incomplete"

@@ -27,6 +27,14 @@ assembly errors add ``line`` and ``col``, decode errors ``pc``.
     ``env`` sets what helpers see (``{"pid": 7, "comm": "nginx", "cpu": 1, ...}``); ``seeds`` sets map
     entries first (``[{"map": name or index, "key": hex, "value": hex}]``).
 
+``POST /api/v1/verify``
+    ``{"source": str | "bytecode": hex, "type": str, "maps"?: [...], "options"?: {"max_processed": int,
+    "walk": bool}}`` -> the CLI's ``verify --json`` object: ``verdict`` (``accept``, ``reject``, or
+    ``incomplete`` when the walk reached ``max_processed``, by default the server's limit, before a verdict),
+    ``error`` (``{"insn_idx", "message", "errno"}`` or null), ``stats``, ``log``, and with ``walk`` the
+    walk's events. ``type`` is required: the verifier's rules depend on the program type. A rejection is a
+    result (200), not an error.
+
 ``insns`` has one entry per instruction; ``pc`` is its slot index (``ld_imm64`` takes two slots, so indexes
 can skip) and ``text`` is in the requested style: ``asm`` (default, what the assembler reads) or ``log``
 (as the kernel verifier log prints it).
@@ -43,8 +51,9 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from app.ebpf import AsmError, DecodeError, InputError, MapDef, Program, assemble, disassemble, load_bytes
 from app.ebpf.asm import format_insn
 from app.ebpf.env import Env
-from app.ebpf.maps import MAP_TYPES
+from app.ebpf.maps import MAP_TYPES, check_map
 from app.ebpf.packets import build_packet, parse_spec
+from app.ebpf.progtypes import PROG_TYPES
 from app.ebpf.vm import MapSeed, run, run_packets
 
 from .forms import RAW, TYPES
@@ -223,6 +232,34 @@ def run_program():
     except InputError as e:
         raise ApiError(400, e.message, _api_field(e.field, source)) from None
     return jsonify(result.to_json())
+
+
+@bp.post("/verify")
+def verify_program():
+    from app.ebpf.verifier import verify
+
+    data = _body(("source", "bytecode", "type", "maps", "options"))
+    limits = _limits()
+    program = _program(data, limits, source_ok=True, bytecode_ok=True)
+    prog_type = _string(data, "type")
+    if prog_type is None or prog_type not in PROG_TYPES:
+        raise ApiError(400, f"required: a program type (one of: {', '.join(PROG_TYPES)})", "type")
+    declared = len(program.maps)
+    program = replace(program, maps=program.maps + _map_defs(data.get("maps", []), declared))
+    for i, mdef in enumerate(program.maps):  # BPF_MAP_CREATE comes before BPF_PROG_LOAD
+        problem = check_map(mdef, 1)
+        if problem:
+            raise ApiError(400, f"map {mdef.name} cannot be created: {problem}",
+                           "source" if i < declared else f"maps[{i - declared}]")
+    options = _object(data.get("options", {}), "options", ("max_processed", "walk"))
+    max_processed = options.get("max_processed", limits.verify_insns)
+    if not isinstance(max_processed, int) or isinstance(max_processed, bool):
+        raise ApiError(400, "must be an integer", "options.max_processed")
+    check_count("options.max_processed", max_processed, 1, limits.verify_insns)
+    walk = options.get("walk", False)
+    if not isinstance(walk, bool):
+        raise ApiError(400, "must be true or false", "options.walk")
+    return jsonify(verify(program, prog_type, max_processed=max_processed).to_json(walk=walk))
 
 
 def _required_string(data: dict[str, Any], key: str, path: str) -> str:

@@ -27,7 +27,9 @@ class Limits:
     ``source_bytes``: largest program, as UTF-8 assembly text or as raw bytecode;
     ``input_bytes``: largest input memory or single packet; ``run_insns``: most instructions one run may
     execute; ``packets``: most packets one request may run (one after another, on the same maps);
-    ``packet_bytes``: all those packets together; ``pcap_bytes``: largest capture file an upload may be.
+    ``packet_bytes``: all those packets together; ``pcap_bytes``: largest capture file an upload may be;
+    ``verify_insns``: most instructions one verifier check may process (the kernel allows 1,000,000, which
+    our verifier needs about a minute for; past this limit the answer is "incomplete", not a verdict).
     """
 
     source_bytes: int
@@ -36,12 +38,13 @@ class Limits:
     packets: int = 64
     packet_bytes: int = 128 * 1024
     pcap_bytes: int = 256 * 1024
+    verify_insns: int = 100_000
 
     @classmethod
     def from_config(cls, config: Mapping) -> "Limits":
         return cls(int(config["MAX_SOURCE_BYTES"]), int(config["MAX_INPUT_BYTES"]), int(config["MAX_RUN_INSNS"]),
                    int(config.get("MAX_PACKETS", 64)), int(config.get("MAX_PACKET_BYTES", 128 * 1024)),
-                   int(config.get("MAX_PCAP_BYTES", 256 * 1024)))
+                   int(config.get("MAX_PCAP_BYTES", 256 * 1024)), int(config.get("MAX_VERIFY_INSNS", 100_000)))
 
 
 _NOT_HEX = re.compile(r"[^0-9a-fA-F\s]")

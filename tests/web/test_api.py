@@ -136,7 +136,7 @@ def test_oversize_values_are_refused_by_field(app, client):
 
 # --- the body itself ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("endpoint", ["assemble", "disassemble", "run"])
+@pytest.mark.parametrize("endpoint", ["assemble", "disassemble", "run", "verify"])
 def test_non_json_bodies_are_415(client, endpoint):
     form = client.post(f"/api/v1/{endpoint}", data={"source": "exit"})
     assert "application/json" in error_of(form, 415)["message"]
@@ -159,7 +159,7 @@ def test_body_over_the_request_limit_is_413_json(app, client):
 def test_get_is_405_and_unknown_endpoints_404_in_json(client):
     assert error_of(client.get("/api/v1/run"), 405)
     assert set(client.get("/api/v1/run").headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
-    error_of(client.post("/api/v1/verify", json={"source": "exit"}), 404)
+    error_of(client.post("/api/v1/share", json={"source": "exit"}), 404)
 
 
 def test_api_needs_no_csrf_token_because_it_takes_only_json(client):

@@ -11,10 +11,13 @@ unsigned 64/32-bit ranges kept consistent as ``reg_bounds_sync`` does) are the v
 holds the ALU transfer functions; ``state`` the registers, stack and frames; ``branches`` what jumps
 learn; ``helper_args`` helper prototypes; ``walk`` the loop.
 
-What is not like the kernel yet (the kernel is the reference; ``tests/test_verifier.py`` measures the
-distance): no state pruning, so processed counts of branchy programs are higher; no liveness or precision
-marks; no log text beyond the final lines; callbacks (bpf_loop) are not walked; scalar ids (range learning
-across copies) are not tracked.
+``max_processed`` lets a caller (the web page) stop the walk earlier than the kernel's 1,000,000: the
+result's verdict is then ``"incomplete"``, with an error whose errno is ``LIMIT``, never a kernel verdict.
+
+What is not like the kernel yet (the kernel is the reference; ``tests/test_verifier_corpus.py`` and
+``bench/bench_verifier.py`` measure the distance): no precision tracking, so processed counts of branchy
+programs can be higher; no log text beyond the first error and the final line; callbacks (bpf_loop) are
+not walked; unprivileged mode is partial.
 """
 from __future__ import annotations
 
@@ -23,10 +26,11 @@ from ..loadcheck import check_map_refs, check_subprogs
 from ..program import Program
 from .cfg import check_cfg
 from .result import Rejection, Stats, VerifierResult
-from .walk import COMPLEXITY_LIMIT, Walker
+from .walk import COMPLEXITY_LIMIT, LIMIT_ERRNO, Walker
 
 
-def verify(program: Program, prog_type: str, *, privileged: bool = True) -> VerifierResult:
+def verify(program: Program, prog_type: str, *, privileged: bool = True,
+           max_processed: int = COMPLEXITY_LIMIT) -> VerifierResult:
     """Check ``program`` as the kernel would load it as ``prog_type`` (privileged: a root loader)."""
     insns = program.insns
     if not insns:
@@ -38,9 +42,12 @@ def verify(program: Program, prog_type: str, *, privileged: bool = True) -> Veri
     cfg = check_cfg(insns, allow_loops=privileged)
     if cfg is not None:
         return _rejected(cfg.insn_idx, cfg.message, cfg.errno, 0, (), False)
-    walker = Walker(program, prog_type, privileged)
+    walker = Walker(program, prog_type, privileged, max_processed)
     idx, rejection = walker.run()
     stats = Stats(walker.processed, walker.max_pending)
+    if rejection is not None and rejection.errno == LIMIT_ERRNO:
+        return VerifierResult("incomplete", Rejection(idx, rejection.message, LIMIT_ERRNO), stats,
+                              f"{rejection.message}\n", tuple(walker.events), walker.truncated)
     if rejection is not None:
         return _rejected(idx, rejection.message, rejection.errno, walker.processed, tuple(walker.events),
                          walker.truncated, stats)

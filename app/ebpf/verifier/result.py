@@ -27,7 +27,7 @@ class Stats:
 
 @dataclass(frozen=True)
 class VerifierResult:
-    verdict: str  # "accept" or "reject"
+    verdict: str  # "accept", "reject", or "incomplete" (stopped at the caller's max_processed: no verdict)
     error: Rejection | None
     stats: Stats
     log: str

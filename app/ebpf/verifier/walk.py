@@ -56,6 +56,7 @@ from .state import (
 
 COMPLEXITY_LIMIT = 1_000_000
 MAX_VAR_OFF = 1 << 29  # BPF_MAX_VAR_OFF
+LIMIT_ERRNO = "LIMIT"  # not a kernel errno: the walk was stopped by the caller's max_processed, not rejected
 JMP_SEQ_LIMIT = 8192  # BPF_COMPLEXITY_LIMIT_JMP_SEQ: pending branches at most
 MAX_CALL_FRAMES = 8
 MAX_EVENTS = 200_000
@@ -112,8 +113,10 @@ def describe(r: Reg) -> str:
 
 
 class Walker:
-    def __init__(self, program: Program, prog_type: str, privileged: bool = True):
+    def __init__(self, program: Program, prog_type: str, privileged: bool = True,
+                 max_processed: int = COMPLEXITY_LIMIT):
         self.program = program
+        self.max_processed = max_processed
         self.insns: tuple[Insn, ...] = program.insns
         self.ptype = progtypes.get(prog_type)
         self.prog_type = prog_type
@@ -202,8 +205,11 @@ class Walker:
 
     def step(self, idx: int, st: VerifierState):
         self.processed += 1
-        if self.processed > COMPLEXITY_LIMIT:
-            raise Reject(f"BPF program is too large. Processed {self.processed} insn", "E2BIG")
+        if self.processed > self.max_processed:
+            if self.max_processed >= COMPLEXITY_LIMIT:
+                raise Reject(f"BPF program is too large. Processed {self.processed} insn", "E2BIG")
+            raise Reject(f"stopped after {self.max_processed:,} processed instructions, this playground's limit "
+                         f"for one check (the kernel's is {COMPLEXITY_LIMIT:,}): no verdict", LIMIT_ERRNO)
         if not 0 <= idx < len(self.insns):
             raise Reject(f"jump out of range from insn {idx - 1} to {idx}", "EINVAL")
         insn = self.insns[idx]
