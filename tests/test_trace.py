@@ -112,3 +112,12 @@ def test_replayed_states_include_writes_through_the_context_helpers_and_maps():
     values = next(data for name, _, data in mid.regions if name.startswith("counts.") and name != "counts.map")
     assert ctx[8:12] == (42).to_bytes(4, "little") and values[:8] == (7).to_bytes(8, "little")
     assert r.trace.state_at(2).region("ctx (__sk_buff)")[8:12] == bytes(4)
+
+
+def test_replay_with_an_empty_packet():
+    """A socket filter on a bare Ethernet header sees a 0-byte packet (data starts after the header); the
+    PacketBuffer is then falsy by length, and checkpoints must still carry its state."""
+    program = assemble("r0 = 1\nr1 = 0\nr0 = *(u8 *)(r1 + 0)\nexit\n")
+    result = run(program, prog_type="socket_filter", packet=bytes(14), trace=True)
+    assert result.fault is not None and result.fault.pc == 2
+    assert [result.trace.state_at(k).pc for k in range(len(result.trace) + 1)] == [0, 1, 2, 2]

@@ -433,7 +433,7 @@ class Machine:
                 self._snapshot_cache[id(r)] = cached
             contents.append((r.name, r.base, cached[2], r.writes, r.writable))
         extra = ((self.env_state.clock_reads, self.env_state.rng, self.tail_calls),
-                 tuple(m.snapshot() for m in self.maps), self.packet.state() if self.packet else None)
+                 tuple(m.snapshot() for m in self.maps), self.packet.state() if self.packet is not None else None)
         return Snapshot(self.steps, self.pc, tuple(self.R), tuple(self.frames), tuple(contents),
                         len(self.output), self.done, self.retval, self.fault, self.loop_budget, extra)
 
