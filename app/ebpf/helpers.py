@@ -112,7 +112,7 @@ HELPERS: dict[int, HelperSpec] = {h.id: h for h in (
     _h(3, [MAP, KEY], INT, ALL, map_ops.map_delete_elem, "delete an element (-ENOENT if absent)"),
     _h(4, [UNINIT, SIZE0, ANY], INT, TRACING, trace.probe_read, "read kernel or user memory (legacy)", gpl_only=True),
     _h(5, [], INT, ALL, base.ktime_get_ns, "nanoseconds since boot, not counting suspend"),
-    _h(6, [MEM_RO, SIZE, ANY, ANY, ANY], INT, ALL, base.trace_printk,
+    _h(6, [MEM_RO, SIZE], INT, ALL, base.trace_printk,  # r3..r5: ARG_DONTCARE, never checked
        "print a formatted line (at most 3 arguments) to trace_pipe", gpl_only=True),
     _h(7, [], INT, ALL, base.get_prandom_u32, "a pseudo-random 32-bit number"),
     _h(8, [], INT, ALL, base.get_smp_processor_id, "the id of the CPU the program runs on"),
