@@ -250,6 +250,21 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class VerifierCheck:
+    """What our verifier says of the program for its hook (``_verifier_check.html``), shown before the run:
+    ``verdict`` is ``accept``, ``reject`` or ``incomplete`` (the walk reached ``limit`` processed
+    instructions, the page's limit, before a verdict); a rejection has the kernel's ``message`` and
+    ``errno`` at instruction ``insn_idx``; ``processed`` counts instructions as the kernel's log does."""
+
+    verdict: str
+    insn_idx: int | None
+    message: str
+    errno: str
+    processed: int
+    limit: int
+
+
+@dataclass(frozen=True)
 class RunRow:
     """One packet's run in the runs table (``_runs.html``): its ``index`` (from 0), ``length`` in bytes, the
     packet's decoded ``summary``, the ``verdict`` (return value name or hex, or the fault's title),
@@ -484,7 +499,8 @@ class ResultContext:
     program did not assemble, or ``listing``, ``verdict`` and ``step`` show the run. ``inputs`` are what it
     ran on. After the run: ``runs`` (one row per packet when there are several), the ``packet_out`` (with
     ``packet_in`` beside it), the ``maps`` and their ``maps_title`` (which state they show), and all helper
-    ``output`` of the run.
+    ``output`` of the run. ``check`` is the verifier's verdict for the hook (None for raw bytecode, which
+    no hook loads).
     """
 
     inputs: RunInputs
@@ -499,6 +515,7 @@ class ResultContext:
     maps: tuple[MapTable, ...] = ()
     maps_title: str = ""
     output: tuple[OutputLine, ...] = ()
+    check: VerifierCheck | None = None
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,12 @@ Routes (all answer a full page to a plain request and a fragment to htmx, see ``
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Mapping
 
 from flask import Blueprint, abort, current_app, render_template, request
 
+from .checkview import verifier_check
 from .contexts import ExampleLink, PlaygroundPage
 from .examples import BY_SLUG, DEFAULT, EXAMPLES, Example
 from .forms import RunForm
@@ -60,7 +62,10 @@ def build_page(form: RunForm, limits: Limits, example: Example | None = None,
     links = tuple(ExampleLink(e.slug, e.title, e.summary, e.type, e is example) for e in EXAMPLES)
     selected = next((link for link in links if link.selected), None)
     editor = editor_context(form, errors, asm_error, outcome.program if outcome else None, limits)
-    page = PlaygroundPage(editor, links, selected, limits, result_context(form, errors, outcome, step))
+    result = result_context(form, errors, outcome, step)
+    if outcome is not None and outcome.program is not None and result.verdict is not None:
+        result = replace(result, check=verifier_check(outcome.program, form.prog_type, limits.verify_insns))
+    page = PlaygroundPage(editor, links, selected, limits, result)
     return page, 422 if errors else 200
 
 

@@ -57,6 +57,14 @@ def test_every_example_page_shows_its_verdicts(client, example):
     assert f'<option value="{example.type}" selected>' in html  # the hook picker follows the example
 
 
+@pytest.mark.parametrize("example", [e for e in EXAMPLES if e.type != "raw"], ids=lambda e: e.slug)
+def test_every_hook_example_passes_our_verifier_and_the_page_says_so(client, example):
+    """The kernel loads every hook example (test_examples_kernel.py); ours must agree, on the page too."""
+    html = client.get(f"/?example={example.slug}").get_data(as_text=True)
+    assert 'id="verifier-check" class="verdict check is-accept"' in html
+    assert f"accepted as {example.type}" in html and "is-rejected" not in html
+
+
 def test_every_hook_has_an_example():
     from app.ebpf.progtypes import PROG_TYPES
 

@@ -227,3 +227,28 @@ def test_element_ids_are_unique(client, slug):
     html = client.get(f"/?example={slug}").get_data(as_text=True)
     seen = ids(html)
     assert len(seen) == len(set(seen)), sorted({i for i in seen if seen.count(i) > 1})
+
+
+def test_the_verifier_verdict_comes_before_the_run(post_form):
+    html = post_form("/run", source="r0 = 1\nr1 = 0\nr0 = *(u8 *)(r1 + 0)\nexit\n", type="socket_filter",
+                     packet_from="hex", packets="00" * 14).get_data(as_text=True)
+    check = re.search(r'<section id="verifier-check".*?</section>', html, re.S).group(0)
+    assert "is-reject" in check and '<a href="#insn-2">insn 2</a>' in check
+    assert "<code>R1 invalid mem access &#39;scalar&#39;</code>" in check and "EACCES" in check
+    assert html.index('id="verifier-check"') < html.index('id="verdict"')
+    assert re.search(r'<tr id="insn-2" class="[^"]*is-rejected', html)
+    assert "is-fault" in html  # and the VM still ran it: a fault at the same load
+
+
+def test_raw_programs_have_no_verifier_verdict(post_form):
+    html = post_form("/run", source="r0 = 1\nexit\n", type="raw").get_data(as_text=True)
+    assert 'id="verdict"' in html and 'id="verifier-check"' not in html
+
+
+def test_the_page_limit_on_the_verifier_is_said(app, post_form):
+    app.config["MAX_VERIFY_INSNS"] = 50
+    source = "r0 = 0\nr1 = 100\nl: r1 -= 1\nif r1 > 0 goto l\nexit\n"
+    html = post_form("/run", source=source, type="socket_filter", packet_from="hex",
+                     packets="00" * 14).get_data(as_text=True)
+    check = re.search(r'<section id="verifier-check".*?</section>', html, re.S).group(0)
+    assert "no verdict" in check and "stopped after 50 processed instructions" in check

@@ -1,0 +1,24 @@
+"""The verifier's verdict on the playground page: our verifier run on the program for the chosen hook.
+
+The VM runs whatever it is given, so a program the kernel would refuse still runs on the page; the verdict
+beside the run says whether the kernel would have loaded it at all. The walk is held to the page's limit
+(``Limits.verify_insns``), below the kernel's 1,000,000, so that one request stays short; past it the page
+says "incomplete", never a verdict the kernel did not give.
+"""
+from __future__ import annotations
+
+from app.ebpf import Program
+from app.ebpf.progtypes import PROG_TYPES
+from app.ebpf.verifier import verify
+
+from .contexts import VerifierCheck
+
+
+def verifier_check(program: Program, prog_type: str, limit: int) -> VerifierCheck | None:
+    """The verdict for ``program`` as ``prog_type``, or None when no hook is chosen (raw bytecode)."""
+    if prog_type not in PROG_TYPES:
+        return None
+    result = verify(program, prog_type, max_processed=limit)
+    error = result.error
+    return VerifierCheck(result.verdict, error.insn_idx if error else None, error.message if error else "",
+                         error.errno if error else "", result.stats.processed, limit)
