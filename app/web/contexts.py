@@ -151,7 +151,7 @@ class EditorContext:
     """The run form (``_editor.html``) as the user filled it in.
 
     ``source`` and ``max_insns`` are echoed exactly as sent; ``line_count`` sizes the gutter; ``error_line`` is
-    the source line an assembly error points at (marked in the gutter); ``errors`` maps a field to what is
+    the source line an assembly error or the verifier's rejection points at (marked in the gutter); ``errors`` maps a field to what is
     wrong with it. ``hooks`` is the hook picker, ``panel`` the input panel for the chosen hook, ``env`` the
     environment's fields (``env_open`` when any is set or wrong), ``seeds`` the map seed rows (``seeds_open``
     likewise), ``maps`` the maps the program declares (as far as it assembled), and ``error_slots`` every
@@ -254,10 +254,12 @@ class VerifierCheck:
     """What our verifier says of the program for its hook (``_verifier_check.html``), shown before the run:
     ``verdict`` is ``accept``, ``reject`` or ``incomplete`` (the walk reached ``limit`` processed
     instructions, the page's limit, before a verdict); a rejection has the kernel's ``message`` and
-    ``errno`` at instruction ``insn_idx``; ``processed`` counts instructions as the kernel's log does."""
+    ``errno`` at instruction ``insn_idx``, from source ``line`` (None if unknown); ``processed`` counts
+    instructions as the kernel's log does."""
 
     verdict: str
     insn_idx: int | None
+    line: int | None
     message: str
     errno: str
     processed: int

@@ -65,6 +65,8 @@ def build_page(form: RunForm, limits: Limits, example: Example | None = None,
     result = result_context(form, errors, outcome, step)
     if outcome is not None and outcome.program is not None and result.verdict is not None:
         result = replace(result, check=verifier_check(outcome.program, form.prog_type, limits.verify_insns))
+        if result.check is not None and result.check.verdict == "reject" and result.check.line:
+            editor = replace(editor, error_line=result.check.line)  # the gutter marks the rejected line
     page = PlaygroundPage(editor, links, selected, limits, result)
     return page, 422 if errors else 200
 

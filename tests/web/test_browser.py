@@ -163,6 +163,21 @@ def test_assembly_error_marks_the_gutter_and_goes_to_the_line(page):
     page.console.assert_clean()
 
 
+def test_a_verifier_rejection_is_shown_first_and_marks_its_line(page):
+    page.goto("/?example=xdp-filter")
+    expect(page.locator("#verifier-check")).to_contain_text("accepted as xdp")
+    source = page.locator("#source")
+    source.fill(source.input_value().replace("if r4 > r3 goto", "# if r4 > r3 goto"))  # no bounds check
+    source.press("Control+Enter")
+    check = page.locator("#verifier-check")
+    expect(check).to_contain_text("rejected at insn 4")
+    expect(check).to_contain_text("invalid access to packet, off=12 size=2, R2(id=0,off=12,r=0)")
+    expect(page.locator("#gutter .is-error")).to_have_text("10")  # the line of insn 4
+    expect(page.locator("#listing tr.is-rejected")).to_have_id("insn-4")
+    expect(page.locator("#verdict")).to_contain_text("XDP_PASS")  # the VM still ran it
+    page.console.assert_clean()
+
+
 def test_bad_hex_shows_the_message_beside_the_field(page):
     page.goto("/")
     page.fill("#mem", "12 3z")

@@ -238,6 +238,7 @@ def test_the_verifier_verdict_comes_before_the_run(post_form):
     assert html.index('id="verifier-check"') < html.index('id="verdict"')
     assert re.search(r'<tr id="insn-2" class="[^"]*is-rejected', html)
     assert "is-fault" in html  # and the VM still ran it: a fault at the same load
+    assert 'data-error-line="3"' in html and '<span class="is-error">3</span>' in html  # the gutter marks line 3
 
 
 def test_raw_programs_have_no_verifier_verdict(post_form):
