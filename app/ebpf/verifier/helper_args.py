@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from ..helpers import HELPER_NAMES, HELPERS
 from . import bounds as B
+from .map_compat import map_func_problem, tail_call_map_problem
 from .state import (
     CONST_PTR_TO_MAP,
     NOT_INIT,
@@ -68,6 +69,8 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
                 raise Reject(f"R{i} type={r.type_name()} expected={EXPECTED[kind]}")
             m = w.program.maps[map_index]
             size = m.key_size if kind == "ARG_PTR_TO_MAP_KEY" else m.value_size
+            if size == 0:  # a ring buffer's key: check_helper_mem_access refuses a zero-sized access
+                raise Reject("invalid zero-sized read")
             _check_memory(w, st, i, r, size, write="MEM_UNINIT" in arg)
         elif kind in ("ARG_PTR_TO_MEM", "ARG_PTR_TO_UNINIT_MEM", "ARG_PTR_TO_MEM_OR_NULL"):
             nullable = "MAYBE_NULL" in arg or kind == "ARG_PTR_TO_MEM_OR_NULL"
@@ -110,8 +113,14 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
         elif kind == "ARG_PTR_TO_CONST_STR":
             if r.type != PTR_TO_MAP_VALUE:
                 raise Reject(f"R{i} type={r.type_name()} expected=map_value")
-    if spec.name == "bpf_tail_call":
-        pass
+    if 0 <= map_index < len(w.program.maps):
+        map_type = w.program.maps[map_index].type
+        problem = tail_call_map_problem(spec.name, map_type)
+        if problem:
+            raise Reject(problem, "EINVAL")
+        problem = map_func_problem(spec.name, func_id, map_type)
+        if problem:  # the kernel checks this after setting r0; nothing between can fail here
+            raise Reject(problem, "EINVAL")
     st = _release(st, released) if released else st
     frame = st.cur
     regs = list(frame.regs)
