@@ -231,7 +231,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     elif result.accepted:
         print(f"accepted: processed {result.stats.processed} insns")
     else:
-        print(f"rejected at insn {result.error.insn_idx}: {result.error.message} ({result.error.errno})")
+        where = f" at insn {result.error.insn_idx}" if result.error.insn_idx >= 0 else ""
+        print(f"rejected{where}: {result.error.message} ({result.error.errno})")
         print(f"processed {result.stats.processed} insns")
     return 0 if result.accepted else 1
 

@@ -73,6 +73,14 @@ CASES = [
      MAPS["array"] + LOOKUP + "r1 = *(u32 *)(r10 - 4)\nr1 &= 7\nr0 += r1\nr0 = *(u8 *)(r0 + 0)\nexit", True),
     ("unbounded map value index", "socket_filter",
      MAPS["array"] + LOOKUP + "r1 = *(u32 *)(r10 - 4)\nr0 += r1\nr0 = *(u8 *)(r0 + 0)\nexit", True),
+    ("combined stack of two calls", "socket_filter",
+     "r1 = 0\n*(u64 *)(r10 - 256) = r1\ncall f\nexit\nf:\nr1 = 0\n*(u64 *)(r10 - 264) = r1\nr0 = 0\nexit", True),
+    ("combined stack through a helper's stack argument", "socket_filter",
+     "r1 = 0\n*(u64 *)(r10 - 256) = r1\ncall f\nexit\nf:\nr1 = r10\nr1 += -272\nr2 = 8\nr3 = 0\n"
+     "call bpf_probe_read_kernel\nr0 = 0\nexit", True),
+    ("map type a helper refuses", "socket_filter",
+     ".map h type=hash key_size=4 value_size=8 max_entries=4\nr1 = h ll\nr2 = 0\nr3 = 0\n"
+     "call bpf_ringbuf_query\nr0 = 0\nexit", True),
 ]
 
 
@@ -83,6 +91,14 @@ def test_engine_verdicts_without_a_kernel():
     assert r.log.startswith("R0 !read_ok\n")
     walk = verify(assemble("r0 = 1\nif r0 > 0 goto +1\nr0 = 2\nexit"), "xdp").walk
     assert [e.kind for e in walk][:2] == ["visit", "visit"] and walk[-1].kind == "accept"
+
+
+def test_the_combined_stack_is_checked_after_the_walk_at_no_instruction():
+    source = "r1 = 0\n*(u64 *)(r10 - 8) = r1\ncall f\nexit\nf:\nr1 = 0\n*(u64 *)(r10 - 504) = r1\nr0 = 0\nexit"
+    r = verify(assemble(source), "socket_filter")
+    assert r.error.message == "combined stack size of 2 calls is 528. Too large"  # 16 + 512: rounded to 16
+    assert r.error.insn_idx == -1 and r.to_json()["error"]["insn_idx"] is None and r.stats.processed == 8
+    assert verify(assemble(source.replace("r10 - 504", "r10 - 496")), "socket_filter").accepted
 
 
 def with_fds(program, fds):

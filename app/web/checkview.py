@@ -20,7 +20,7 @@ def verifier_check(program: Program, prog_type: str, limit: int) -> VerifierChec
         return None
     result = verify(program, prog_type, max_processed=limit)
     error = result.error
-    idx = error.insn_idx if error else None
+    idx = error.insn_idx if error and error.insn_idx >= 0 else None
     line = program.lines[idx] if idx is not None and 0 <= idx < len(program.lines) else None
     return VerifierCheck(result.verdict, idx, line or None, error.message if error else "",
                          error.errno if error else "", result.stats.processed, limit)

@@ -26,6 +26,7 @@ from ..loadcheck import check_map_refs, check_subprogs
 from ..program import Program
 from .cfg import check_cfg
 from .result import Rejection, Stats, VerifierResult
+from .stack_depth import combined_stack_problem
 from .walk import COMPLEXITY_LIMIT, LIMIT_ERRNO, Walker
 
 
@@ -51,6 +52,9 @@ def verify(program: Program, prog_type: str, *, privileged: bool = True,
     if rejection is not None:
         return _rejected(idx, rejection.message, rejection.errno, walker.processed, tuple(walker.events),
                          walker.truncated, stats)
+    problem = combined_stack_problem(insns, walker.stack_depth)
+    if problem:  # checked after the walk, at no instruction
+        return _rejected(-1, problem, "EACCES", walker.processed, tuple(walker.events), walker.truncated, stats)
     log = _stats_line(walker.processed)
     return VerifierResult("accept", None, stats, log, tuple(walker.events), walker.truncated)
 

@@ -174,6 +174,9 @@ def _check_memory(w, st: VerifierState, regno: int, r: Reg, size: int, write: bo
         if base < -512 or base + size > 0:
             what = "write to" if write else "read from"
             raise Reject(f"invalid {what} stack R{regno} off={r.off} size={size}")
+        owner = next((f for f in st.frames if f.frameno == r.frameno), None)
+        if owner is not None:
+            w.grow_stack(owner.subprog, -base)
         return  # privileged loaders may pass uninitialised stack
     w.mem_access(st, regno, r, 0, size, write=False)
 

@@ -8,12 +8,16 @@ from .walk import Event
 
 @dataclass(frozen=True)
 class Rejection:
+    """Why the program was refused: the kernel's ``message`` and errno name, at instruction ``insn_idx``,
+    or -1 for checks made after the walk at no instruction (the combined stack size); JSON gives null."""
+
     insn_idx: int
     message: str
     errno: str
 
     def to_json(self) -> dict:
-        return {"insn_idx": self.insn_idx, "message": self.message, "errno": self.errno}
+        return {"insn_idx": self.insn_idx if self.insn_idx >= 0 else None, "message": self.message,
+                "errno": self.errno}
 
 
 @dataclass(frozen=True)

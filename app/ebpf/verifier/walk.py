@@ -117,6 +117,7 @@ class Walker:
                  max_processed: int = COMPLEXITY_LIMIT):
         self.program = program
         self.max_processed = max_processed
+        self.stack_depth: dict[int, int] = {}  # function start -> deepest stack byte used (grow_stack_state)
         self.insns: tuple[Insn, ...] = program.insns
         self.ptype = progtypes.get(prog_type)
         self.prog_type = prog_type
@@ -394,8 +395,11 @@ class Walker:
         return self.mem_access(st, insn.dst, base, insn.off, spec.size, write=True, value=value)
 
     def atomic(self, insn: Insn, spec: isa.OpSpec, st: VerifierState) -> VerifierState:
-        base = self.read(st, insn.dst)
+        """``check_atomic``: the source is read first, then the destination, then r0 for cmpxchg."""
         value = self.read(st, insn.src)
+        base = self.read(st, insn.dst)
+        if spec.op == "atomic_cmpxchg":
+            self.read(st, 0)  # the value compared with memory
         if value.is_pointer:
             raise Reject(f"R{insn.src} leaks addr into mem")
         if base.type not in (PTR_TO_STACK, PTR_TO_MAP_VALUE, PTR_TO_MEM):
@@ -460,12 +464,18 @@ class Walker:
         if hi + size > limit:
             raise Reject(f"invalid access to {what}, {extra} off={hi} size={size}")
 
+    def grow_stack(self, subprog: int, depth: int) -> None:
+        """``grow_stack_state``: remember the deepest byte function ``subprog`` used (for the combined check)."""
+        if 0 < depth <= MAX_BPF_STACK and depth > self.stack_depth.get(subprog, 0):
+            self.stack_depth[subprog] = depth
+
     def stack_access(self, st: VerifierState, regno: int, reg: Reg, off: int, size: int, write: bool,
                      value: Reg | None):
         frame_i = next((i for i, f in enumerate(st.frames) if f.frameno == reg.frameno), None)
         if frame_i is None:
             raise Reject(f"R{regno} points to the stack of a function that has returned")
         frame = st.frames[frame_i]
+        self.grow_stack(frame.subprog, -(reg.off + reg.b.smin + off))
         if not reg.b.is_const():
             if not write:
                 return UNKNOWN  # privileged variable-offset reads of initialised stack
