@@ -22,7 +22,7 @@ not walked; unprivileged mode is partial.
 from __future__ import annotations
 
 from ..helpers import HELPERS
-from ..loadcheck import check_map_refs, check_subprogs
+from ..loadcheck import LoadError, check_map_refs, check_subprogs
 from ..program import Program
 from .cfg import check_cfg
 from .result import Rejection, Stats, VerifierResult
@@ -37,7 +37,10 @@ def verify(program: Program, prog_type: str, *, privileged: bool = True,
     if not insns:
         return _rejected(0, "the program has no instructions (BPF_PROG_LOAD refuses it with E2BIG)", "E2BIG", 0,
                          (), False)
-    for problem in (check_map_refs(insns, len(program.maps)), check_subprogs(insns)):
+    # resolve_pseudo_ldimm64 makes one pass: the first bad instruction, whichever its fault, is reported
+    first = min((p for p in (check_insntable(insns), check_map_refs(insns, len(program.maps))) if p),
+                key=lambda p: p.pc, default=None)
+    for problem in (check_subprogs(insns), first):  # check_subprogs runs first (cfg_ld_imm64_truncated)
         if problem is not None:
             return _rejected(problem.pc, problem.message, "EINVAL", 0, (), False)
     cfg = check_cfg(insns, allow_loops=privileged)
@@ -57,6 +60,26 @@ def verify(program: Program, prog_type: str, *, privileged: bool = True,
         return _rejected(-1, problem, "EACCES", walker.processed, tuple(walker.events), walker.truncated, stats)
     log = _stats_line(walker.processed)
     return VerifierResult("accept", None, stats, log, tuple(walker.events), walker.truncated)
+
+
+def check_insntable(insns) -> LoadError | None:
+    """``resolve_pseudo_ldimm64``'s opcode checks: every opcode in the kernel's ``bpf_opcode_in_insntable``
+    (ours, less ``callx``: BPF_CALL|BPF_X is not in it), and every ``ld_imm64`` followed by a second half
+    whose fields other than imm are zero."""
+    pc = 0
+    while pc < len(insns):
+        insn = insns[pc]
+        spec = insn.spec
+        if spec is None or spec.op == "callx":
+            return LoadError(pc, f"unknown opcode {insn.opcode:02x}")
+        if insn.opcode == 0x18:
+            second = insns[pc + 1] if pc + 1 < len(insns) else None
+            if second is None or second.opcode or second.dst or second.src or second.off:
+                return LoadError(pc, "invalid bpf_ld_imm64 insn")
+            pc += 2
+            continue
+        pc += 1
+    return None
 
 
 def _stats_line(processed: int) -> str:
