@@ -48,6 +48,7 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
     regs = st.cur.regs
     map_index = -1
     released = None
+    sized = None  # (regno, register, written) of a memory argument whose size argument comes next
     for i, arg in enumerate(spec.args, start=1):
         r = regs[i]
         kind = arg.split("|")[0]
@@ -75,25 +76,28 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
         elif kind in ("ARG_PTR_TO_MEM", "ARG_PTR_TO_UNINIT_MEM", "ARG_PTR_TO_MEM_OR_NULL"):
             nullable = "MAYBE_NULL" in arg or kind == "ARG_PTR_TO_MEM_OR_NULL"
             if nullable and r.type == SCALAR and r.b.is_const() and r.b.var_off.value == 0:
+                sized = None
                 continue
             if r.type not in MEMORY_TYPES or r.maybe_null:
                 raise Reject(f"R{i} type={r.type_name()} expected={EXPECTED['MEM']}")
-            size_reg = regs[i + 1]
-            if size_reg.type != SCALAR:
-                raise Reject(f"R{i + 1} type={size_reg.type_name()} expected=scalar")
-            if size_reg.b.umax >= 1 << 29:
-                raise Reject(f"R{i + 1} unbounded memory access, use 'var &= const' or 'if (var < const)'")
-            size = size_reg.b.umax
-            if size:
-                _check_memory(w, st, i, r, size, write=kind == "ARG_PTR_TO_UNINIT_MEM" or "MEM_UNINIT" in arg)
-        elif kind in ("ARG_CONST_SIZE", "ARG_CONST_SIZE_OR_ZERO", "ARG_CONST_ALLOC_SIZE_OR_ZERO"):
+            sized = (i, r, kind == "ARG_PTR_TO_UNINIT_MEM" or "MEM_UNINIT" in arg)  # checked with the size
+        elif kind in ("ARG_CONST_SIZE", "ARG_CONST_SIZE_OR_ZERO"):
+            # check_mem_size_reg: the size's bounds, then the memory before it for umax bytes
             if r.type != SCALAR:
                 raise Reject(f"R{i} type={r.type_name()} expected=scalar")
-            if kind == "ARG_CONST_SIZE" and r.b.umin == 0 and r.b.umax == 0:
-                raise Reject(f"R{i} invalid zero-sized read: u64=[0,0]")
             if r.b.smin < 0:
                 raise Reject(f"R{i} min value is negative, either use unsigned or 'var &= const'")
-            if kind == "ARG_CONST_ALLOC_SIZE_OR_ZERO" and not r.b.is_const():
+            if kind == "ARG_CONST_SIZE" and r.b.umin == 0:
+                raise Reject(f"R{i} invalid zero-sized read: u64=[{B.s64(r.b.umin)},{B.s64(r.b.umax)}]")
+            if r.b.umax >= 1 << 29:
+                raise Reject(f"R{i} unbounded memory access, use 'var &= const' or 'if (var < const)'")
+            if sized is not None and r.b.umax:
+                _check_memory(w, st, sized[0], sized[1], r.b.umax, write=sized[2])
+            sized = None
+        elif kind == "ARG_CONST_ALLOC_SIZE_OR_ZERO":
+            if r.type != SCALAR:
+                raise Reject(f"R{i} type={r.type_name()} expected=scalar")
+            if not r.b.is_const():
                 raise Reject(f"R{i} is not a known constant'")
         elif kind == "ARG_PTR_TO_FUNC":
             if r.type != PTR_TO_FUNC:
