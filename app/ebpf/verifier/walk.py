@@ -280,19 +280,21 @@ class Walker:
         op = spec.op
         width = 64 if spec.cls == isa.Class.ALU64 else 32
         d = insn.dst
-        if op in ("le", "be", "bswap"):
+        if op in ("le", "be", "bswap", "neg"):
+            # check_alu_op: a pointer operand is refused only without allow_ptr_leaks; root gets an
+            # unknown scalar (check_reg_arg DST_OP)
             dst = self.read(st, d)
             if dst.is_pointer:
-                raise Reject(f"R{d} pointer arithmetic prohibited")
+                if not self.privileged:
+                    raise Reject(f"R{d} pointer arithmetic prohibited")
+                return self.write(st, d, UNKNOWN)
+        if op in ("le", "be", "bswap"):
             b = dst.b
             if b.is_const():
                 from ..vm.alu import endian
                 return self.write(st, d, const(endian(op, spec.width, b.var_off.value)))
             return self.write(st, d, UNKNOWN if spec.width == 64 else scalar(B.from_urange(0, (1 << spec.width) - 1)))
         if op == "neg":
-            dst = self.read(st, d)
-            if dst.is_pointer:
-                raise Reject(f"R{d} pointer arithmetic with neg operator prohibited")
             return self.write(st, d, scalar(S.neg(width, dst.b)))
         if spec.source == isa.Source.X:
             src = self.read(st, insn.src)
