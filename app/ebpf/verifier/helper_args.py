@@ -16,6 +16,7 @@ from .state import (
     PTR_TO_MAP_VALUE,
     PTR_TO_MEM,
     PTR_TO_PACKET,
+    PTR_TO_PACKET_END,
     PTR_TO_PACKET_META,
     PTR_TO_STACK,
     SCALAR,
@@ -147,7 +148,21 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
         st = replace(st, refs=st.refs + ((ref_id, idx),))
     else:
         regs[0] = UNKNOWN
-    return st.with_frame(replace(st.cur, regs=tuple(regs)))
+    st = st.with_frame(replace(st.cur, regs=tuple(regs)))
+    return _clear_packet_pointers(w, st) if spec.changes_pkt_data else st
+
+
+def _clear_packet_pointers(w, st: VerifierState) -> VerifierState:
+    """``clear_all_pkt_pointers`` after a helper that may move the packet: every packet pointer, in every
+    frame and stack slot, becomes invalid (``mark_reg_invalid``: unknown for root, NOT_INIT otherwise)."""
+    gone = UNKNOWN if w.privileged else Reg()
+
+    def fix(r: Reg) -> Reg:
+        return gone if r.type in (PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_PACKET_END) else r
+
+    frames = tuple(replace(f, regs=tuple(fix(r) for r in f.regs),
+                           spilled=tuple((slot, fix(r)) for slot, r in f.spilled)) for f in st.frames)
+    return replace(st, frames=frames)
 
 
 def _constant_array_key(w, st: VerifierState, frame, map_index: int) -> bool:
