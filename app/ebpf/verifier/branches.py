@@ -133,9 +133,14 @@ def refine(st: VerifierState, insn: Insn, op: str, width: int, taken: bool, insn
             and op in ("jeq", "jne") and width == 64:
         is_null = (cond == "jeq")
         return _mark_null(st, dst.id, is_null)
-    if dst.type in (PTR_TO_PACKET, PTR_TO_PACKET_META) and src.type == PTR_TO_PACKET_END:
+    # try_match_pkt_pointers: pointers are 64-bit, so a JMP32 comparison of them proves nothing
+    # try_match_pkt_pointers: pointers are 64-bit, so a JMP32 comparison of them proves nothing; data is
+    # bounded by data_end, and data_meta by data itself (an untouched data pointer)
+    if width == 64 and (dst.type == PTR_TO_PACKET and src.type == PTR_TO_PACKET_END
+                        or dst.type == PTR_TO_PACKET_META and _is_init_packet_pointer(src)):
         return _packet_range(st, dst, cond, dst_is_pkt=True)
-    if dst.type == PTR_TO_PACKET_END and src.type in (PTR_TO_PACKET, PTR_TO_PACKET_META):
+    if width == 64 and (dst.type == PTR_TO_PACKET_END and src.type == PTR_TO_PACKET
+                        or _is_init_packet_pointer(dst) and src.type == PTR_TO_PACKET_META):
         return _packet_range(st, src, FLIP[cond], dst_is_pkt=True)
     if dst.type != SCALAR or src.type != SCALAR:
         return st
@@ -172,6 +177,11 @@ def _mark_null(st: VerifierState, ref_id: int, is_null: bool) -> VerifierState:
         if owner is not None and owner.ref_obj_id:
             refs = tuple(x for x in refs if x[0] != owner.ref_obj_id)  # a NULL reservation needs no release
     return replace(st, frames=frames, refs=refs)
+
+
+def _is_init_packet_pointer(r: Reg) -> bool:
+    """``reg_is_init_pkt_pointer``: ``data`` itself, with no offset added."""
+    return r.type == PTR_TO_PACKET and r.off == 0 and r.b.is_const() and r.b.var_off.value == 0
 
 
 def _packet_range(st: VerifierState, pkt: Reg, cond: str, dst_is_pkt: bool) -> VerifierState:
