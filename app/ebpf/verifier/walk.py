@@ -494,6 +494,8 @@ class Walker:
             spilled = frame.spill_at(slot)
             if size == 8 and spilled is not None and all(frame.byte(base + i) == STACK_SPILL for i in range(8)):
                 return spilled
+            if spilled is not None and spilled.type != SCALAR and size != 8:
+                raise Reject("invalid size of register fill")  # check_stack_read_fixed_off: part of a pointer
             if spilled is not None and spilled.type == SCALAR and spilled.b.is_const():
                 return UNKNOWN
             if all(frame.byte(base + i) == STACK_ZERO for i in range(size)):
