@@ -27,12 +27,18 @@ class LoadError:
         return {"pc": self.pc, "message": self.message}
 
 
+def refers_to_function(insn: Insn) -> bool:
+    """``call pc+N`` (a bpf-to-bpf call) or ``ld_imm64`` of a function (a callback): either names the
+    start of a subprogram."""
+    return insn.opcode == 0x85 and insn.src == isa.CallSrc.PSEUDO_CALL or \
+        insn.opcode == 0x18 and insn.src == isa.PseudoSrc.FUNC
+
+
 def subprog_starts(insns: tuple[Insn, ...]) -> list[int]:
     """Instruction indexes where subprograms start: 0 and every target of ``call pc+N`` or ``ld_func``."""
     starts = {0}
     for pc, insn in enumerate(insns):
-        if insn.opcode == 0x85 and insn.src == isa.CallSrc.PSEUDO_CALL or \
-                insn.opcode == 0x18 and insn.src == isa.PseudoSrc.FUNC:
+        if refers_to_function(insn):
             target = jump_target(insn, pc)
             if target is not None and 0 <= target < len(insns):
                 starts.add(target)

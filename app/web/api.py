@@ -213,10 +213,7 @@ def run_program():
     env = _env(data.get("env", {}))
     seeds = _seeds(data.get("seeds", []), limits)
     options = _object(data.get("options", {}), "options", ("max_insns",))
-    max_insns = options.get("max_insns", limits.run_insns)
-    if not isinstance(max_insns, int) or isinstance(max_insns, bool):
-        raise ApiError(400, "must be an integer", "options.max_insns")
-    check_count("options.max_insns", max_insns, 1, limits.run_insns)
+    max_insns = _count_option(options, "max_insns", limits.run_insns)
     try:
         if packets is not None and len(packets) > 1:
             results = run_packets(program, packets, prog_type=prog_type, env=env, seeds=seeds, max_insns=max_insns)
@@ -252,14 +249,19 @@ def verify_program():
             raise ApiError(400, f"map {mdef.name} cannot be created: {problem}",
                            "source" if i < declared else f"maps[{i - declared}]")
     options = _object(data.get("options", {}), "options", ("max_processed", "walk"))
-    max_processed = options.get("max_processed", limits.verify_insns)
-    if not isinstance(max_processed, int) or isinstance(max_processed, bool):
-        raise ApiError(400, "must be an integer", "options.max_processed")
-    check_count("options.max_processed", max_processed, 1, limits.verify_insns)
+    max_processed = _count_option(options, "max_processed", limits.verify_insns)
     walk = options.get("walk", False)
     if not isinstance(walk, bool):
         raise ApiError(400, "must be true or false", "options.walk")
     return jsonify(verify(program, prog_type, max_processed=max_processed).to_json(walk=walk))
+
+
+def _count_option(options: dict[str, Any], key: str, highest: int) -> int:
+    """``options[key]``: an integer from 1 to ``highest`` (the server's limit, also the default)."""
+    value = options.get(key, highest)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ApiError(400, "must be an integer", f"options.{key}")
+    return check_count(f"options.{key}", value, 1, highest)
 
 
 def _required_string(data: dict[str, Any], key: str, path: str) -> str:

@@ -169,14 +169,13 @@ def _mark_null(st: VerifierState, ref_id: int, is_null: bool) -> VerifierState:
             return r
         return const(0) if is_null else replace(r, maybe_null=False)
 
-    frames = tuple(replace(f, regs=tuple(fix(r) for r in f.regs),
-                           spilled=tuple((s, fix(r)) for s, r in f.spilled)) for f in st.frames)
+    mapped = st.map_regs(fix)
     refs = st.refs
     if is_null:
         owner = next((r for f in st.frames for r in f.regs if r.maybe_null and r.id == ref_id), None)
         if owner is not None and owner.ref_obj_id:
             refs = tuple(x for x in refs if x[0] != owner.ref_obj_id)  # a NULL reservation needs no release
-    return replace(st, frames=frames, refs=refs)
+    return replace(mapped, refs=refs)
 
 
 def _is_init_packet_pointer(r: Reg) -> bool:
@@ -197,6 +196,4 @@ def _packet_range(st: VerifierState, pkt: Reg, cond: str, dst_is_pkt: bool) -> V
             return replace(r, range=new_range)
         return r
 
-    frames = tuple(replace(f, regs=tuple(fix(r) for r in f.regs),
-                           spilled=tuple((s, fix(r)) for s, r in f.spilled)) for f in st.frames)
-    return replace(st, frames=frames)
+    return st.map_regs(fix)

@@ -160,9 +160,7 @@ def _clear_packet_pointers(w, st: VerifierState) -> VerifierState:
     def fix(r: Reg) -> Reg:
         return gone if r.type in (PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_PACKET_END) else r
 
-    frames = tuple(replace(f, regs=tuple(fix(r) for r in f.regs),
-                           spilled=tuple((slot, fix(r)) for slot, r in f.spilled)) for f in st.frames)
-    return replace(st, frames=frames)
+    return st.map_regs(fix)
 
 
 def _constant_array_key(w, st: VerifierState, frame, map_index: int) -> bool:
@@ -205,6 +203,4 @@ def _release(st: VerifierState, ref: int) -> VerifierState:
     def fix(r: Reg) -> Reg:
         return Reg() if r.ref_obj_id == ref else r
 
-    frames = tuple(replace(f, regs=tuple(fix(r) for r in f.regs),
-                           spilled=tuple((s, fix(r)) for s, r in f.spilled)) for f in st.frames)
-    return replace(st, frames=frames, refs=tuple(x for x in st.refs if x[0] != ref))
+    return replace(st.map_regs(fix), refs=tuple(x for x in st.refs if x[0] != ref))

@@ -9,9 +9,8 @@ naming how many functions it holds.
 """
 from __future__ import annotations
 
-from .. import isa
-from ..insn import Insn
-from ..loadcheck import subprog_starts
+from ..insn import Insn, jump_target
+from ..loadcheck import refers_to_function, subprog_starts
 from .state import MAX_BPF_STACK
 
 
@@ -19,15 +18,9 @@ def _round_up(depth: int) -> int:
     return (depth + 15) // 16 * 16
 
 
-def _callees(insns: tuple[Insn, ...], start: int, end: int) -> list[int]:
+def _callees(insns: tuple[Insn, ...], start: int, end: int) -> list[int | None]:
     """Start instructions of the functions that instructions ``start..end-1`` call or take the address of."""
-    out = []
-    for pc in range(start, end):
-        insn = insns[pc]
-        if insn.opcode == 0x85 and insn.src == isa.CallSrc.PSEUDO_CALL or \
-                insn.opcode == 0x18 and insn.src == isa.PseudoSrc.FUNC:
-            out.append(pc + 1 + insn.imm)
-    return out
+    return [jump_target(insns[pc], pc) for pc in range(start, end) if refers_to_function(insns[pc])]
 
 
 def combined_stack_problem(insns: tuple[Insn, ...], depths: dict[int, int]) -> str | None:

@@ -10,6 +10,7 @@ pending branch, for the walk's events) without copying.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 from . import bounds as B
 from .bounds import Bounds
@@ -130,6 +131,13 @@ class VerifierState:
 
     def with_frame(self, f: Frame) -> "VerifierState":
         return replace(self, frames=self.frames[:-1] + (f,))
+
+    def map_regs(self, fix: Callable[[Reg], Reg]) -> "VerifierState":
+        """Every register of every frame, spilled ones included, passed through ``fix``
+        (``bpf_for_each_reg_in_vstate``)."""
+        frames = tuple(replace(f, regs=tuple(fix(r) for r in f.regs),
+                               spilled=tuple((slot, fix(r)) for slot, r in f.spilled)) for f in self.frames)
+        return replace(self, frames=frames)
 
     def new_id(self) -> tuple[int, "VerifierState"]:
         return self.next_id, replace(self, next_id=self.next_id + 1)
