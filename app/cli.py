@@ -178,6 +178,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     strings = {k: v.encode() for k, v in (_assignment(a, "string") for a in args.string)}
     seeds = tuple(_seed_arg(s) for s in args.seed_map)
     env = _env(args)
+    checked = None
+    if args.type in PROG_TYPES and not args.no_verify:
+        from .ebpf.verifier import verify
+
+        checked = verify(program, args.type)
+        verdict = {"accepted": checked.accepted, "verdict": checked.verdict,
+                   "error": checked.error.to_json() if checked.error else None}
+        if not checked.accepted:  # the kernel would not load it: nothing runs
+            if args.json:
+                print(json.dumps({"verifier": verdict}))
+            else:
+                where = f" at insn {checked.error.insn_idx}" if checked.error.insn_idx >= 0 else ""
+                print(f"not run: the verifier {'stopped' if checked.verdict == 'incomplete' else 'rejects'} it"
+                      f"{where}: {checked.error.message} ({checked.error.errno}); --no-verify runs it anyway")
+            return 1
     if len(packets) > 1:
         results = run_packets(program, packets, prog_type=args.type, seeds=seeds, max_insns=args.max_insns,
                               env=env)
@@ -188,6 +203,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     last = results[-1]
     if args.json:
         out = last.to_json()
+        if checked is not None:
+            out["verifier"] = verdict
         if len(results) > 1:
             out["runs"] = [{k: v for k, v in r.to_json().items() if k != "maps"} for r in results]
         print(json.dumps(out))
@@ -220,14 +237,23 @@ def _map_text(m: dict) -> str:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from .ebpf.verifier import verify
+    from .ebpf.verifier.walklog import kernel_log
 
     program, file_type = _load(args.file, args.section)
     prog_type = args.type or (file_type if file_type in PROG_TYPES else None)
     if prog_type is None:
         raise UsageError("verify needs a program type: --type xdp, socket_filter, ...")
-    result = verify(program, prog_type)
+    if args.map:
+        program = replace(program, maps=program.maps + tuple(_map_arg(m, len(program.maps) + i)
+                                                             for i, m in enumerate(args.map)))
+    result = verify(program, prog_type, privileged=not args.unpriv)
+    log = kernel_log(program, result, args.log_level) if args.log_level else result.log
     if args.json:
-        print(json.dumps(result.to_json(walk=args.walk)))
+        out = result.to_json(walk=args.walk)
+        out["log"] = log
+        print(json.dumps(out))
+    elif args.log_level:
+        print(log, end="")
     elif result.accepted:
         print(f"accepted: processed {result.stats.processed} insns")
     else:
@@ -286,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--packet-spec", action="append", default=[], metavar="SPEC",
                    help="a packet built from fields, e.g. 'eth/ipv4(dst=10.0.0.2)/udp(dport=53)/payload(hi)'")
     p.add_argument("--pcap", help="run on every packet of a pcap or pcapng file")
+    p.add_argument("--no-verify", action="store_true",
+                   help="run even what the verifier rejects (hooks are verified first; raw programs never are)")
     p.add_argument("--map", action="append", default=[], metavar="TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES",
                    help="declare a map for raw bytecode (ld_imm64 map references use its position); repeatable")
     p.add_argument("--seed-map", action="append", default=[], metavar="INDEX:KEYHEX:VALUEHEX",
@@ -313,6 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", choices=list(PROG_TYPES), help="program type (default: what an ELF section says)")
     p.add_argument("--section", help="ELF objects and C: the program section")
     p.add_argument("--json", action="store_true", help="print the VerifierResult as JSON")
+    p.add_argument("--map", action="append", default=[], metavar="TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES",
+                   help="declare a map for raw bytecode (ld_imm64 map references use its position); repeatable")
+    p.add_argument("--unpriv", action="store_true",
+                   help="check as for an unprivileged loader (partial: pointer leaks and uninitialised stack "
+                        "reads are refused, bounded loops are not allowed)")
+    p.add_argument("--log-level", type=int, choices=(1, 2),
+                   help="print the log in the kernel's format: 2 the whole walk, 1 the walk of a rejected "
+                        "program and only the statistics of an accepted one, as the kernel does")
     p.add_argument("--walk", action="store_true", help="with --json: include the walk's events")
     p.set_defaults(func=cmd_verify)
 

@@ -180,3 +180,48 @@ def test_verify(tmp_path, capsys):
     assert data["verdict"] == "reject" and data["error"] == {
         "insn_idx": 0, "message": "invalid bpf_context access off=3 size=4", "errno": "EACCES"}
     assert main(["verify", str(good)]) == 2
+
+
+def test_verify_prints_the_log_in_the_kernels_format(tmp_path, capsys):
+    bad = tmp_path / "bad.s"
+    bad.write_text("r2 = *(u32 *)(r1 + 0)\nr0 = *(u8 *)(r2 + 0)\nexit\n")
+    assert main(["verify", str(bad), "--type", "xdp", "--log-level", "2"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "0: R1=ctx() R10=fp0",
+        "0: (61) r2 = *(u32 *)(r1 +0)          ; R1=ctx() R2=pkt(r=0)",
+        "1: (71) r0 = *(u8 *)(r2 +0)",
+        "invalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)",
+        "processed 2 insns (limit 1000000)",
+    ]
+    good = tmp_path / "good.s"
+    good.write_text("r0 = 2\nexit\n")
+    assert main(["verify", str(good), "--type", "xdp", "--log-level", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["log"] == "processed 2 insns (limit 1000000)\n"  # as the kernel
+
+
+def test_verify_with_declared_maps_and_unprivileged(tmp_path, capsys):
+    lookup = tmp_path / "lookup.s"
+    lookup.write_text("r1 = 0\n*(u32 *)(r10 - 4) = r1\nr2 = r10\nr2 += -4\nr1 = map_fd(0) ll\ncall 1\nr0 = 0\nexit\n")
+    assert main(["verify", str(lookup), "--type", "xdp", "--map", "hash:4:8:16"]) == 0
+    leak = tmp_path / "leak.s"
+    leak.write_text("r0 = r10\nexit\n")
+    assert main(["verify", str(leak), "--type", "socket_filter"]) == 0
+    assert main(["verify", str(leak), "--type", "socket_filter", "--unpriv"]) == 1
+    assert "R0 leaks addr as return value" in capsys.readouterr().out
+
+
+def test_run_verifies_first_unless_told_not_to(tmp_path, capsys):
+    bad = tmp_path / "bad.s"
+    bad.write_text("r2 = *(u32 *)(r1 + 0)\nr0 = *(u8 *)(r2 + 0)\nexit\n")
+    assert main(["run", str(bad), "--type", "xdp", "--packet-spec", "eth", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert "retval" not in out and out["verifier"]["accepted"] is False
+    assert out["verifier"]["error"]["message"].startswith("invalid access to packet")
+    assert main(["run", str(bad), "--type", "xdp", "--packet-spec", "eth"]) == 1
+    assert "--no-verify runs it anyway" in capsys.readouterr().out
+    assert main(["run", str(bad), "--type", "xdp", "--packet-spec", "eth", "--no-verify", "--json"]) == 0
+    assert "verifier" not in (ran := json.loads(capsys.readouterr().out)) and ran["retval"] == 2  # dst MAC byte
+    good = tmp_path / "good.s"
+    good.write_text("r0 = 2\nexit\n")
+    assert main(["run", str(good), "--type", "xdp", "--packet-spec", "eth", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verifier"] == {"accepted": True, "verdict": "accept", "error": None}

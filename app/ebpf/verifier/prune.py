@@ -185,3 +185,4 @@ class Kept:
 
     state: VerifierState
     pending_len: int
+    seq: int = -1  # the walk event (a visit of this instruction) at which it was kept

@@ -14,7 +14,7 @@ found equal), stack liveness, or register and stack printing in the log.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .. import isa, progtypes
 from ..helpers import HELPER_NAMES, HELPERS
@@ -73,7 +73,13 @@ class Reject(Exception):
 @dataclass(frozen=True)
 class Event:
     """One step of the walk, for the UI to replay: ``kind`` is visit, push_branch, pop_branch, prune,
-    exit, reject or accept; ``changes`` lists registers written as (regno, new Reg)."""
+    exit, reject or accept; ``changes`` lists registers written as (regno, new Reg).
+
+    ``state`` is the whole state after the event (states are immutable, so keeping it costs a reference):
+    after the instruction for a visit, the pending state for push_branch, the resumed one for pop_branch,
+    the state that was pruned, that reached an exit, or that was refused. ``other`` is, for push_branch,
+    the instruction the branch was pushed from, and for prune, the ``seq`` of the visit where the earlier
+    state that covers this one was kept; -1 otherwise."""
 
     seq: int
     insn_idx: int
@@ -81,10 +87,15 @@ class Event:
     changes: tuple = ()
     detail: str = ""
     frame: int = 0
+    state: VerifierState | None = field(default=None, compare=False, repr=False)
+    other: int = -1
 
     def to_json(self) -> dict:
-        return {"seq": self.seq, "insn_idx": self.insn_idx, "kind": self.kind, "detail": self.detail,
-                "frame": self.frame, "changes": [{"reg": f"r{i}", "value": describe(r)} for i, r in self.changes]}
+        out = {"seq": self.seq, "insn_idx": self.insn_idx, "kind": self.kind, "detail": self.detail,
+               "frame": self.frame, "changes": [{"reg": f"r{i}", "value": describe(r)} for i, r in self.changes]}
+        if self.other >= 0:
+            out["from_insn" if self.kind == "push_branch" else "covered_by"] = self.other
+        return out
 
 
 def describe(r: Reg) -> str:
@@ -141,11 +152,12 @@ class Walker:
 
     # --- events -------------------------------------------------------------------------------------------
 
-    def event(self, idx: int, kind: str, changes: tuple = (), detail: str = "", frame: int = 0) -> None:
+    def event(self, idx: int, kind: str, changes: tuple = (), detail: str = "", frame: int = 0,
+              state: VerifierState | None = None, other: int = -1) -> None:
         if len(self.events) >= MAX_EVENTS:
             self.truncated = True
             return
-        self.events.append(Event(len(self.events), idx, kind, changes, detail, frame))
+        self.events.append(Event(len(self.events), idx, kind, changes, detail, frame, state, other))
 
     # --- the loop -----------------------------------------------------------------------------------------
 
@@ -159,50 +171,53 @@ class Walker:
             try:
                 result = self.step(idx, state)
             except Reject as r:
-                self.event(idx, "reject", detail=r.message, frame=len(state.frames) - 1)
+                self.event(idx, "reject", detail=r.message, frame=len(state.frames) - 1, state=state)
                 return idx, r
             if result is None:  # this path ended at an exit of the main program
                 if not self.pending:
-                    self.event(idx, "accept")
+                    self.event(idx, "accept", state=state)
                     return -1, None
                 idx, state = self.pending.pop()
                 self.ancestors = self.pending_ancestors.pop()
-                self.event(idx, "pop_branch", detail=f"{len(self.pending)} more pending")
+                self.event(idx, "pop_branch", detail=f"{len(self.pending)} more pending",
+                           frame=len(state.frames) - 1, state=state)
                 continue
+            pushed_from = idx
             idx, state, pushed = result
             if pushed is not None:
                 if len(self.pending) >= JMP_SEQ_LIMIT:
                     message = f"The sequence of {len(self.pending) + 1} jumps is too complex."
-                    self.event(idx, "reject", detail=message)
+                    self.event(idx, "reject", detail=message, frame=len(state.frames) - 1, state=state)
                     return idx, Reject(message, "EFAULT")
                 self.pending.append(pushed)
                 self.pending_ancestors.append(list(self.ancestors))
                 self.max_pending = max(self.max_pending, len(self.pending))
-                self.event(pushed[0], "push_branch", detail=f"from insn {idx}")
+                self.event(pushed[0], "push_branch", detail=f"from insn {pushed_from}",
+                           frame=len(pushed[1].frames) - 1, state=pushed[1], other=pushed_from)
 
-    def visited(self, idx: int, st: VerifierState) -> bool:
-        """``is_state_visited``: True when a kept, fully explored state covers ``st`` (prune the path)."""
+    def visited(self, idx: int, st: VerifierState) -> Kept | None:
+        """``is_state_visited``: the kept, fully explored state that covers ``st`` (prune the path), or None."""
         kept = self.kept.setdefault(idx, [])
         on_path = {id(k) for k in self.ancestors}
         add = self.jmps_processed - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8
         for k in kept:
             if id(k) not in on_path:  # fully explored: every path from it has ended
                 if states_equal(k.state, st, self.live[idx]):
-                    return True
+                    return k
                 continue
             if k.state == st:
                 raise Reject(f"infinite loop detected at insn {idx}", "EINVAL")
             if self.jmps_processed - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
                 add = False  # inside a loop the kernel keeps states less often
         if add:
-            k = Kept(st, len(self.pending))
+            k = Kept(st, len(self.pending), len(self.events))  # the visit of idx is the next event
             kept.append(k)
             self.ancestors.append(k)
             self.prev_jmps, self.prev_insns = self.jmps_processed, self.processed
             self.total_states += 1
             self.live_states += 1
             self.peak_states = max(self.peak_states, self.live_states)
-        return False
+        return None
 
     def step(self, idx: int, st: VerifierState):
         self.processed += 1
@@ -223,20 +238,22 @@ class Walker:
             if insn.dst > 10 or insn.src > 10:
                 raise Reject(f"R{max(insn.dst, insn.src)} is invalid", "EINVAL") from None
             raise Reject(f"{_reserved_name(spec)} uses reserved fields", "EINVAL") from None
-        if idx in self.prune_points and self.visited(idx, st):
-            self.event(idx, "prune", detail="an earlier state covers this one")
+        covering = self.visited(idx, st) if idx in self.prune_points else None
+        if covering is not None:
+            self.event(idx, "prune", detail="an earlier state covers this one", frame=len(st.frames) - 1,
+                       state=st, other=covering.seq)
             return None
         if spec.cls in (isa.Class.JMP, isa.Class.JMP32):
             self.jmps_processed += 1
         before = st.cur.regs
         out = self.execute(idx, insn, spec, st)
         if out is None:
-            self.event(idx, "exit")
+            self.event(idx, "exit", frame=len(st.frames) - 1, state=st)
             return None
         nidx, nst, pushed = out
         changes = tuple((i, r) for i, (r, old) in enumerate(zip(nst.cur.regs, before)) if r != old) \
             if len(nst.frames) == len(st.frames) else ()
-        self.event(idx, "visit", changes, frame=len(st.frames) - 1)
+        self.event(idx, "visit", changes, frame=len(st.frames) - 1, state=nst)
         return nidx, nst, pushed
 
     # --- instructions -------------------------------------------------------------------------------------

@@ -1,0 +1,115 @@
+"""The verifier's walk as the kernel's level-2 log prints it (``BPF_LOG_LEVEL2``, Linux 6.18).
+
+``log_lines`` rebuilds the log from the walk's events and the states they keep: after each instruction,
+``print_insn_state`` with the registers and stack slots it touched, aligned as ``vlog_alignment`` does
+(``5: (2d) if r4 > r3 goto pc+3          ; R3=pkt_end() R4=pkt(off=14,r=14)``); ``from 5 to 9: <state>``
+when a pending branch is resumed; ``9: safe`` (or ``from 7 to 9: safe``) when a path is pruned; the error
+and the statistics. What the kernel prints about precision tracking (``mark_precise: ...``) and liveness is
+not reproduced, and the kernel prints map addresses where we print ``map_fd(0)``.
+"""
+from __future__ import annotations
+
+from app.ebpf.asm import disassemble
+from app.ebpf.program import Program
+
+from .notation import SLOT, frame_str, slot_str
+from .result import VerifierResult
+from .state import VerifierState
+from .walk import Event
+
+
+def _insn_texts(program: Program) -> dict[int, str]:
+    """``(b7) r0 = 0`` for each instruction index, from the log-style disassembly."""
+    out = {}
+    for line in disassemble(program.insns, "log").splitlines():
+        index, _, text = line.partition(": ")
+        if index.isdigit():
+            out[int(index)] = text
+    return out
+
+
+def log_lines(program: Program, result: VerifierResult, index: int = 0) -> tuple[list[str], int]:
+    """The walk as the kernel's level-2 log prints it (state after each instruction limited to the registers
+    and stack slots it touched), and the line of event ``index``. The kernel's precision-tracking and
+    liveness lines are not reproduced."""
+    texts = _insn_texts(program)
+    maps = program.maps
+    lines = ["0: R1=ctx() R10=fp0"]
+    line_of = []
+    pushes: list[int] = []
+    previous: VerifierState | None = None
+    after_pop = None
+    for e in result.walk:
+        if e.kind == "visit":
+            head = f"{e.insn_idx}: {texts.get(e.insn_idx, '')}"
+            touched = _touched(program, e, previous)
+            tail = frame_str(e.state.cur, maps, [r for r, _ in e.state.refs], *touched) if e.state else ""
+            lines.append(head if not tail else f"{head.ljust(_semicolon_column(len(head)))}; {tail}")
+            previous, after_pop = e.state, None
+        elif e.kind == "push_branch":
+            pushes.append(e.other)
+        elif e.kind == "pop_branch":
+            source = pushes.pop() if pushes else -1
+            full = frame_str(e.state.cur, maps, [r for r, _ in e.state.refs]) if e.state else ""
+            after_pop = f"from {source} to {e.insn_idx}:"
+            lines.append(f"{after_pop} {full}")
+            previous = e.state
+        elif e.kind == "prune":
+            if after_pop is not None and lines[-1].startswith(after_pop):
+                lines[-1] = f"{after_pop} safe"
+            else:
+                lines.append(f"{e.insn_idx}: safe")
+            after_pop = None
+        elif e.kind == "exit":
+            lines.append(f"{e.insn_idx}: {texts.get(e.insn_idx, '(95) exit')}")
+            after_pop = None
+        elif e.kind == "reject":
+            lines.append(f"{e.insn_idx}: {texts.get(e.insn_idx, '')}")
+            lines.append(e.detail)
+        elif e.kind == "accept":
+            lines.append(result.log.strip().splitlines()[-1] if result.log.strip() else "")
+        line_of.append(len(lines) - 1)
+    if result.verdict == "reject" and result.log.strip():
+        lines.append(result.log.strip().splitlines()[-1])
+    return lines, line_of[index] if 0 <= index < len(line_of) else 0
+
+
+def _semicolon_column(length: int) -> int:
+    """``print_insn_state`` pads an instruction line of ``length`` characters (``vlog_alignment`` of the
+    position after its newline) so that the ``;`` lands at a multiple of 8, less 2, and at least at 38."""
+    return max(-(-max(length + 5, 40) // 8) * 8 - 2, length + 1)
+
+
+def _touched(program: Program, event: Event, previous: VerifierState | None) -> tuple[list[int], list[int]]:
+    """The registers and stack slots an instruction "scratched" (``mark_reg_scratched``): its register
+    operands (R0 for a call), and the stack slots whose contents changed. Registers that changed as a side
+    effect (a packet range or a null check learned by a comparison) are not among them, as in the kernel."""
+    insn = program.insns[event.insn_idx]
+    regs: set[int] = set()
+    spec = insn.spec
+    if spec is not None:
+        names = dict(spec.fields)
+        if names.get("dst") == "reg":
+            regs.add(insn.dst)
+        if names.get("src") == "reg":
+            regs.add(insn.src)
+        if spec.op == "call":
+            regs.add(0)
+    slots = []
+    if previous is not None and event.state is not None and len(previous.frames) == len(event.state.frames):
+        old, new = previous.cur, event.state.cur
+        for slot in range((max(len(old.stack), len(new.stack)) + SLOT - 1) // SLOT):
+            if slot_str(old, slot) != slot_str(new, slot) or old.spill_at(slot) != new.spill_at(slot):
+                slots.append(slot)
+    return sorted(regs), slots
+
+
+def kernel_log(program: Program, result: VerifierResult, level: int) -> str:
+    """The log a loader asking for ``log_level`` 1 or 2 would read. Level 2 is the whole walk. Level 1 is
+    the walk too when the program is rejected, but the kernel keeps only the statistics of an accepted
+    program (its level-1 log is rolled back on success), and so do we."""
+    if level not in (1, 2):
+        raise ValueError("the log level is 1 or 2")
+    if level == 1 and result.verdict == "accept":
+        return result.log
+    return "\n".join(log_lines(program, result)[0]) + "\n"

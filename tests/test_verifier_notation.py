@@ -1,0 +1,82 @@
+"""The kernel's notation for verifier state (``notation.py``) and the walk's recorded states."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.ebpf import assemble
+from app.ebpf.verifier import bounds as B
+from app.ebpf.verifier import verify
+from app.ebpf.verifier.notation import frame_str, reg_str, scalar_ranges
+from app.ebpf.verifier.state import PTR_TO_CTX, PTR_TO_PACKET, Reg, const, ptr, scalar
+from app.ebpf.verifier.walklog import log_lines
+from app.oracle import bpf_available, verify_in_kernel
+
+PACKET_CHECK = """\
+r2 = *(u32 *)(r1 + 0)
+r3 = *(u32 *)(r1 + 4)
+r0 = 1
+r4 = r2
+r4 += 14
+if r4 > r3 goto +3
+r5 = *(u8 *)(r2 + 12)
+if r5 == 8 goto +1
+r0 = 2
+exit
+"""
+
+
+def test_scalar_ranges_fold_equal_bounds_as_the_kernel_prints_them():
+    byte = B.from_urange(0, 255)
+    assert ",".join(scalar_ranges(byte)) == "smin=smin32=0,smax=umax=smax32=umax32=255"
+    assert scalar_ranges(B.UNBOUNDED) == []
+    negative = B.from_srange(-5, -1)  # negatives are never folded with unsigned bounds
+    text = ",".join(scalar_ranges(negative))
+    assert text.startswith("smin=smin32=-5,smax=smax32=-1,umin=")
+
+
+def test_registers_in_the_kernels_words():
+    assert reg_str(const(7)) == "7" and reg_str(const(-1 & B.U64_MAX)) == "-1"
+    assert reg_str(ptr(PTR_TO_CTX)) == "ctx()"
+    assert reg_str(Reg(PTR_TO_PACKET, B.const(0), off=14, range=14)) == "pkt(off=14,r=14)"
+    assert reg_str(scalar()) == "scalar()"
+    assert reg_str(Reg(PTR_TO_PACKET, B.const(0), maybe_null=True, id=3)) == "pkt_or_null(id=3,r=0)"
+
+
+def test_every_event_keeps_the_state_after_it():
+    program = assemble(PACKET_CHECK)
+    walk = verify(program, "xdp").walk
+    visits = [e for e in walk if e.kind == "visit"]
+    assert all(e.state is not None for e in walk)
+    assert frame_str(visits[0].state.cur) == "R1=ctx() R2=pkt(r=0) R10=fp0"
+    pushes = [e for e in walk if e.kind == "push_branch"]
+    assert [(e.insn_idx, e.other) for e in pushes] == [(9, 5), (9, 7)]  # the jumps at 5 and 7 put 9 aside
+    assert pushes[1].to_json()["from_insn"] == 7
+    pop = next(e for e in walk if e.kind == "pop_branch")
+    assert pop.state.cur.reg(5) == const(8)  # resumed with r5 == 8 learned on the taken side
+
+
+def test_a_prune_names_the_visit_where_the_covering_state_was_kept():
+    source = "r0 = 0\n" + "if r1 > 3 goto +0\n" * 2 + "r2 = 1\n" * 8 + "if r1 > 5 goto +0\n" * 3 + "exit"
+    program = assemble(source.replace("r1", "r6").replace("r0 = 0\n", "r0 = 0\nr6 = *(u32 *)(r1 + 0)\n"))
+    walk = verify(program, "xdp").walk
+    prunes = [e for e in walk if e.kind == "prune"]
+    assert prunes, "this program has equivalent states at join points"
+    for e in prunes:
+        kept = walk[e.other]
+        assert kept.kind == "visit" and kept.insn_idx == e.insn_idx and kept.seq < e.seq
+
+
+_STATE_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\) .*; (.*)$")
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(not bpf_available(), reason="needs the bpf() system call")
+def test_instruction_lines_match_the_kernels_level_2_log():
+    program = assemble(PACKET_CHECK)
+    kernel = verify_in_kernel(program.to_bytes(), "xdp", log_level=2).log.splitlines()
+    ours = log_lines(program, verify(program, "xdp"))[0]
+    theirs = [line for line in kernel if _STATE_LINE.match(line)]
+    assert len(theirs) == 9
+    assert theirs == [line for line in ours if _STATE_LINE.match(line)]
