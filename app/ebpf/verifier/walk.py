@@ -318,23 +318,20 @@ class Walker:
         else:
             imm = insn.imm & (B.U64_MAX if width == 64 else B.U32_MAX)
             src = const(imm)
+        if src.is_pointer and (op == "movsx" or (op == "mov" and width == 32)):
+            return self.write(st, d, self.mov_pointer(insn.src, op, width))
         if op == "movsx":
             src_b = src.b
-            if src.is_pointer:
-                raise Reject(f"R{insn.src} sign-extension mov of a pointer prohibited")
             bits = insn.off
             if src_b.is_const():
                 from ..vm.alu import sext
                 v = sext(src_b.var_off.value, bits) & (B.U64_MAX if width == 64 else B.U32_MAX)
                 return self.write(st, d, const(v))
             lo = -(1 << (bits - 1))
-            return self.write(st, d, scalar(B.from_srange(lo, -lo - 1) if width == 64 else B.UNBOUNDED))
+            b = B.from_srange(lo, -lo - 1)  # coerce_reg_to_size_sx; the 32-bit form is then zero-extended
+            return self.write(st, d, scalar(b if width == 64 else S.alu("mov", 32, UNKNOWN.b, b)))
         if op == "mov":
             if width == 32:
-                if src.is_pointer:
-                    if not self.privileged:
-                        raise Reject(f"R{insn.src} partial copy of pointer")
-                    return self.write(st, d, UNKNOWN)
                 return self.write(st, d, scalar(S.alu("mov", 32, UNKNOWN.b, src.b)))
             return self.write(st, d, src)
         dst = self.read(st, d)
@@ -351,6 +348,15 @@ class Walker:
             if not amount.is_const():
                 return self.write(st, d, UNKNOWN if width == 64 else scalar(S.alu("mov", 32, UNKNOWN.b, UNKNOWN.b)))
         return self.write(st, d, scalar(S.alu(op, width, dst.b, src.b)))
+
+    def mov_pointer(self, regno: int, op: str, width: int) -> Reg:
+        """``check_alu_op``, BPF_MOV of a pointer other than a plain 64-bit copy: refused without
+        allow_ptr_leaks; root gets an unknown scalar (``mark_reg_unknown``), zero-extended when 32-bit."""
+        if not self.privileged and op == "movsx" and width == 64:
+            raise Reject(f"R{regno} sign-extension part of pointer")
+        if not self.privileged:
+            raise Reject(f"R{regno} partial copy of pointer")
+        return UNKNOWN if width == 64 else scalar(B.from_urange(0, B.U32_MAX))
 
     def pointer_alu(self, insn: Insn, op: str, width: int, dst: Reg, src: Reg) -> Reg:
         """``adjust_ptr_min_max_vals``: pointer +/- scalar keeps the pointer; pointer - pointer is a scalar."""
@@ -411,20 +417,24 @@ class Walker:
     def store(self, insn: Insn, spec: isa.OpSpec, st: VerifierState) -> VerifierState:
         base = self.read(st, insn.dst)
         value = self.read(st, insn.src) if spec.op == "stx" else const(insn.imm & B.U64_MAX)
-        return self.mem_access(st, insn.dst, base, insn.off, spec.size, write=True, value=value)
+        value_regno = insn.src if spec.op == "stx" else -1
+        return self.mem_access(st, insn.dst, base, insn.off, spec.size, write=True, value=value,
+                               value_regno=value_regno)
 
     def atomic(self, insn: Insn, spec: isa.OpSpec, st: VerifierState) -> VerifierState:
-        """``check_atomic``: the source is read first, then the destination, then r0 for cmpxchg."""
+        """``check_atomic_rmw``: the source is read first, then the destination, then r0 for cmpxchg; a
+        pointer in r0 or the source leaks it into memory (refused without allow_ptr_leaks), then
+        ``atomic_ptr_type_ok`` refuses the context, packet and socket; ``check_mem_access`` does the rest."""
         value = self.read(st, insn.src)
         base = self.read(st, insn.dst)
-        if spec.op == "atomic_cmpxchg":
-            self.read(st, 0)  # the value compared with memory
-        if value.is_pointer:
+        if spec.op == "atomic_cmpxchg" and self.read(st, 0).is_pointer and not self.privileged:
+            raise Reject("R0 leaks addr into mem")
+        if value.is_pointer and not self.privileged:
             raise Reject(f"R{insn.src} leaks addr into mem")
-        if base.type not in (PTR_TO_STACK, PTR_TO_MAP_VALUE, PTR_TO_MEM):
+        if not base.maybe_null and base.type in (PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_SOCKET):
             raise Reject(f"BPF_ATOMIC stores into R{insn.dst} {base.type_name()} is not allowed")
         self.mem_access(st, insn.dst, base, insn.off, spec.size, write=False)
-        st = self.mem_access(st, insn.dst, base, insn.off, spec.size, write=True, value=UNKNOWN)
+        st = self.mem_access(st, insn.dst, base, insn.off, spec.size, write=True)  # value_regno -1: misc data
         if spec.op == "atomic_cmpxchg":
             return self.write(st, 0, UNKNOWN if spec.size == 8 else scalar(B.from_urange(0, B.U32_MAX)))
         if "fetch" in spec.op or spec.op == "atomic_xchg":
@@ -432,21 +442,28 @@ class Walker:
         return st
 
     def mem_access(self, st: VerifierState, regno: int, reg: Reg, off: int, size: int, *, write: bool,
-                   value: Reg | None = None):
-        """``check_mem_access``: a load returns the loaded register; a store returns the new state."""
+                   value: Reg | None = None, value_regno: int = -1):
+        """``check_mem_access``: a load returns the loaded register; a store returns the new state.
+
+        ``value_regno`` is the register a store writes (-1 for an immediate or an atomic's own write): a
+        pointer there "leaks addr" into the context, map value or memory, for unprivileged loaders only."""
         if reg.maybe_null or reg.type in (SCALAR, CONST_PTR_TO_MAP, PTR_TO_PACKET_END, PTR_TO_FUNC):
             raise Reject(f"R{regno} invalid mem access '{reg.type_name()}'")
         if reg.type == PTR_TO_STACK:
             return self.stack_access(st, regno, reg, off, size, write, value)
         if reg.type == PTR_TO_CTX:
+            if self.leaks(write, value, value_regno):
+                raise Reject(f"R{value_regno} leaks addr into ctx")
             return self.ctx_access(st, regno, reg, off, size, write, value)
         if reg.type == PTR_TO_MAP_VALUE:
+            if self.leaks(write, value, value_regno):
+                raise Reject(f"R{value_regno} leaks addr into map")
             self.check_region(regno, reg, off, size, self.program.maps[reg.map].value_size, "map value",
                               f"value_size={self.program.maps[reg.map].value_size}")
-            if write and value is not None and value.is_pointer and not self.privileged:
-                raise Reject(f"R{regno} leaks addr into map")
             return st if write else UNKNOWN
         if reg.type == PTR_TO_MEM:
+            if self.leaks(write, value, value_regno):
+                raise Reject(f"R{value_regno} leaks addr into mem")
             self.check_region(regno, reg, off, size, reg.mem_size, "memory", f"mem_size={reg.mem_size}")
             return st if write else UNKNOWN
         if reg.type in (PTR_TO_PACKET, PTR_TO_PACKET_META):
@@ -460,6 +477,11 @@ class Walker:
                              f"r={reg.range})")
             return st if write else UNKNOWN
         raise Reject(f"R{regno} invalid mem access '{reg.type_name()}'")
+
+    def leaks(self, write: bool, value: Reg | None, value_regno: int) -> bool:
+        """``check_mem_access``: a store of a pointer (``is_pointer_value``) without allow_ptr_leaks. (Into
+        the packet too, but only program types an unprivileged loader may not load can write packets.)"""
+        return write and value_regno >= 0 and value is not None and value.is_pointer and not self.privileged
 
     def packet_writable(self) -> bool:
         return self.prog_type in ("xdp", "sched_cls", "sched_act")
@@ -551,8 +573,6 @@ class Walker:
         if not self.ptype.is_valid_access(off, size, write):
             raise Reject(f"invalid bpf_context access off={off} size={size}")
         if write:
-            if value is not None and value.is_pointer:
-                raise Reject(f"R{regno} leaks addr into ctx")
             return st
         f = progtypes.field_at(self.ptype.fields, off)
         if f is not None and f.kind == "pkt":
@@ -586,18 +606,25 @@ class Walker:
         raise Reject("unrecognized bpf_ld_imm64 insn", "EINVAL")
 
     def ld_abs(self, insn: Insn, spec: isa.OpSpec, st: VerifierState) -> VerifierState:
-        if self.prog_type not in ("socket_filter", "sched_cls", "sched_act", "cgroup_skb"):
-            raise Reject("BPF_LD_[ABS|IND] instructions not allowed for this program type")
+        """``check_ld_abs``: only where ``may_access_skb`` (socket filters and tc programs, not cgroup_skb),
+        with the context in R6; R1-R5 are clobbered and R0 is an unknown scalar (``mark_reg_unknown``)."""
+        if self.prog_type not in ("socket_filter", "sched_cls", "sched_act"):
+            raise Reject("BPF_LD_[ABS|IND] instructions not allowed for this program type", "EINVAL")
         ctx = self.read(st, 6)
+        if st.refs:  # check_resource_leak: ld_abs may end the program while a reference is held
+            ref, at = st.refs[0]
+            raise Reject(f"Unreleased reference id={ref} alloc_insn={at}", "EINVAL")
         if ctx.type != PTR_TO_CTX:
-            raise Reject("at the time of BPF_LD_ABS|IND R6 != pointer to skb")
+            raise Reject("at the time of BPF_LD_ABS|IND R6 != pointer to skb", "EINVAL")
         if spec.op == "ld_ind":
             self.read(st, insn.src)
+        if ctx.off:  # check_ptr_off_reg (a ctx pointer never has a variable offset: pointer_alu refuses it)
+            raise Reject(f"dereference of modified ctx ptr R6 off={ctx.off} disallowed")
         cur = st.cur
         regs = list(cur.regs)
         for i in range(1, 6):
             regs[i] = Reg()
-        regs[0] = scalar(B.from_urange(0, (1 << spec.width) - 1))
+        regs[0] = UNKNOWN
         return st.with_frame(replace(cur, regs=tuple(regs)))
 
     # jumps and calls
@@ -637,9 +664,11 @@ class Walker:
 
     def exit(self, idx: int, st: VerifierState):
         if len(st.frames) > 1:
-            r0 = self.read(st, 0)
-            if r0.type == PTR_TO_STACK and r0.frameno == st.cur.frameno:
-                raise Reject("cannot return stack pointer to the caller")
+            # prepare_func_exit: any stack pointer is refused, the caller's too ("let's be conservative");
+            # R0 is passed back unread, so an unset R0 is refused only where the caller reads it
+            r0 = st.cur.reg(0)
+            if r0.type == PTR_TO_STACK:
+                raise Reject("cannot return stack pointer to the caller", "EINVAL")
             callee = st.cur
             caller = st.frames[-2]
             regs = list(caller.regs)
