@@ -10,6 +10,7 @@ from __future__ import annotations
 from app.ebpf import Program
 from app.ebpf.progtypes import PROG_TYPES
 from app.ebpf.verifier import verify
+from app.ebpf.verifier.explain import explain
 
 from .contexts import VerifierCheck
 
@@ -22,5 +23,6 @@ def verifier_check(program: Program, prog_type: str, limit: int) -> VerifierChec
     error = result.error
     idx = error.insn_idx if error and error.insn_idx >= 0 else None
     line = program.lines[idx] if idx is not None and 0 <= idx < len(program.lines) else None
+    explanation = explain(error.message) if result.verdict == "reject" else None
     return VerifierCheck(result.verdict, idx, line or None, error.message if error else "",
-                         error.errno if error else "", result.stats.processed, limit)
+                         error.errno if error else "", result.stats.processed, limit, explanation)

@@ -8,12 +8,18 @@ output, which escapes its input) are inserted as HTML.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup
+
+from app.ebpf.verifier.explain import Explanation
 
 from .decode import Header
 from .hexdump import HexGap, HexRow
 from .inputs import Limits
+
+if TYPE_CHECKING:
+    from .walkview import WalkView
 
 # --- the editor: program, hook, inputs, environment, seeds -------------------------------------------------
 
@@ -254,7 +260,8 @@ class VerifierCheck:
     """What our verifier says of the program for its hook (``_verifier_check.html``), shown before the run:
     ``verdict`` is ``accept``, ``reject`` or ``incomplete`` (the walk reached ``limit`` processed
     instructions, the page's limit, before a verdict); a rejection has the kernel's ``message`` and
-    ``errno`` at instruction ``insn_idx``, from source ``line`` (None if unknown); ``processed`` counts
+    ``errno`` at instruction ``insn_idx``, from source ``line`` (None if unknown), and the catalogue's
+    ``explanation`` of the message (``verifier.explain``; None when it has none); ``processed`` counts
     instructions as the kernel's log does."""
 
     verdict: str
@@ -264,6 +271,7 @@ class VerifierCheck:
     errno: str
     processed: int
     limit: int
+    explanation: Explanation | None = None
 
 
 @dataclass(frozen=True)
@@ -502,7 +510,8 @@ class ResultContext:
     ran on. After the run: ``runs`` (one row per packet when there are several), the ``packet_out`` (with
     ``packet_in`` beside it), the ``maps`` and their ``maps_title`` (which state they show), and all helper
     ``output`` of the run. ``check`` is the verifier's verdict for the hook (None for raw bytecode, which
-    no hook loads).
+    no hook loads), and ``walk`` the verifier's walk shown at one event (``walkview.WalkView``; None
+    likewise).
     """
 
     inputs: RunInputs
@@ -517,6 +526,7 @@ class ResultContext:
     maps: tuple[MapTable, ...] = ()
     maps_title: str = ""
     output: tuple[OutputLine, ...] = ()
+    walk: WalkView | None = None
     check: VerifierCheck | None = None
 
 

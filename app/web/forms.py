@@ -44,7 +44,8 @@ class SeedRow:
 class RunForm:
     """The form's fields as sent (all text), kept to show them again (see the module docstring):
     ``source``, ``max_insns``, ``step``, ``type``, ``mem``, ``run``, ``packet_from``, ``packets``,
-    ``packet_spec`` and ``event`` as named there; ``layers``, ``ctx``, ``strings`` and ``env`` hold the layer
+    ``packet_spec`` and ``event`` as named there (``walk``: the verifier walk event to show, blank for
+    where the walk opens); ``layers``, ``ctx``, ``strings`` and ``env`` hold the layer
     form, ``ctx_*``, ``str_*`` and ``env_*`` fields by their names without the prefix; ``seeds`` the seed
     rows; ``pcap_name`` is the file the packets came from."""
 
@@ -64,6 +65,7 @@ class RunForm:
     env: Mapping[str, str] = field(default_factory=dict)
     seeds: tuple[SeedRow, ...] = ()
     pcap_name: str = ""
+    walk: str = ""
 
     @property
     def prog_type(self) -> str:
@@ -88,7 +90,7 @@ class RunForm:
             packet_from=form.get("packet_from", "fields"), packets=form.get("packets", ""),
             packet_spec=form.get("packet_spec", ""), layers=layers, ctx=prefixed("ctx_"), event=form.get("event", ""),
             strings=prefixed("str_"), env=prefixed("env_", ENV_NAMES), seeds=rows[:limits.packets],
-            pcap_name=form.get("pcap_name", ""))
+            pcap_name=form.get("pcap_name", ""), walk=form.get("walk", ""))
 
     @classmethod
     def from_request(cls, form, files, limits: Limits) -> tuple["RunForm", dict[str, str]]:

@@ -11,6 +11,9 @@ Routes (all answer a full page to a plain request and a fragment to htmx, see ``
 ``POST /step`` (the same fields, sent by the step form with the inputs of the result on screen)
     htmx gets ``_step.html`` for position ``step`` of run ``run``; if the inputs no longer run, the whole
     result instead.
+``POST /walk`` (the same fields plus ``walk``, sent by the walk form with the inputs of the result on screen)
+    htmx gets ``_walk.html`` at event ``walk`` of the verifier's walk; if the inputs no longer assemble
+    or name no hook, the whole result instead.
 ``GET /input`` (``type``, ``event``, ``l3``, ``l4`` and whatever else the input panel holds)
     htmx gets the input panel (``_input.html``) for that hook, keeping the values sent; a plain request
     (a browser without JavaScript asking for the inputs of another hook) gets the page for those fields.
@@ -22,6 +25,10 @@ from typing import Mapping
 
 from flask import Blueprint, abort, current_app, render_template, request
 
+from app.ebpf import AsmError, assemble
+from app.ebpf.progtypes import PROG_TYPES
+from app.ebpf.verifier import verify
+
 from .checkview import verifier_check
 from .contexts import ExampleLink, PlaygroundPage
 from .examples import BY_SLUG, DEFAULT, EXAMPLES, Example
@@ -32,6 +39,7 @@ from .present import result_context, run_setting
 from .render import page_or_fragment
 from .runs import Outcome, check, execute
 from .stepview import step_context
+from .walkview import start_index, walk_view
 
 bp = Blueprint("playground", __name__)
 
@@ -67,6 +75,8 @@ def build_page(form: RunForm, limits: Limits, example: Example | None = None,
         result = replace(result, check=verifier_check(outcome.program, form.prog_type, limits.verify_insns))
         if result.check is not None and result.check.verdict == "reject" and result.check.line:
             editor = replace(editor, error_line=result.check.line)  # the gutter marks the rejected line
+        if result.check is not None:
+            result = replace(result, walk=_walk(outcome.program, form, limits))
     page = PlaygroundPage(editor, links, selected, limits, result)
     return page, 422 if errors else 200
 
@@ -107,6 +117,33 @@ def step():
         return _result_response(form, limits, errors, retarget="#result")
     context = step_context(outcome.program, outcome.result, index, run_setting(form, outcome))
     return page_or_fragment(("playground/_step.html",), {"step": context},
+                            lambda: ("playground/page.html", build_page(form, limits)[0]))
+
+
+def _walk_index(form: RunForm, result) -> int:
+    text = form.walk.strip()
+    return int(text) if text.isdigit() and len(text) < 10 else start_index(result)
+
+
+def _walk(program, form: RunForm, limits: Limits):
+    """The verifier's walk at the event the form asks for (where it opens, for a blank ``walk``)."""
+    result = verify(program, form.prog_type, max_processed=limits.verify_insns)
+    return walk_view(program, result, _walk_index(form, result))
+
+
+@bp.post("/walk")
+def walk():
+    limits = _limits()
+    form = RunForm.from_form(request.form, limits)
+    try:
+        program = assemble(form.source) if form.prog_type in PROG_TYPES and len(form.source) <= limits.source_bytes \
+            else None
+    except AsmError:
+        program = None
+    view = _walk(program, form, limits) if program is not None else None
+    if view is None:
+        return _result_response(form, limits, {}, retarget="#result")
+    return page_or_fragment(("playground/_walk.html",), {"walk": view, "fields": form.hidden_fields()},
                             lambda: ("playground/page.html", build_page(form, limits)[0]))
 
 

@@ -161,6 +161,7 @@
       return;
     }
     if (target.id === "step-slider" || TYPING.has(target.tagName) || target.isContentEditable ||
+        (target.closest && target.closest("#walk")) || // the verifier walk has its own keys (walk.js)
         (target.tagName === "INPUT" && target.type !== "range")) {
       return; // the slider moves itself; fields keep their keys
     }

@@ -1,0 +1,130 @@
+// Stepping through the verifier's walk: the buttons, the slider and the keyboard ask the server for one
+// event of the walk (POST /walk with the inputs of the result on screen), which htmx swaps into #walk.
+// Keys work while the walk has the focus (click in it or tab to its controls), so that the run's stepper
+// keeps ←/→ elsewhere: ←/→ previous/next event, Home/End first/last, p/n previous/next visit of the
+// current instruction, e the error. One request is in flight at a time; a position asked for meanwhile is
+// fetched when it returns.
+"use strict";
+(() => {
+  let inFlight = false;
+  let wanted = null;
+
+  const walker = () => document.getElementById("walker");
+  const section = () => document.getElementById("walk");
+
+  function total() {
+    const form = walker();
+    return form ? Number(form.dataset.total) || 0 : 0;
+  }
+
+  function shownIndex() {
+    const walk = section();
+    return walk ? Number(walk.dataset.index) || 0 : 0;
+  }
+
+  function goTo(index) {
+    const form = walker();
+    if (!form || typeof htmx === "undefined") {
+      return;
+    }
+    index = Math.max(0, Math.min(total(), index));
+    wanted = index;
+    const position = document.getElementById("walk-position");
+    if (position) {
+      position.textContent = `${index} / ${total()}`;
+    }
+    if (!inFlight && index !== shownIndex()) {
+      fetchEvent(form, index);
+    }
+  }
+
+  function fetchEvent(form, index) {
+    inFlight = true;
+    const hadFocus = section() && section().contains(document.activeElement);
+    const focusedId = document.activeElement ? document.activeElement.id : "";
+    htmx.ajax("POST", form.dataset.walkUrl, {
+      source: form, values: { walk: String(index) }, target: "#walk", swap: "outerHTML",
+    }).finally(() => {
+      inFlight = false;
+      if (hadFocus) {
+        const again = focusedId && document.getElementById(focusedId);
+        (again || section() || document.body).focus({ preventScroll: true });
+      }
+      scrollToCurrent();
+      if (shownIndex() !== index) {
+        wanted = null; // refused or unreachable: stay where we are
+      } else if (wanted !== null && wanted !== index && walker()) {
+        fetchEvent(walker(), wanted);
+      } else {
+        wanted = null;
+      }
+    });
+  }
+
+  function scrollToCurrent() {
+    const listing = document.querySelector("#walk .walk-listing");
+    const row = listing && listing.querySelector("tr.is-current");
+    if (row) {
+      const top = row.offsetTop;
+      if (top < listing.scrollTop || top + row.offsetHeight > listing.scrollTop + listing.clientHeight) {
+        listing.scrollTop = Math.max(0, top - listing.clientHeight / 3);
+      }
+    }
+    const log = document.querySelector("#walk .walk-log pre");
+    const line = log && log.querySelector(".is-current");
+    if (line) {
+      log.scrollTop = Math.max(0, line.offsetTop - log.offsetTop - log.clientHeight / 2);
+    }
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-walk]");
+    if (button && walker() && typeof htmx !== "undefined") {
+      event.preventDefault();
+      goTo(Number(button.value));
+    }
+  });
+
+  document.addEventListener("input", (event) => {
+    if (event.target.id === "walk-slider") {
+      goTo(Number(event.target.value));
+    }
+  });
+
+  function jump(kind) {
+    const button = section() && section().querySelector(`button[data-walk="goto"][data-jump="${kind}"]`);
+    return button ? Number(button.value) : null;
+  }
+
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    const walk = section();
+    if (!walk || !walk.contains(target) || event.altKey || event.ctrlKey || event.metaKey) {
+      return;
+    }
+    if (target.id === "walk-slider" || target.tagName === "TEXTAREA" || target.tagName === "SELECT") {
+      return;
+    }
+    const current = wanted === null ? shownIndex() : wanted;
+    const moves = {
+      ArrowRight: () => current + 1,
+      ArrowLeft: () => current - 1,
+      Home: () => 0,
+      End: () => total(),
+      n: () => jump("next-visit"),
+      p: () => jump("prev-visit"),
+      e: () => jump("error"),
+    };
+    const move = moves[event.key];
+    if (move) {
+      const index = move();
+      event.preventDefault();
+      event.stopPropagation();
+      if (index !== null) {
+        goTo(index);
+      }
+    }
+  }, true);
+
+  document.addEventListener("DOMContentLoaded", scrollToCurrent);
+})();

@@ -1,0 +1,66 @@
+"""The verifier walk viewer in Debian's Chromium: step the walk by buttons, slider and keys, jump to the
+next visit of a loop's instruction and to the error, with the VM stepper's keys left alone."""
+from __future__ import annotations
+
+import pytest
+
+# The browser, server and page fixtures come from test_browser.py; tests name them as parameters.
+# ruff: noqa: F811
+from .test_browser import CHROMIUM, browser, page, server, type_program  # noqa: F401
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+expect = sync_api.expect
+
+LOOP = ["r2 = *(u32 *)(r1 + 0)", "r3 = *(u32 *)(r1 + 4)", "r0 = 0", "r1 = 0", "loop:", "r1 += 1",
+        "if r1 < 3 goto loop", "r4 = r2", "r4 += 9", "if r4 > r3 goto out", "r0 = *(u8 *)(r2 + 8)", "out:", "exit"]
+
+
+def test_step_the_walk_by_keys_and_jumps(page):
+    page.goto("/")
+    page.select_option("#type", "xdp")
+    type_program(page, LOOP)
+    page.keyboard.press("Control+Enter")
+    walk = page.locator("#walk")
+    expect(walk).to_have_attribute("data-index", "0")
+    expect(walk.locator("tr.is-current")).to_have_id("walk-insn-0")
+
+    walk.locator("button[data-walk=next]").click()
+    expect(walk).to_have_attribute("data-index", "1")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")  # the focus stays in the walk after each swap
+    expect(page.locator("#walk")).to_have_attribute("data-index", "4")
+    expect(page.locator("#walk tr.is-current")).to_have_id("walk-insn-4")  # r1 += 1, first time
+    expect(page.locator("#step")).to_have_attribute("data-index", "0")  # the run's stepper did not move
+    reg = page.locator("#walk .walk-regs tr.is-changed")
+    expect(reg).to_contain_text("R1")
+    expect(reg).to_contain_text("exactly 1")
+
+    page.keyboard.press("n")  # the next visit of insn 4: the loop's second iteration
+    expect(page.locator("#walk tr.is-current")).to_have_id("walk-insn-4")
+    expect(page.locator("#walk tr.is-current td.visits")).to_have_text("2")
+    expect(page.locator("#walk .walk-regs tr.is-changed")).to_contain_text("exactly 2")
+    expect(page.locator("#walk .walk-log .log-line.is-current")).to_contain_text("4: (07) r1 += 1")
+
+    page.keyboard.press("End")
+    expect(page.locator("#walk .walk-event")).to_contain_text("accepted")
+    page.keyboard.press("Home")
+    expect(page.locator("#walk")).to_have_attribute("data-index", "0")
+    page.console.assert_clean()
+
+
+def test_a_rejection_opens_the_walk_at_the_error(page):
+    page.goto("/")
+    page.select_option("#type", "xdp")
+    type_program(page, ["r2 = *(u32 *)(r1 + 0)", "r0 = *(u8 *)(r2 + 0)", "exit"])
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#walk .walk-event")).to_contain_text("Rejected at insn 1: invalid access to packet")
+    expect(page.locator("#walk tr.is-current")).to_have_id("walk-insn-1")
+    page.locator("#walk button[data-walk=first]").click()
+    expect(page.locator("#walk")).to_have_attribute("data-index", "0")
+    page.locator("#walk button[data-jump=error]").click()
+    expect(page.locator("#walk tr.is-current")).to_have_id("walk-insn-1")
+    page.console.assert_clean()

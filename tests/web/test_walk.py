@@ -1,0 +1,110 @@
+"""The verifier walk viewer: the walk opens with the result, steps by POST /walk (htmx) or /run (no
+JavaScript), and shows registers in the kernel's notation, pending branches, prunes and the log."""
+from __future__ import annotations
+
+import html as html_lib
+import re
+
+from app.web.examples import BY_SLUG
+
+PACKET_CHECK = """\
+r2 = *(u32 *)(r1 + 0)
+r3 = *(u32 *)(r1 + 4)
+r0 = 1
+r4 = r2
+r4 += 14
+if r4 > r3 goto +3
+r5 = *(u8 *)(r2 + 12)
+if r5 == 8 goto +1
+r0 = 2
+exit
+"""
+UNCHECKED = "r2 = *(u32 *)(r1 + 0)\nr0 = *(u8 *)(r2 + 0)\nexit\n"
+
+
+def walk_section(html: str) -> str:
+    match = re.search(r'<section id="walk".*?</section>', html, re.S)
+    assert match, "no #walk"
+    return html_lib.unescape(match.group(0))
+
+
+def current_row(section: str) -> int:
+    match = re.search(r'<tr id="walk-insn-(\d+)" class="[^"]*is-current', section)
+    assert match, "no current row"
+    return int(match.group(1))
+
+
+def test_the_walk_opens_at_the_first_event_of_an_accepted_program(post_form):
+    walk = walk_section(post_form("/run", source=PACKET_CHECK, type="xdp").get_data(as_text=True))
+    assert 'data-index="0"' in walk and current_row(walk) == 0
+    assert "R2=pkt(r=0)" in walk or "pkt(r=0)" in walk
+    assert "0: (61) r2 = *(u32 *)(r1 +0)          ; R1=ctx() R2=pkt(r=0)" in walk  # the log, kernel format
+    assert walk.count('<tr id="walk-insn-') == 10
+
+
+def test_stepping_by_htmx_returns_only_the_walk_at_that_event(post_form):
+    fragment = post_form("/walk", source=PACKET_CHECK, type="xdp", walk="5", htmx=True).get_data(as_text=True)
+    assert fragment.lstrip().startswith('<section id="walk"') and "<html" not in fragment
+    walk = walk_section(fragment)
+    assert 'data-index="5"' in walk and current_row(walk) == 5
+    # r4 = pkt(off=14,r=14) after the comparison, shown changed, decoded for people
+    assert re.search(r'<tr class="is-changed">\s*<th scope="row">R4.*?pkt\(off=14,r=14\)', walk, re.S)
+    assert "14 bytes from its base proven inside" in walk
+
+
+def test_pending_branches_and_the_event_sentence(post_form):
+    walk = walk_section(post_form("/walk", source=PACKET_CHECK, type="xdp", walk="6", htmx=True)
+                        .get_data(as_text=True))
+    assert "push branch" in walk and "The jump at insn 5 can go either way" in walk
+    assert re.search(r'<ol class="walk-pending".*?insn 9 .*?the jump at insn 5', walk, re.S)
+    assert re.search(r'id="walk-insn-9" class="[^"]*is-pending', walk)  # the listing marks where it resumes
+
+
+def test_a_rejected_program_opens_at_the_rejection(post_form):
+    walk = walk_section(post_form("/run", source=UNCHECKED, type="xdp").get_data(as_text=True))
+    assert "Rejected at insn 1: invalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)" in walk
+    assert current_row(walk) == 1 and 'class="is-current is-rejected"' in walk
+    assert "jump to the error" not in walk  # already there
+    earlier = walk_section(post_form("/walk", source=UNCHECKED, type="xdp", walk="0", htmx=True)
+                           .get_data(as_text=True))
+    assert "jump to the error" in earlier
+
+
+def test_next_visit_of_an_instruction_follows_a_loop(post_form):
+    source = "r1 = 0\nr1 += 1\nif r1 < 3 goto -2\nr0 = 0\nexit\n"
+    walk = walk_section(post_form("/walk", source=source, type="xdp", walk="1", htmx=True).get_data(as_text=True))
+    match = re.search(r'value="(\d+)" data-walk="goto" data-jump="next-visit"', walk)
+    assert match
+    later = walk_section(post_form("/walk", source=source, type="xdp", walk=match.group(1), htmx=True)
+                         .get_data(as_text=True))
+    assert current_row(later) == 1 and re.search(r'id="walk-insn-1" class="is-current".*?<td class="visits">2', later,
+                                                  re.S)
+
+
+def test_without_javascript_the_walk_form_posts_to_run(post_form):
+    page = post_form("/run", source=PACKET_CHECK, type="xdp", walk="3").get_data(as_text=True)
+    assert "<html" in page and 'data-index="3"' in walk_section(page)
+
+
+def test_bad_walk_positions_are_clamped_or_ignored(post_form):
+    for value, index in (("999999", "11"), ("abc", "0"), ("-4", "0"), ("", "0")):
+        response = post_form("/walk", source=PACKET_CHECK, type="xdp", walk=value, htmx=True)
+        assert response.status_code == 200
+        walk = walk_section(response.get_data(as_text=True))
+        assert f'data-index="{index}"' in walk or value == "999999"
+
+
+def test_a_walk_of_a_program_that_no_longer_assembles_shows_the_result_instead(post_form):
+    response = post_form("/walk", source="r0 = \nexit", type="xdp", walk="2", htmx=True)
+    assert response.headers.get("HX-Retarget") == "#result"
+    assert "Assembly error" in response.get_data(as_text=True)
+
+
+def test_raw_programs_have_no_walk(post_form):
+    assert 'id="walk"' not in post_form("/run", source="r0 = 0\nexit").get_data(as_text=True)
+
+
+def test_the_walk_escapes_what_the_user_wrote(post_form):
+    source = BY_SLUG["xdp-filter"].source.replace("# XDP", "# <script>alert(1)</script> XDP")
+    html = post_form("/walk", source=source, type="xdp", walk="2", htmx=True).get_data(as_text=True)
+    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
