@@ -80,3 +80,14 @@ def test_instruction_lines_match_the_kernels_level_2_log():
     theirs = [line for line in kernel if _STATE_LINE.match(line)]
     assert len(theirs) == 9
     assert theirs == [line for line in ours if _STATE_LINE.match(line)]
+
+
+def test_a_null_check_drops_the_pointers_id_as_the_kernel_does():
+    source = (".map h type=hash key_size=4 value_size=8 max_entries=4\n"
+              "r1 = 0\n*(u32 *)(r10 - 4) = r1\nr2 = r10\nr2 += -4\nr1 = h ll\ncall bpf_map_lookup_elem\n"
+              "if r0 == 0 goto +1\nr0 = 0\nexit\n")
+    program = assemble(source)
+    lines = log_lines(program, verify(program, "xdp"))[0]
+    assert any(line.endswith("; R0=map_value_or_null(id=1,map=h,ks=4,vs=8)") for line in lines)
+    assert any(line.startswith("7: (15) if r0 == 0x0 goto pc+1") and line.endswith("; R0=map_value(map=h,ks=4,vs=8)")
+               for line in lines)

@@ -163,11 +163,13 @@ def _set_reg_and_copies(st: VerifierState, regno: int, old: Reg, new: Reg) -> Ve
 
 
 def _mark_null(st: VerifierState, ref_id: int, is_null: bool) -> VerifierState:
-    """``mark_ptr_or_null_regs``: every copy of the pointer becomes NULL (a scalar 0) or non-NULL."""
+    """``mark_ptr_or_null_regs``: every copy of the pointer becomes NULL (a scalar 0) or non-NULL. A
+    non-NULL pointer drops its id (``mark_ptr_or_null_reg``: "reg->id can be reset" unless it may point
+    to a spin lock, which needs BTF we do not model), so that states differing only there prune."""
     def fix(r: Reg) -> Reg:
         if not (r.maybe_null and r.id == ref_id):
             return r
-        return const(0) if is_null else replace(r, maybe_null=False)
+        return const(0) if is_null else replace(r, maybe_null=False, id=0)
 
     mapped = st.map_regs(fix)
     refs = st.refs
