@@ -1,15 +1,16 @@
 """The web layer: Flask blueprints that turn requests into engine calls and results into pages.
 
 ``playground`` (``playground.py``) is the page at ``/``; ``api`` (``api.py``) is the JSON API under
-``/api/v1/``. Around them: security headers on every response (``security.py``), CSRF protection of form
-posts (``csrf.py``), and error pages, HTML or JSON (``errors.py``). No eBPF semantics live here: views call
+``/api/v1/``; ``share`` (``share.py``) stores setups and serves them as links (``/p/<id>``). Around them:
+security headers on every response (``security.py``), CSRF protection of form posts (``csrf.py``), and error
+pages, HTML or JSON (``errors.py``). No eBPF semantics live here: views call
 the engine's façade and render what it returns.
 """
 from __future__ import annotations
 
 from flask import Flask
 
-from . import api, csrf, errors, playground, security
+from . import api, csrf, errors, playground, security, share
 
 
 def init_app(app: Flask) -> None:
@@ -21,3 +22,4 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     app.register_blueprint(playground.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(share.bp)

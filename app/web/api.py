@@ -2,9 +2,17 @@
 
 Requests are JSON objects sent with ``Content-Type: application/json`` (anything else: 415). Unknown fields
 are refused rather than ignored, so that a client asking for something this server does not do yet (a
-program type, maps) hears so. Every 4xx answer is ``{"error": {"message": str, "field": str, ...}}``, where
-``field`` names the offending field by its JSON path (``source``, ``input.mem``, ``options.max_insns``);
-assembly errors add ``line`` and ``col``, decode errors ``pc``.
+program type, maps) hears so; so are strings that are not valid Unicode (a ``\ud800`` escape alone). Every
+4xx answer is ``{"error": {"message": str, "field": str, ...}}``, where ``field`` names the offending field by
+its JSON path (``source``, ``input.mem``, ``options.max_insns``); assembly errors add ``line`` and ``col``,
+decode errors ``pc``. The bodies are read and checked by ``jsonbody.py``.
+
+``run``, ``verify`` and ``share`` take one body, the *setup*: ``source`` or ``bytecode``, ``type``, ``maps``,
+``input``, ``env``, ``seeds``, ``options`` (``max_insns``, ``max_processed``, ``walk``) and ``view``. Each checks
+all of it and uses what applies: ``run`` ignores ``max_processed``, ``walk`` and ``view``; ``verify`` ignores
+``input``, ``env``, ``seeds``, ``max_insns`` and ``view``. So a share's ``/p/<id>.json`` goes as it is to
+either (``verify`` needs a program ``type``, which ``raw`` is not). Both are rate-limited per client
+(``ratelimit.py``): 429 with ``Retry-After``.
 
 ``POST /api/v1/assemble``
     ``{"source": str, "style"?: "asm" | "log"}`` ->
@@ -22,8 +30,12 @@ assembly errors add ``line`` and ``col``, decode errors ``pc``.
     declares maps for bytecode (``[{"type", "key_size", "value_size", "max_entries", "flags"?, "name"?}]``,
     referred to by position after the maps the source declares). ``input`` holds one of ``mem`` (hex),
     ``packet`` (hex), ``packets`` (a list of hex: run one after another on the same maps) or
-    ``packet_spec`` (``"eth/ipv4(dst=10.0.0.2)/udp(dport=53)"``, or a list of them), plus for context hooks
+    ``packet_spec`` (``"eth/ipv4(dst=10.0.0.2)/udp(dport=53)"``, or a list of them) or ``packet_fields``
+    (the playground's layer form, ``{"l3": "ipv6", "ip_dst": "fd00::9", "dport": "80"}``: its field names and
+    text, blank or missing fields taking the engine's defaults), plus for context hooks
     ``ctx`` (``{"di": 1}``: field names or aliases and integers), ``event`` and ``strings`` (tracepoints).
+    Only the inputs the hook takes are accepted (``jsonbody.hook_inputs``): ``raw`` takes ``mem`` or a
+    packet, packet hooks a packet, context hooks ``ctx`` (tracepoints also ``event`` and ``strings``).
     ``env`` sets what helpers see (``{"pid": 7, "comm": "nginx", "cpu": 1, ...}``); ``seeds`` sets map
     entries first (``[{"map": name or index, "key": hex, "value": hex}]``).
 
@@ -35,47 +47,41 @@ assembly errors add ``line`` and ``col``, decode errors ``pc``.
     walk's events. ``type`` is required: the verifier's rules depend on the program type. A rejection is a
     result (200), not an error.
 
+``POST /api/v1/share``
+    the setup (``source`` only: not ``bytecode`` or ``maps`` yet; ``raw`` with ``mem``, not a packet), with
+    ``"view"?: {"step": int, "run": int}`` (where the page opens) -> ``{"id": str, "url": str}``, 201 when
+    stored now, 200 when that setup was shared before (the id comes from the content). 413 when the stored
+    setup would be larger than ``Limits.setup_bytes``; 429 with ``Retry-After`` when this client shares too
+    fast. See ``setups.py`` for the stored document, ``share.py`` for the pages.
+
 ``insns`` has one entry per instruction; ``pc`` is its slot index (``ld_imm64`` takes two slots, so indexes
 can skip) and ``text`` is in the requested style: ``asm`` (default, what the assembler reads) or ``log``
 (as the kernel verifier log prints it).
 """
 from __future__ import annotations
 
-import json
-from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from app.ebpf import AsmError, DecodeError, InputError, MapDef, Program, assemble, disassemble, load_bytes
+from app.ebpf import AsmError, DecodeError, InputError, Program, assemble, disassemble, load_bytes
 from app.ebpf.asm import format_insn
-from app.ebpf.env import Env
-from app.ebpf.maps import MAP_TYPES, check_map
-from app.ebpf.packets import build_packet, parse_spec
+from app.ebpf.maps import check_map
 from app.ebpf.progtypes import PROG_TYPES
-from app.ebpf.vm import MapSeed, run, run_packets
+from app.ebpf.vm import run, run_packets
 
-from .forms import RAW, TYPES
-from .inputs import FieldError, Limits, check_count, check_source, parse_hex
+from .forms import RAW
+from .inputs import FieldError, Limits, check_source, parse_hex
+from .jsonbody import SETUP_FIELDS, ApiError, map_defs, read_body, run_inputs, string
 from .present import insn_rows
+from .share import share_from_api
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 STYLES = ("asm", "log")
-INPUT_FIELDS = ("mem", "packet", "packets", "packet_spec", "ctx", "event", "strings")
-MAP_FIELDS = ("name", "type", "key_size", "value_size", "max_entries", "flags")
 _ENGINE_FIELDS = {"mem": "input.mem", "packet": "input.packet", "max_insns": "options.max_insns",
                   "layout": "input"}
-
-
-class ApiError(Exception):
-    """A request the API refuses: HTTP ``status`` and the JSON error object."""
-
-    def __init__(self, status: int, message: str, field: str | None = None, **extra: Any):
-        super().__init__(message)
-        self.status = status
-        self.body = {"message": message, **({"field": field} if field else {}), **extra}
 
 
 @bp.errorhandler(ApiError)
@@ -109,39 +115,18 @@ def require_json() -> None:
         abort(415, description="Send a JSON object with Content-Type: application/json.")
 
 
-# --- reading the body -----------------------------------------------------------------------------------
+# --- reading the body (the checks themselves are in jsonbody.py) ----------------------------------------
 
 def _limits() -> Limits:
     return Limits.from_config(current_app.config)
 
 
-def _body(allowed: tuple[str, ...]) -> dict[str, Any]:
-    try:
-        data = json.loads(request.get_data())
-    except (ValueError, RecursionError):
-        raise ApiError(400, "the body is not valid JSON") from None
-    return _object(data, "", allowed)
-
-
-def _object(value: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ApiError(400, "must be a JSON object", path or None)
-    for key in value:
-        if key not in allowed:
-            raise ApiError(400, f"unknown field {key!r} (this server accepts: {', '.join(allowed)})",
-                           f"{path}.{key}" if path else key)
-    return value
-
-
-def _string(data: dict[str, Any], key: str, path: str | None = None) -> str | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise ApiError(400, "must be a string", path or key)
-    return value
+def _body(allowed: tuple[str, ...] = SETUP_FIELDS) -> dict[str, Any]:
+    return read_body(request.get_data(), allowed)
 
 
 def _style(data: dict[str, Any]) -> str:
-    style = _string(data, "style") or "asm"
+    style = string(data, "style") or "asm"
     if style not in STYLES:
         raise ApiError(400, "must be \"asm\" or \"log\"", "style")
     return style
@@ -149,8 +134,8 @@ def _style(data: dict[str, Any]) -> str:
 
 def _program(data: dict[str, Any], limits: Limits, *, source_ok: bool, bytecode_ok: bool) -> Program:
     """The program from ``source`` or ``bytecode`` (whichever is allowed and present, never both)."""
-    source = _string(data, "source") if source_ok else None
-    bytecode = _string(data, "bytecode") if bytecode_ok else None
+    source = string(data, "source") if source_ok else None
+    bytecode = string(data, "bytecode") if bytecode_ok else None
     if source is not None and bytecode is not None:
         raise ApiError(400, "give either source or bytecode, not both", "bytecode")
     if source is not None:
@@ -189,34 +174,16 @@ def disassemble_bytecode():
 
 @bp.post("/run")
 def run_program():
-    data = _body(("source", "bytecode", "type", "maps", "input", "options", "env", "seeds"))
+    data = _body()
     limits = _limits()
     program = _program(data, limits, source_ok=True, bytecode_ok=True)
-    prog_type = _string(data, "type") or RAW
-    if prog_type not in TYPES:
-        raise ApiError(400, f"unknown program type {prog_type!r} (one of: {', '.join(TYPES)})", "type")
-    program = replace(program, maps=program.maps + _map_defs(data.get("maps", []), len(program.maps)))
-    given = _object(data.get("input", {}), "input", INPUT_FIELDS)
-    sources = [k for k in ("mem", "packet", "packets", "packet_spec") if k in given]
-    if len(sources) > 1:
-        raise ApiError(400, f"give one of mem, packet, packets and packet_spec, not {' and '.join(sources)}",
-                       f"input.{sources[1]}")
-    source = sources[0] if sources else None
-    mem = packets = None
-    if source == "mem":
-        mem = parse_hex("input.mem", _required_string(given, "mem", "input.mem"), limits.input_bytes)
-    elif source is not None:
-        packets = _packets(given, source, limits)
-    ctx = _ints(given.get("ctx", {}), "input.ctx")
-    event = _string(given, "event", "input.event")
-    strings = {k: v.encode() for k, v in _strings(given.get("strings", {}), "input.strings").items()}
-    env = _env(data.get("env", {}))
-    seeds = _seeds(data.get("seeds", []), limits)
-    options = _object(data.get("options", {}), "options", ("max_insns",))
-    max_insns = _count_option(options, "max_insns", limits.run_insns)
+    inputs = run_inputs(data, limits)
+    program = replace(program, maps=program.maps + map_defs(data.get("maps", []), len(program.maps)))
+    prog_type, packets, mem = inputs.prog_type, inputs.packets, inputs.mem
+    common = {"prog_type": prog_type, "env": inputs.env, "seeds": inputs.seeds, "max_insns": inputs.max_insns}
     try:
         if packets is not None and len(packets) > 1:
-            results = run_packets(program, packets, prog_type=prog_type, env=env, seeds=seeds, max_insns=max_insns)
+            results = run_packets(program, list(packets), **common)
             body = results[-1].to_json()
             body["runs"] = [{k: v for k, v in r.to_json().items() if k != "maps"} for r in results]
             return jsonify(body)
@@ -224,10 +191,11 @@ def run_program():
             mem, layout, packet = packets[0], "packet", None
         else:
             layout, packet = "mem", packets[0] if packets else None
-        result = run(program, prog_type=prog_type, mem=mem, layout=layout, packet=packet, ctx=ctx or None,
-                     event=event, strings=strings or None, env=env, seeds=seeds, max_insns=max_insns)
+        strings = {k: v.encode() for k, v in inputs.strings.items()}
+        result = run(program, mem=mem, layout=layout, packet=packet, ctx=inputs.ctx or None, event=inputs.event,
+                     strings=strings or None, **common)
     except InputError as e:
-        raise ApiError(400, e.message, _api_field(e.field, source)) from None
+        raise ApiError(400, e.message, _api_field(e.field, inputs.source)) from None
     return jsonify(result.to_json())
 
 
@@ -235,154 +203,26 @@ def run_program():
 def verify_program():
     from app.ebpf.verifier import verify
 
-    data = _body(("source", "bytecode", "type", "maps", "options"))
+    data = _body()
     limits = _limits()
     program = _program(data, limits, source_ok=True, bytecode_ok=True)
-    prog_type = _string(data, "type")
+    prog_type = string(data, "type")
     if prog_type is None or prog_type not in PROG_TYPES:
         raise ApiError(400, f"required: a program type (one of: {', '.join(PROG_TYPES)})", "type")
+    inputs = run_inputs(data, limits)  # checked like run's, though only the options matter here
     declared = len(program.maps)
-    program = replace(program, maps=program.maps + _map_defs(data.get("maps", []), declared))
+    program = replace(program, maps=program.maps + map_defs(data.get("maps", []), declared))
     for i, mdef in enumerate(program.maps):  # BPF_MAP_CREATE comes before BPF_PROG_LOAD
         problem = check_map(mdef, 1)
         if problem:
             raise ApiError(400, f"map {mdef.name} cannot be created: {problem}",
                            "source" if i < declared else f"maps[{i - declared}]")
-    options = _object(data.get("options", {}), "options", ("max_processed", "walk"))
-    max_processed = _count_option(options, "max_processed", limits.verify_insns)
-    walk = options.get("walk", False)
-    if not isinstance(walk, bool):
-        raise ApiError(400, "must be true or false", "options.walk")
-    return jsonify(verify(program, prog_type, max_processed=max_processed).to_json(walk=walk))
+    return jsonify(verify(program, prog_type, max_processed=inputs.max_processed).to_json(walk=inputs.walk))
 
 
-def _count_option(options: dict[str, Any], key: str, highest: int) -> int:
-    """``options[key]``: an integer from 1 to ``highest`` (the server's limit, also the default)."""
-    value = options.get(key, highest)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ApiError(400, "must be an integer", f"options.{key}")
-    return check_count(f"options.{key}", value, 1, highest)
-
-
-def _required_string(data: dict[str, Any], key: str, path: str) -> str:
-    value = _string(data, key, path)
-    if value is None:
-        raise ApiError(400, "must be a string", path)
-    return value
-
-
-def _packets(given: dict[str, Any], source: str, limits: Limits) -> list[bytes]:
-    """The packets of ``input.packet`` (hex), ``input.packets`` (a list of hex) or ``input.packet_spec`` (a
-    spec, or a list of specs)."""
-    path = f"input.{source}"
-    value = given[source]
-    if source == "packet":
-        items = [_required_string(given, source, path)]
-    elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        items = value
-    elif source == "packet_spec" and isinstance(value, str):
-        items = [value]
-    else:
-        raise ApiError(400, "must be a non-empty list of strings" + (" or a string" if source == "packet_spec" else ""),
-                       path)
-    if len(items) > limits.packets:
-        raise ApiError(400, f"{len(items)} packets; at most {limits.packets} can run in one request", path)
-    packets = []
-    for i, text in enumerate(items):
-        where = path if source == "packet" or (source == "packet_spec" and isinstance(value, str)) else f"{path}[{i}]"
-        if source == "packet_spec":
-            try:
-                packets.append(build_packet(parse_spec(text)))
-            except InputError as e:
-                detail = e.field.removeprefix("packet").lstrip(".")
-                raise ApiError(400, f"{detail + ': ' if detail else ''}{e.message}", where) from None
-            if len(packets[-1]) > limits.input_bytes:
-                raise ApiError(400, f"{len(packets[-1]):,} bytes; at most {limits.input_bytes:,} are allowed", where)
-        else:
-            packets.append(parse_hex(where, text, limits.input_bytes))
-    total = sum(map(len, packets))
-    if total > limits.packet_bytes:
-        raise ApiError(400, f"the packets add up to {total:,} bytes; at most {limits.packet_bytes:,} are allowed", path)
-    return packets
-
-
-def _ints(value: Any, path: str) -> dict[str, int]:
-    if not isinstance(value, dict):
-        raise ApiError(400, "must be a JSON object of field names and integers", path)
-    for key, item in value.items():
-        if not isinstance(item, int) or isinstance(item, bool):
-            raise ApiError(400, "must be an integer", f"{path}.{key}")
-    return value
-
-
-def _strings(value: Any, path: str) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise ApiError(400, "must be a JSON object of field names and strings", path)
-    for key, item in value.items():
-        if not isinstance(item, str):
-            raise ApiError(400, "must be a string", f"{path}.{key}")
-    return value
-
-
-def _map_defs(value: Any, first: int) -> tuple[MapDef, ...]:
-    """``maps``: declarations for programs given as bytecode; ``ld_imm64`` map references use their position
-    (after any maps the source declares). Each is ``{"type", "key_size", "value_size", "max_entries",
-    "flags"?, "name"?}``."""
-    if not isinstance(value, list):
-        raise ApiError(400, "must be a list of map declarations", "maps")
-    out = []
-    for i, item in enumerate(value):
-        path = f"maps[{i}]"
-        _object(item, path, MAP_FIELDS)
-        name = item.get("name", f"map{first + i}")
-        if not isinstance(name, str) or not name:
-            raise ApiError(400, "must be a non-empty string", f"{path}.name")
-        kind = item.get("type")
-        if not isinstance(kind, str):
-            raise ApiError(400, f"required: one of {', '.join(MAP_TYPES)}", f"{path}.type")
-        sizes = {}
-        for key in ("key_size", "value_size", "max_entries", "flags"):
-            number = item.get(key, 0 if key == "flags" else None)
-            if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number < 1 << 32:
-                raise ApiError(400, "must be an integer from 0 to 2^32-1", f"{path}.{key}")
-            sizes[key] = number
-        out.append(MapDef(name=name, type=kind, **sizes))
-    return tuple(out)
-
-
-def _env(value: Any) -> Env:
-    """``env``: what helpers see (``clock_start_ns``, ``seed``, ``cpu``, ``ncpus``, ``pid``, ``comm`` ...)."""
-    allowed = tuple(f.name for f in dataclass_fields(Env) if f.name != "memory")
-    _object(value, "env", allowed)
-    for key, item in value.items():
-        if key == "comm":
-            if not isinstance(item, str):
-                raise ApiError(400, "must be a string", "env.comm")
-        elif not isinstance(item, int) or isinstance(item, bool):
-            raise ApiError(400, "must be an integer", f"env.{key}")
-    env = Env(**value)
-    try:
-        env.check()
-    except InputError as e:
-        raise ApiError(400, e.message, e.field) from None
-    return env
-
-
-def _seeds(value: Any, limits: Limits) -> tuple[MapSeed, ...]:
-    """``seeds``: map entries set before the run, ``[{"map": name or index, "key": hex, "value": hex}]``."""
-    if not isinstance(value, list):
-        raise ApiError(400, "must be a list of {map, key, value}", "seeds")
-    out = []
-    for i, item in enumerate(value):
-        path = f"seeds[{i}]"
-        _object(item, path, ("map", "key", "value"))
-        which = item.get("map")
-        if not (isinstance(which, str) and which) and not (isinstance(which, int) and not isinstance(which, bool)):
-            raise ApiError(400, "must be a map's name or index", f"{path}.map")
-        key = parse_hex(f"{path}.key", _required_string(item, "key", f"{path}.key"), limits.input_bytes)
-        data = parse_hex(f"{path}.value", _required_string(item, "value", f"{path}.value"), limits.input_bytes)
-        out.append(MapSeed(which, key, data))
-    return tuple(out)
+@bp.post("/share")
+def share_setup():
+    return share_from_api(_body())
 
 
 def _api_field(engine_field: str, source: str | None) -> str:

@@ -7,8 +7,8 @@ Each failure is a ``FieldError`` naming the field as the caller calls it (``mem`
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 
 class FieldError(ValueError):
@@ -30,6 +30,7 @@ class Limits:
     ``packet_bytes``: all those packets together; ``pcap_bytes``: largest capture file an upload may be;
     ``verify_insns``: most instructions one verifier check may process (the kernel allows 1,000,000, which
     our verifier needs about a minute for; past this limit the answer is "incomplete", not a verdict).
+    ``setup_bytes`` (derived) is the largest setup a share may store.
     """
 
     source_bytes: int
@@ -40,8 +41,13 @@ class Limits:
     pcap_bytes: int = 256 * 1024
     verify_insns: int = 100_000
 
+    @property
+    def setup_bytes(self) -> int:
+        """Largest setup a share stores, as canonical JSON: the program, its packets as hex, 16 KiB more."""
+        return self.source_bytes + 2 * max(self.packet_bytes, self.input_bytes) + 16 * 1024
+
     @classmethod
-    def from_config(cls, config: Mapping) -> "Limits":
+    def from_config(cls, config: Mapping) -> Limits:
         return cls(int(config["MAX_SOURCE_BYTES"]), int(config["MAX_INPUT_BYTES"]), int(config["MAX_RUN_INSNS"]),
                    int(config.get("MAX_PACKETS", 64)), int(config.get("MAX_PACKET_BYTES", 128 * 1024)),
                    int(config.get("MAX_PCAP_BYTES", 256 * 1024)), int(config.get("MAX_VERIFY_INSNS", 100_000)))

@@ -11,8 +11,9 @@ HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def app():
-    return create_app({"TESTING": True, "SECRET_KEY": "test"})
+def app(tmp_path):
+    database = tmp_path / "store.sqlite3"  # the store (app.store), upgraded at startup: one per test
+    return create_app({"TESTING": True, "SECRET_KEY": "test", "DATABASE_URL": f"sqlite:///{database}"})
 
 
 @pytest.fixture

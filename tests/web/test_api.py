@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -159,8 +160,62 @@ def test_body_over_the_request_limit_is_413_json(app, client):
 def test_get_is_405_and_unknown_endpoints_404_in_json(client):
     assert error_of(client.get("/api/v1/run"), 405)
     assert set(client.get("/api/v1/run").headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
-    error_of(client.post("/api/v1/share", json={"source": "exit"}), 404)
+    error_of(client.post("/api/v1/nope", json={"source": "exit"}), 404)
 
 
 def test_api_needs_no_csrf_token_because_it_takes_only_json(client):
     assert client.post("/api/v1/run", json={"source": "exit"}).status_code == 200
+
+
+# --- every endpoint: bodies no program can hold, and the rate limit ----------------------------------------
+
+ENDPOINTS = ("assemble", "disassemble", "run", "verify", "share")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("body, field", [
+    ('{"source": "exit ;\\ud800", "bytecode": "\\udfff", "type": "xdp"}', None),
+    ('{"source": "exit", "type": "kprobe", "input": {"event": "\\ud800"}}', "input.event"),
+    ('{"source": "exit", "type": "xdp", "input": {"packets": ["00", "\\udc00"]}}', "input.packets[1]"),
+    ('{"source": "exit", "type": "kprobe", "input": {"ctx": {"\\ud800": 1}}}', "input.ctx"),
+])
+def test_lone_surrogates_are_refused_naming_the_field(client, endpoint, body, field):
+    error = error_of(client.post(f"/api/v1/{endpoint}", data=body, content_type="application/json"), 400)
+    if field is None:  # the program's own field, whichever this endpoint reads first
+        assert error["field"] in ("source", "bytecode")
+    elif endpoint in ("run", "verify", "share"):
+        assert error["field"] == field
+    assert "surrogate" in error["message"]
+
+
+@pytest.fixture
+def limited(tmp_path):
+    from app import create_app
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{tmp_path / 'l.sqlite3'}",
+                      "RUN_RATE_PER_MINUTE": 6, "RUN_BURST": 2})
+    return app.test_client()
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/api/v1/run", {"source": "exit"}),
+    ("/api/v1/verify", {"source": "r0 = 0\nexit", "type": "xdp"}),
+])
+def test_run_and_verify_are_rate_limited_per_client(limited, path, body):
+    assert [limited.post(path, json=body).status_code for _ in range(2)] == [200, 200]
+    refused = limited.post(path, json=body)
+    assert error_of(refused, 429)["message"] and refused.headers["Retry-After"] == "10"
+    assert limited.post(path, json=body, environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200
+    assert limited.post("/api/v1/assemble", json={"source": "exit"}).status_code == 200  # not limited
+
+
+@pytest.mark.parametrize("path", ["/run", "/step", "/walk"])
+def test_the_playground_runs_share_the_bucket_and_answer_an_html_page(limited, path):
+    page = limited.get("/").get_data(as_text=True)
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
+    form = {"csrf_token": token, "source": "r0 = 0\nexit\n", "mem": "", "max_insns": "1000", "type": "xdp"}
+    assert limited.post("/api/v1/run", json={"source": "exit"}).status_code == 200  # one token of two
+    assert limited.post(path, data=form).status_code != 429
+    refused = limited.post(path, data=form)
+    assert refused.status_code == 429 and refused.mimetype == "text/html"
+    assert refused.headers["Retry-After"] and "Too many runs" in refused.get_data(as_text=True)

@@ -71,7 +71,7 @@ def test_the_servers_limit_gives_incomplete_not_a_verdict(app, client):
     ({"source": "exit", "type": "raw"}, "type"),
     ({"source": "exit", "type": 3}, "type"),
     ({"source": "r11 = 0", "type": "xdp"}, "source"),
-    ({"source": "exit", "type": "xdp", "input": {}}, "input"),
+    ({"source": "exit", "type": "xdp", "input": "00"}, "input"),  # checked, though verify does not use it
     ({"source": "exit", "type": "xdp", "options": {"walk": "yes"}}, "options.walk"),
     ({"source": "exit", "type": "xdp", "options": {"max_processed": 0}}, "options.max_processed"),
     ({"source": "exit", "type": "xdp", "options": {"max_processed": "9"}}, "options.max_processed"),

@@ -29,14 +29,15 @@ PROGRAM_LINES = ["r0 = 0", "r1 = 3", "loop:", "\tr0 += r1", "r1 -= 1", "if r1 !=
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     from werkzeug.serving import WSGIRequestHandler, make_server
 
     class QuietHandler(WSGIRequestHandler):
         def log_request(self, *args, **kwargs):
             pass
 
-    app = create_app({"SECRET_KEY": "browser-tests"})
+    database = tmp_path_factory.mktemp("store") / "store.sqlite3"
+    app = create_app({"SECRET_KEY": "browser-tests", "DATABASE_URL": f"sqlite:///{database}"})
     httpd = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

@@ -1,0 +1,216 @@
+"""The setup document: everything a share stores, and its two conversions to and from the playground form.
+
+A setup is the JSON body of ``POST /api/v1/run`` (and ``/verify``), checked and normalised, plus where the
+page was looking::
+
+    {"source": str, "type": str,
+     "input"?: {"mem": hex} | {"packets": [hex, ...]} | {"packet_spec": [spec, ...]}
+               | {"packet_fields": {name: text}} | {"ctx"?: {field: int}, "event"?: str, "strings"?: {field: str}},
+     "env"?: {name: int | str}, "seeds"?: [{"map": name | index, "key": hex, "value": hex}],
+     "options"?: {"max_insns"?: int, "max_processed"?: int, "walk"?: true},
+     "view"?: {"step"?: int, "run"?: int}}
+
+Normalising makes equal setups equal text, so that they get the same id: hex is lowercase without spaces, a
+single ``packet`` becomes ``packets``, a ``packet_spec`` string becomes a one-item list, blank layer-form
+fields are left out and the others lose surrounding blanks (the payload is kept as typed), context fields
+go by their own names (``rdi`` and ``arg1`` are ``di``), and defaults are left out (``type`` is always
+present; ``max_insns`` equal to the server's limit, ``walk`` false, a ``view`` at step 0 of run 0 and empty
+objects are dropped). ``canonical_json`` is the text that is hashed and stored: sorted keys, no spaces,
+UTF-8, at most ``Limits.setup_bytes``.
+
+A setup is checked as ``/api/v1/run`` checks its body (``jsonbody.run_inputs``: shapes, sizes, inputs the
+hook takes, context fields and values), so a share opens as it runs. What needs the program is not
+checked: a program that does not assemble, or seeds for a map it lacks, can still be shared (bug reports
+are made of those); the page shows the error. ``bytecode`` and ``maps`` are refused for now, and so are
+packets for ``raw`` programs, because the playground page cannot show them.
+
+``setup_of_form`` and ``form_of_setup`` convert between a setup and ``forms.RunForm``, the page's fields
+as text; a setup made from a form comes back unchanged from a round trip through the form.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from app.ebpf.progtypes import PROG_TYPES
+
+from .ctxform import ENV_NAMES, _shown, ctx_groups
+from .forms import RAW, RunForm, SeedRow
+from .inputs import FieldError, Limits, check_source
+from .jsonbody import SETUP_FIELDS, ApiError, RunInputs, object_of, packet_fields, run_inputs, string
+from .packetform import FORM_NAMES
+from .runs import check
+
+NOT_SHAREABLE = {"bytecode": "sharing takes a program as source text; bytecode cannot be shared yet",
+                 "maps": "sharing cannot store maps declared beside the program yet: declare them in the source "
+                         "with .map"}
+
+
+def canonical_json(setup: Mapping[str, Any]) -> str:
+    """The text that is hashed into the id and stored."""
+    return json.dumps(setup, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def check_setup(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
+    """The normalised setup for an API body; raises ``ApiError`` or ``FieldError`` naming the field.
+
+    The body goes through ``jsonbody.run_inputs``, the checks ``/api/v1/run`` makes, so whatever is stored
+    opens and runs as the API would run it."""
+    for key, message in NOT_SHAREABLE.items():
+        if key in body:
+            raise ApiError(400, message, key)
+    data = object_of(dict(body), "", SETUP_FIELDS)
+    source = string(data, "source")
+    if source is None:
+        raise ApiError(400, "required: the program's source text", "source")
+    setup: dict[str, Any] = {"source": check_source("source", source, limits.source_bytes)}
+    inputs = run_inputs(data, limits)
+    if inputs.prog_type == RAW and inputs.packets is not None:
+        raise ApiError(400, "the page runs raw programs on memory: share input.mem, or a packet hook (xdp, "
+                            "sched_cls ...) for packets", f"input.{inputs.source}")
+    setup["type"] = inputs.prog_type
+    parts = {
+        "input": _input(data.get("input", {}), inputs),
+        "env": dict(data.get("env", {})),
+        "seeds": [{"map": s.map, "key": s.key.hex(), "value": s.value.hex()} for s in inputs.seeds],
+        "options": _options(inputs, limits),
+        "view": {k: v for k, v in (("step", inputs.step), ("run", inputs.run)) if v},
+    }
+    setup.update((key, value) for key, value in parts.items() if value)
+    size = len(canonical_json(setup).encode())
+    if size > limits.setup_bytes:
+        raise ApiError(413, f"the setup is {size:,} bytes as stored; at most {limits.setup_bytes:,} can be shared")
+    return setup
+
+
+def _input(given: Mapping[str, Any], inputs: RunInputs) -> dict[str, Any]:
+    """The normalised ``input``: hex lowercase, one packet source spelled one way, context fields by their
+    canonical names, blank text left out."""
+    out: dict[str, Any] = {}
+    if inputs.source == "mem":
+        if inputs.mem:
+            out["mem"] = inputs.mem.hex()
+    elif inputs.source in ("packet", "packets"):
+        out["packets"] = [p.hex() for p in inputs.packets or ()]
+    elif inputs.source == "packet_spec":
+        specs = given["packet_spec"]
+        out["packet_spec"] = [s.strip() for s in ([specs] if isinstance(specs, str) else specs)]
+    elif inputs.source == "packet_fields":
+        out["packet_fields"] = packet_fields(given["packet_fields"])
+    ctx = _canonical_ctx(inputs.prog_type, inputs.ctx)
+    out.update((k, v) for k, v in (("ctx", ctx), ("event", inputs.event), ("strings", inputs.strings)) if v)
+    return out
+
+
+def _canonical_ctx(prog_type: str, values: Mapping[str, int]) -> dict[str, int]:
+    """Context values by the field's own name (``rdi`` and ``arg1`` are ``di``), each field once."""
+    ptype = PROG_TYPES.get(prog_type)
+    aliases = ptype.aliases if ptype is not None else {}
+    out: dict[str, int] = {}
+    given: dict[str, str] = {}
+    for key, value in values.items():
+        name = aliases.get(key, key)
+        if name in out:
+            raise ApiError(400, f"the field {name!r} is given twice, as {given[name]!r} and {key!r}",
+                           f"input.ctx.{key}")
+        out[name], given[name] = value, key
+    return out
+
+
+def _options(inputs: RunInputs, limits: Limits) -> dict[str, Any]:
+    """The options that differ from the defaults."""
+    out: dict[str, Any] = {}
+    if inputs.max_insns != limits.run_insns:
+        out["max_insns"] = inputs.max_insns
+    if inputs.max_processed != limits.verify_insns:
+        out["max_processed"] = inputs.max_processed
+    if inputs.walk:
+        out["walk"] = True
+    return out
+
+
+# --- the playground form ----------------------------------------------------------------------------------
+
+def setup_of_form(form: RunForm, limits: Limits) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The setup for the page's fields, or None and the problems by form field (as a run would report
+    them). The program is not assembled: one that does not assemble can be shared."""
+    request, errors = check(form, limits)
+    if request is None:
+        return None, errors
+    body: dict[str, Any] = {"source": request.source, "type": form.type}
+    ptype = PROG_TYPES.get(form.type)
+    if ptype is None:
+        body["input"] = {"mem": (request.mem or b"").hex()}
+    elif ptype.input == "packet":
+        body["input"] = {
+            "fields": lambda: {"packet_fields": dict(form.layers)},
+            "spec": lambda: {"packet_spec": [line for line in form.packet_spec.splitlines() if line.strip()]},
+        }.get(form.packet_from, lambda: {"packets": [p.hex() for p in request.packets]})()
+    else:
+        strings = {k: v.decode() for k, v in request.strings.items() if v}
+        extra = {"event": request.event, "strings": strings} if ptype.name == "tracepoint" else {}
+        body["input"] = {"ctx": request.ctx, **extra}
+    body["env"] = {k: getattr(request.env, k) for k in ENV_NAMES if form.env.get(k, "").strip()}
+    body["seeds"] = [{"map": s.map, "key": s.key.hex(), "value": s.value.hex()} for s in request.seeds]
+    body["options"] = {"max_insns": request.max_insns}
+    body["view"] = {"step": request.step, "run": request.run}
+    try:
+        return check_setup(body, limits), {}
+    except ApiError as e:
+        return None, {_form_field(e.body.get("field", "source")): e.body["message"]}
+    except FieldError as e:
+        return None, {_form_field(e.field): e.message}
+
+
+def _form_field(api_field: str) -> str:
+    """The form field for a setup field (``input.packet_fields.ip_dst`` -> ``ip_dst``), for error messages."""
+    for prefix, name in (("input.packet_fields.", ""), ("input.ctx.", "ctx_"), ("input.strings.", "str_"),
+                         ("env.", "env_")):
+        if api_field.startswith(prefix):
+            return name + api_field[len(prefix):]
+    return {"input.mem": "mem", "input.packets": "packets", "input.packet_spec": "packet_spec",
+            "input.event": "event", "options.max_insns": "max_insns", "view.step": "step",
+            "view.run": "run"}.get(api_field, "source")
+
+
+def form_of_setup(setup: Mapping[str, Any], limits: Limits) -> RunForm:
+    """The page's fields for a (checked) setup."""
+    given = setup.get("input", {})
+    prog_type = setup.get("type", RAW)
+    ptype = PROG_TYPES.get(prog_type)
+    packet_from, packets, spec, layers = "fields", "", "", None
+    if "packet_fields" in given:
+        layers = {name: given["packet_fields"].get(name, "") for name in FORM_NAMES}
+    elif "packet_spec" in given:
+        packet_from, spec = "spec", "\n".join(given["packet_spec"])
+    elif "packets" in given:
+        packet_from, packets = "hex", "\n".join(given["packets"])
+    ctx = _ctx_texts(ptype, given.get("event", ""), given.get("ctx", {})) if ptype is not None else {}
+    env = {k: str(v) for k, v in setup.get("env", {}).items()}
+    seeds = tuple(SeedRow(str(s["map"]), s["key"], s["value"]) for s in setup.get("seeds", []))
+    view = setup.get("view", {})
+    extra = {"layers": layers} if layers is not None else {}
+    return RunForm(setup["source"], str(setup.get("options", {}).get("max_insns", limits.run_insns)),
+                   step=str(view.get("step", 0)), type=prog_type, mem=given.get("mem", ""), run=str(view.get("run", 0)),
+                   packet_from=packet_from, packets=packets, packet_spec=spec, ctx=ctx, event=given.get("event", ""),
+                   strings=dict(given.get("strings", {})), env=env, seeds=seeds, **extra)
+
+
+def _ctx_texts(ptype, event: str, values: Mapping[str, int]) -> dict[str, str]:
+    """Context values as the form shows them: dotted quads and ports where the form takes those, negative
+    numbers for values with the sign bit set, large numbers in hex."""
+    inputs = {i.name: i for group in ctx_groups(ptype, event) for i in group.inputs}
+    out = {}
+    for key, value in values.items():
+        name = ptype.aliases.get(key, key)
+        field = inputs.get(name)
+        if field is None or value < 0:
+            out[name] = str(value)
+        elif field.kind != "int":
+            out[name] = _shown(field.kind, value)
+        elif value >> (8 * field.size - 1):
+            out[name] = str(value - (1 << (8 * field.size)))
+        else:
+            out[name] = hex(value) if value > 0xFFFF else str(value)
+    return out

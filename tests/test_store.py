@@ -1,0 +1,196 @@
+"""The store: schema migrations match the models, shares are content-addressed, durable and safe to create
+concurrently."""
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.store import make_engine, upgrade
+from app.store.models import Base, Share
+from app.store.shares import ID_PATTERN, ShareConflict, is_share_id, load, save, share_id
+
+POSTGRESQL_URL = os.environ.get("TEST_POSTGRESQL_URL")
+"""A scratch PostgreSQL database (``postgresql+psycopg://user@host/db``) to run these tests on as well; its
+tables are dropped before each test."""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path) -> str:
+    """The URL of an empty database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    if not POSTGRESQL_URL:
+        pytest.skip("set TEST_POSTGRESQL_URL to a scratch PostgreSQL database to run this on PostgreSQL")
+    scratch = create_engine(POSTGRESQL_URL)
+    with scratch.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS shares, alembic_version")
+    scratch.dispose()
+    return POSTGRESQL_URL
+
+
+@pytest.fixture
+def engine(url):
+    engine = make_engine(url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_migrations_create_exactly_the_models(engine):
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    assert set(inspect(engine).get_table_names()) == {"alembic_version", "shares"}
+
+
+def test_upgrade_twice_changes_nothing(engine):
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == "0001_shares"
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_a_parent_must_exist(engine):
+    from datetime import datetime
+
+    with Session(engine) as session:
+        session.add(Share(id="A" * 16, setup="{}", parent="B" * 16, created_at=datetime(2026, 1, 1)))
+        with pytest.raises(IntegrityError):
+            session.commit()
+
+
+def test_ids_come_from_the_content():
+    first = share_id('{"source":"exit"}')
+    assert first == share_id('{"source":"exit"}')
+    assert first != share_id('{"source":"exit\\n"}')
+    assert ID_PATTERN.fullmatch(first) and is_share_id(first)
+    assert not is_share_id("short") and not is_share_id(first + "x") and not is_share_id("../" + first[3:])
+
+
+def test_save_is_idempotent_and_records_the_parent(engine):
+    parent = save(engine, '{"a":1}')
+    assert parent.created and parent.parent is None
+    again = save(engine, '{"a":1}', parent="0" * 16)
+    assert again.id == parent.id and not again.created
+    child = save(engine, '{"a":2}', parent=parent.id)
+    assert child.parent == parent.id
+    assert save(engine, '{"a":3}', parent="Z" * 16).parent is None  # names no share: not recorded
+    assert save(engine, '{"a":4}', parent="not an id").parent is None
+    assert load(engine, child.id).setup == '{"a":2}'
+    assert load(engine, "Z" * 16) is None and load(engine, "nope") is None
+
+
+def test_a_different_setup_under_an_existing_id_is_an_error(engine):
+    stored = save(engine, '{"a":1}')
+    with Session(engine) as session:
+        session.get(Share, stored.id).setup = '{"a":"changed"}'
+        session.commit()
+    with pytest.raises(ShareConflict):
+        save(engine, '{"a":1}')
+
+
+def test_shares_survive_a_new_engine(url):
+    first = make_engine(url)
+    upgrade(first)
+    stored = save(first, '{"kept":true}')
+    first.dispose()
+    second = make_engine(url)
+    upgrade(second)
+    assert load(second, stored.id).setup == '{"kept":true}'
+    second.dispose()
+
+
+def test_concurrent_saves_of_the_same_and_different_setups(engine):
+    texts = [f'{{"n":{i % 5}}}' for i in range(40)]
+    barrier = threading.Barrier(8)
+
+    def store(text: str):
+        try:
+            barrier.wait(timeout=5)
+        except threading.BrokenBarrierError:
+            pass
+        return save(engine, text)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(store, texts))
+    for text, result in zip(texts, results):
+        assert result.id == share_id(text)
+    assert sum(r.created for r in results) == 5  # each distinct setup stored once
+    with Session(engine) as session:
+        assert session.query(Share).count() == 5
+
+
+def test_concurrent_first_upgrades_of_one_database(url):
+    engines = [make_engine(url) for _ in range(4)]
+    barrier = threading.Barrier(4)
+
+    def start(engine):
+        barrier.wait(timeout=5)
+        upgrade(engine)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(start, engines))
+    with engines[0].connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == "0001_shares"
+    for engine in engines:
+        engine.dispose()
+
+
+def test_the_database_is_a_file_in_the_instance_folder_unless_configured(tmp_path, monkeypatch):
+    from flask import Flask
+
+    from app.store import database_url
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = Flask("probe", instance_path=str(tmp_path / "instance"))
+    assert database_url(app) == f"sqlite:///{tmp_path / 'instance' / 'playground.sqlite3'}"
+    assert (tmp_path / "instance").is_dir()
+    app.config["DATABASE_URL"] = "sqlite:///elsewhere.sqlite3"
+    assert database_url(app) == "sqlite:///elsewhere.sqlite3"
+
+
+def test_configuration_from_the_environment(tmp_path, monkeypatch):
+    from app import create_app
+
+    url = f"sqlite:///{tmp_path / 'from-env.sqlite3'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("EBPF_PLAYGROUND_SHARE_BURST", "3")
+    app = create_app({"SECRET_KEY": "x"})
+    assert app.config["DATABASE_URL"] == url and app.config["SHARE_BURST"] == 3
+    assert (tmp_path / "from-env.sqlite3").exists()  # created and upgraded at startup
+
+
+def test_text_settings_stay_text_and_numbers_are_checked_at_startup(tmp_path, monkeypatch):
+    from app import create_app
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'settings.sqlite3'}")
+    monkeypatch.setenv("EBPF_PLAYGROUND_SECRET_KEY", "123456789")  # JSON would make it an int
+    monkeypatch.setenv("EBPF_PLAYGROUND_RUN_BURST", "7")
+    app = create_app()
+    assert app.config["SECRET_KEY"] == "123456789" and app.config["RUN_BURST"] == 7
+    client = app.test_client()
+    assert client.get("/").status_code == 200  # the session (CSRF token) is signed with the key
+    assert client.get_cookie("session") is not None
+    monkeypatch.setenv("EBPF_PLAYGROUND_SHARE_BURST", "ten")
+    with pytest.raises(ValueError, match="SHARE_BURST.*whole number"):
+        create_app()
+    monkeypatch.setenv("EBPF_PLAYGROUND_SHARE_BURST", "-1")
+    with pytest.raises(ValueError, match="EBPF_PLAYGROUND_SHARE_BURST"):
+        create_app()
+    monkeypatch.delenv("EBPF_PLAYGROUND_SHARE_BURST")
+    with pytest.raises(ValueError, match="MAX_SOURCE_BYTES"):
+        create_app({"MAX_SOURCE_BYTES": "64k"})
