@@ -178,7 +178,7 @@ def test_verify(tmp_path, capsys):
     assert main(["verify", str(bad), "--type", "socket_filter", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["verdict"] == "reject" and data["error"] == {
-        "insn_idx": 0, "message": "invalid bpf_context access off=3 size=4", "errno": "EACCES"}
+        "insn": 0, "message": "invalid bpf_context access off=3 size=4", "errno": "EACCES"}
     assert main(["verify", str(good)]) == 2
 
 
@@ -191,12 +191,12 @@ def test_verify_prints_the_log_in_the_kernels_format(tmp_path, capsys):
         "0: (61) r2 = *(u32 *)(r1 +0)          ; R1=ctx() R2=pkt(r=0)",
         "1: (71) r0 = *(u8 *)(r2 +0)",
         "invalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)",
-        "processed 2 insns (limit 1000000)",
+        "processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0",
     ]
     good = tmp_path / "good.s"
     good.write_text("r0 = 2\nexit\n")
     assert main(["verify", str(good), "--type", "xdp", "--log-level", "1", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["log"] == "processed 2 insns (limit 1000000)\n"  # as the kernel
+    assert json.loads(capsys.readouterr().out)["log"] == "processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n"  # as the kernel
 
 
 def test_verify_with_declared_maps_and_unprivileged(tmp_path, capsys):

@@ -97,7 +97,7 @@ def test_the_combined_stack_is_checked_after_the_walk_at_no_instruction():
     source = "r1 = 0\n*(u64 *)(r10 - 8) = r1\ncall f\nexit\nf:\nr1 = 0\n*(u64 *)(r10 - 504) = r1\nr0 = 0\nexit"
     r = verify(assemble(source), "socket_filter")
     assert r.error.message == "combined stack size of 2 calls is 528. Too large"  # 16 + 512: rounded to 16
-    assert r.error.insn_idx == -1 and r.to_json()["error"]["insn_idx"] is None and r.stats.processed == 8
+    assert r.error.insn_idx == -1 and r.to_json()["error"]["insn"] is None and r.stats.processed == 8
     assert verify(assemble(source.replace("r10 - 504", "r10 - 496")), "socket_filter").accepted
 
 

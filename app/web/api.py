@@ -41,10 +41,11 @@ either (``verify`` needs a program ``type``, which ``raw`` is not). Both are rat
 
 ``POST /api/v1/verify``
     ``{"source": str | "bytecode": hex, "type": str, "maps"?: [...], "options"?: {"max_processed": int,
-    "walk": bool}}`` -> the CLI's ``verify --json`` object: ``verdict`` (``accept``, ``reject``, or
-    ``incomplete`` when the walk reached ``max_processed``, by default the server's limit, before a verdict),
-    ``error`` (``{"insn_idx", "message", "errno"}`` or null), ``stats``, ``log``, and with ``walk`` the
-    walk's events. ``type`` is required: the verifier's rules depend on the program type. A rejection is a
+    "walk": bool}}`` -> the CLI's ``verify --json`` object: ``accepted``, ``verdict`` (``accept``,
+    ``reject``, or ``incomplete`` when the walk reached ``max_processed``, by default the server's limit,
+    before a verdict), ``error`` (``{"insn", "message", "errno"}`` or null), ``stats`` (``processed_insns``,
+    ``total_states``, ``peak_states``, ``max_states_per_insn``, ``max_pending``), ``log``, and with ``walk``
+    the walk's events. ``type`` is required: the verifier's rules depend on the program type. A rejection is a
     result (200), not an error.
 
 ``POST /api/v1/share``

@@ -15,8 +15,10 @@ LOOP = "r0 = 0\nr1 = 1000\nl: r1 -= 1\nif r1 > 0 goto l\nexit\n"
 def test_accepted_program(client):
     body = client.post("/api/v1/verify", json={"source": ACCEPTED, "type": "xdp"}).get_json()
     assert body == verify(assemble(ACCEPTED), "xdp").to_json()
-    assert body["verdict"] == "accept" and body["error"] is None and body["stats"]["processed"] == 2
-    assert body["log"] == "processed 2 insns (limit 1000000)\n"
+    assert body["accepted"] is True and body["verdict"] == "accept" and body["error"] is None
+    assert body["stats"] == {"processed_insns": 2, "total_states": 0, "peak_states": 0, "max_states_per_insn": 0,
+                             "max_pending": 0}
+    assert body["log"] == "processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n"  # the kernel's words
 
 
 def test_rejection_is_a_result_in_the_kernels_words(client):
@@ -24,7 +26,8 @@ def test_rejection_is_a_result_in_the_kernels_words(client):
     assert response.status_code == 200
     body = response.get_json()
     assert body["verdict"] == "reject"
-    assert body["error"] == {"insn_idx": 0, "message": "R0 !read_ok", "errno": "EACCES"}
+    assert body["accepted"] is False
+    assert body["error"] == {"insn": 0, "message": "R0 !read_ok", "errno": "EACCES"}
 
 
 def test_bytecode_with_declared_maps(client):

@@ -48,7 +48,8 @@ def verify(program: Program, prog_type: str, *, privileged: bool = True,
         return _rejected(cfg.insn_idx, cfg.message, cfg.errno, 0, (), False)
     walker = Walker(program, prog_type, privileged, max_processed)
     idx, rejection = walker.run()
-    stats = Stats(walker.processed, walker.max_pending)
+    stats = Stats(walker.processed, walker.max_pending, walker.total_states, walker.peak_states,
+                  walker.max_states_per_insn)
     if rejection is not None and rejection.errno == LIMIT_ERRNO:
         return VerifierResult("incomplete", Rejection(idx, rejection.message, LIMIT_ERRNO), stats,
                               f"{rejection.message}\n", tuple(walker.events), walker.truncated)
@@ -58,7 +59,7 @@ def verify(program: Program, prog_type: str, *, privileged: bool = True,
     problem = combined_stack_problem(insns, walker.stack_depth)
     if problem:  # checked after the walk, at no instruction
         return _rejected(-1, problem, "EACCES", walker.processed, tuple(walker.events), walker.truncated, stats)
-    log = _stats_line(walker.processed)
+    log = stats.line(COMPLEXITY_LIMIT) + "\n"
     return VerifierResult("accept", None, stats, log, tuple(walker.events), walker.truncated)
 
 
@@ -82,14 +83,10 @@ def check_insntable(insns) -> LoadError | None:
     return None
 
 
-def _stats_line(processed: int) -> str:
-    return f"processed {processed} insns (limit {COMPLEXITY_LIMIT})\n"
-
-
 def _rejected(idx: int, message: str, errno: str, processed: int, events: tuple, truncated: bool,
               stats: Stats | None = None) -> VerifierResult:
-    stats = stats or Stats(processed, 0)
-    log = f"{message}\n" + (_stats_line(processed) if processed else "")
+    stats = stats or Stats(processed)
+    log = f"{message}\n" + (stats.line(COMPLEXITY_LIMIT) + "\n" if processed else "")
     return VerifierResult("reject", Rejection(idx, message, errno), stats, log, events, truncated)
 
 

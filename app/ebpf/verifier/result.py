@@ -16,17 +16,32 @@ class Rejection:
     errno: str
 
     def to_json(self) -> dict:
-        return {"insn_idx": self.insn_idx if self.insn_idx >= 0 else None, "message": self.message,
+        return {"insn": self.insn_idx if self.insn_idx >= 0 else None, "message": self.message,
                 "errno": self.errno}
 
 
 @dataclass(frozen=True)
 class Stats:
-    processed: int  # instructions processed, as the kernel counts them (before pruning matches it: higher)
-    max_pending: int  # most branches waiting at once
+    """The kernel's statistics line (``processed N insns (limit 1000000) max_states_per_insn M total_states T
+    peak_states P mark_read 0``): instructions ``processed``; states kept for pruning in all
+    (``total_states``), at most at once (``peak_states``), and at most at one instruction
+    (``max_states_per_insn``); plus ``max_pending``, the most branches waiting at once (the kernel's
+    jump-sequence limit counts those)."""
+
+    processed: int
+    max_pending: int = 0
+    total_states: int = 0
+    peak_states: int = 0
+    max_states_per_insn: int = 0
+
+    def line(self, limit: int) -> str:
+        return (f"processed {self.processed} insns (limit {limit}) max_states_per_insn {self.max_states_per_insn} "
+                f"total_states {self.total_states} peak_states {self.peak_states} mark_read 0")
 
     def to_json(self) -> dict:
-        return {"processed": self.processed, "max_pending": self.max_pending}
+        return {"processed_insns": self.processed, "total_states": self.total_states,
+                "peak_states": self.peak_states, "max_states_per_insn": self.max_states_per_insn,
+                "max_pending": self.max_pending}
 
 
 @dataclass(frozen=True)
@@ -43,7 +58,8 @@ class VerifierResult:
         return self.verdict == "accept"
 
     def to_json(self, walk: bool = False) -> dict:
-        out = {"verdict": self.verdict, "error": self.error.to_json() if self.error else None,
+        out = {"accepted": self.accepted, "verdict": self.verdict,
+               "error": self.error.to_json() if self.error else None,
                "stats": self.stats.to_json(), "log": self.log}
         if walk:
             out["walk"] = [e.to_json() for e in self.walk]

@@ -149,6 +149,7 @@ class Walker:
         self.total_states = 0
         self.peak_states = 0
         self.live_states = 0
+        self.max_states_per_insn = 0
 
     # --- events -------------------------------------------------------------------------------------------
 
@@ -211,6 +212,8 @@ class Walker:
                 add = False  # inside a loop the kernel keeps states less often
         if add:
             k = Kept(st, len(self.pending), len(self.events))  # the visit of idx is the next event
+            # is_state_visited: "if (n > env->max_states_per_insn)", n the states already kept here
+            self.max_states_per_insn = max(self.max_states_per_insn, len(kept))
             kept.append(k)
             self.ancestors.append(k)
             self.prev_jmps, self.prev_insns = self.jmps_processed, self.processed
