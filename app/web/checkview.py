@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from app.ebpf import Program
 from app.ebpf.progtypes import PROG_TYPES
-from app.ebpf.verifier import verify
+from app.ebpf.verifier import VerifierResult, verify
 from app.ebpf.verifier.explain import explain
 
 from .contexts import VerifierCheck
 
 
-def verifier_check(program: Program, prog_type: str, limit: int) -> VerifierCheck | None:
-    """The verdict for ``program`` as ``prog_type``, or None when no hook is chosen (raw bytecode)."""
+def verified(program: Program, prog_type: str, limit: int) -> VerifierResult | None:
+    """Our verifier's result for ``program`` as ``prog_type`` within the page's ``limit``; None when no
+    hook is chosen (raw bytecode, which no hook loads). The page's views share this one walk."""
     if prog_type not in PROG_TYPES:
         return None
-    result = verify(program, prog_type, max_processed=limit)
+    return verify(program, prog_type, max_processed=limit)
+
+
+def verifier_check(program: Program, result: VerifierResult, limit: int) -> VerifierCheck:
+    """The verdict section for ``result``, our verifier's walk of ``program``."""
     error = result.error
     idx = error.insn_idx if error and error.insn_idx >= 0 else None
     line = program.lines[idx] if idx is not None and 0 <= idx < len(program.lines) else None

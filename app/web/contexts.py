@@ -19,6 +19,7 @@ from .hexdump import HexGap, HexRow
 from .inputs import Limits
 
 if TYPE_CHECKING:
+    from .abstractview import AbstractView
     from .walkview import WalkView
 
 # --- the editor: program, hook, inputs, environment, seeds -------------------------------------------------
@@ -471,7 +472,8 @@ class StepContext:
     ``last`` is what the previous instruction did; ``frame`` is the call depth (0 in the main program, 1 in
     a subprogram it called, ...); ``registers`` and ``regions`` (stacks, input memory, anything else) are
     the machine state, with the ``ctx`` decoded field by field, the ``packet`` as the program sees it and
-    the ``maps``' value memory; ``output`` is what helpers printed so far.
+    the ``maps``' value memory; ``output`` is what helpers printed so far; ``abstract`` is what the verifier
+    knew about the registers at this instruction (``abstractview.AbstractView``; None for raw programs).
     """
 
     index: int
@@ -488,6 +490,7 @@ class StepContext:
     packet: PacketView | None
     maps: tuple[MapRegions, ...]
     output: tuple[OutputLine, ...]
+    abstract: AbstractView | None = None
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from flask import Blueprint, abort, current_app, render_template, request
 
 from app.ebpf import AsmError, assemble
 from app.ebpf.progtypes import PROG_TYPES
-from app.ebpf.verifier import verify
 
-from .checkview import verifier_check
+from .abstractview import abstract_view
+from .checkview import verified, verifier_check
 from .contexts import ExampleLink, PlaygroundPage
 from .examples import BY_SLUG, DEFAULT, EXAMPLES, Example
 from .forms import RunForm
@@ -71,12 +71,16 @@ def build_page(form: RunForm, limits: Limits, example: Example | None = None,
     selected = next((link for link in links if link.selected), None)
     editor = editor_context(form, errors, asm_error, outcome.program if outcome else None, limits)
     result = result_context(form, errors, outcome, step)
+    checked = None
     if outcome is not None and outcome.program is not None and result.verdict is not None:
-        result = replace(result, check=verifier_check(outcome.program, form.prog_type, limits.verify_insns))
-        if result.check is not None and result.check.verdict == "reject" and result.check.line:
+        checked = verified(outcome.program, form.prog_type, limits.verify_insns)
+    if checked is not None:
+        program = outcome.program
+        result = replace(result, check=verifier_check(program, checked, limits.verify_insns),
+                         walk=walk_view(program, checked, _walk_index(form, checked)),
+                         step=_with_abstract(result.step, program, checked, outcome.result))
+        if result.check.verdict == "reject" and result.check.line:
             editor = replace(editor, error_line=result.check.line)  # the gutter marks the rejected line
-        if result.check is not None:
-            result = replace(result, walk=_walk(outcome.program, form, limits))
     page = PlaygroundPage(editor, links, selected, limits, result)
     return page, 422 if errors else 200
 
@@ -116,6 +120,8 @@ def step():
     if outcome is None or outcome.program is None or outcome.result is None:
         return _result_response(form, limits, errors, retarget="#result")
     context = step_context(outcome.program, outcome.result, index, run_setting(form, outcome))
+    checked = verified(outcome.program, form.prog_type, limits.verify_insns)
+    context = _with_abstract(context, outcome.program, checked, outcome.result)
     return page_or_fragment(("playground/_step.html",), {"step": context},
                             lambda: ("playground/page.html", build_page(form, limits)[0]))
 
@@ -125,10 +131,13 @@ def _walk_index(form: RunForm, result) -> int:
     return int(text) if text.isdigit() and len(text) < 10 else start_index(result)
 
 
-def _walk(program, form: RunForm, limits: Limits):
-    """The verifier's walk at the event the form asks for (where it opens, for a blank ``walk``)."""
-    result = verify(program, form.prog_type, max_processed=limits.verify_insns)
-    return walk_view(program, result, _walk_index(form, result))
+def _with_abstract(step, program, checked, run):
+    """The step view with the verifier's state at its instruction beside the run's registers."""
+    if step is None or checked is None or run is None or run.trace is None or step.status != "next":
+        return step
+    machine = run.trace.state_at(step.index)
+    return replace(step, abstract=abstract_view(program, checked, machine.pc, machine.regs,
+                                                len(machine.frames) + 1))
 
 
 @bp.post("/walk")
@@ -140,7 +149,8 @@ def walk():
             else None
     except AsmError:
         program = None
-    view = _walk(program, form, limits) if program is not None else None
+    checked = verified(program, form.prog_type, limits.verify_insns) if program is not None else None
+    view = walk_view(program, checked, _walk_index(form, checked)) if checked is not None else None
     if view is None:
         return _result_response(form, limits, {}, retarget="#result")
     return page_or_fragment(("playground/_walk.html",), {"walk": view, "fields": form.hidden_fields()},

@@ -1,0 +1,65 @@
+"""Abstract beside concrete: the step view shows what the verifier knew about each register at the
+instruction about to run, and flags a value outside every recorded state."""
+from __future__ import annotations
+
+import html as html_lib
+import re
+from dataclasses import replace
+
+from app.ebpf import assemble
+from app.ebpf.verifier import verify
+from app.ebpf.verifier.state import const
+from app.web.abstractview import abstract_view
+
+PACKET_CHECK = """\
+r2 = *(u32 *)(r1 + 0)
+r3 = *(u32 *)(r1 + 4)
+r0 = 1
+r4 = r2
+r4 += 14
+if r4 > r3 goto +3
+r5 = *(u8 *)(r2 + 12)
+if r5 == 8 goto +1
+r0 = 2
+exit
+"""
+
+
+def registers(html: str) -> str:
+    match = re.search(r'<table id="registers".*?</table>\s*(<p class="abstract-note.*?</p>)?', html, re.S)
+    assert match, "no registers table"
+    return html_lib.unescape(match.group(0))
+
+
+def test_the_step_view_shows_the_verifiers_state_beside_the_registers(post_form):
+    html = post_form("/step", source=PACKET_CHECK, type="xdp", packet_from="spec", packet_spec="eth/ipv4",
+                     step="7", htmx=True).get_data(as_text=True)
+    table = registers(html)
+    assert '<th scope="col" class="abstract"' in html
+    assert "pkt(r=14)" in table  # r2 at insn 7, after the bounds check
+    assert re.search(r"scalar\(smin=smin32=0,smax=umax=smax32=umax32=255,var_off=\(0x0; 0xff\)\)", table)  # r5
+    assert "every live scalar is in bounds" in table and "is-outside" not in table
+
+
+def test_raw_programs_have_no_verifier_column(post_form):
+    html = post_form("/step", source="r0 = 1\nexit", step="1", htmx=True).get_data(as_text=True)
+    assert 'class="abstract"' not in html and "abstract-note" not in html
+
+
+def test_an_instruction_the_verifier_never_reached_says_so(post_form):
+    source = "r2 = *(u32 *)(r1 + 0)\nr0 = *(u8 *)(r2 + 0)\nr0 = 0\nexit\n"  # rejected at insn 1
+    html = post_form("/step", source=source, type="xdp", packet_from="spec", packet_spec="eth", step="2",
+                     htmx=True).get_data(as_text=True)
+    assert "The verifier never checked insn 2 (the verifier stopped before it)." in html_lib.unescape(html)
+
+
+def test_a_value_outside_the_recorded_state_is_flagged():
+    program = assemble("r0 = 1\nr0 += 1\nexit")
+    result = verify(program, "socket_filter")
+    honest = abstract_view(program, result, 1, [1] + [0] * 10, 1)
+    assert not honest.outside and honest.rows[0].notation == "1"
+    walk = tuple(replace(e, state=e.state.with_frame(e.state.cur.with_reg(0, const(5))))
+                 if e.kind == "visit" and e.insn_idx == 0 else e for e in result.walk)
+    lying = abstract_view(program, replace(result, walk=walk), 1, [1] + [0] * 10, 1)
+    assert lying.outside and lying.rows[0].outside and lying.rows[0].notation == "5"
+    assert "bug in this playground's verifier" in lying.note
