@@ -157,9 +157,13 @@ def refine(st: VerifierState, insn: Insn, op: str, width: int, taken: bool, insn
 
 
 def _set_reg_and_copies(st: VerifierState, regno: int, old: Reg, new: Reg) -> VerifierState:
-    """Learned bounds apply to the compared register. (The kernel also updates copies that share a scalar
-    id, ``find_equal_scalars``; scalar ids are not tracked here yet.)"""
-    return st.with_frame(st.cur.with_reg(regno, new))
+    """Learned bounds apply to the compared register and to every copy sharing its scalar id, in any frame
+    or stack slot (``sync_linked_regs``; the kernel's ``+const`` links are not modelled: an add breaks the
+    link)."""
+    st = st.with_frame(st.cur.with_reg(regno, new))
+    if old.type != SCALAR or not old.id or new.type != SCALAR:
+        return st
+    return st.map_regs(lambda r: replace(r, b=new.b) if r.type == SCALAR and r.id == old.id else r)
 
 
 def _mark_null(st: VerifierState, ref_id: int, is_null: bool) -> VerifierState:

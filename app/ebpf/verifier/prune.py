@@ -111,6 +111,15 @@ class IdMap:
     def __init__(self) -> None:
         self.old_to_cur: dict[int, int] = {}
         self.cur_to_old: dict[int, int] = {}
+        self.unique = 0
+
+    def same_scalar(self, old: int, cur: int) -> bool:
+        """``check_scalar_ids``: a scalar without id is unlinked, so it gets a fresh id of its own before
+        the one-to-one check (an old pair of linked registers needs a linked pair now)."""
+        if not cur:
+            self.unique -= 1
+            cur = self.unique  # negative: never a real id
+        return self.same(old, cur)
 
     def same(self, old: int, cur: int) -> bool:
         if not old and not cur:
@@ -136,7 +145,9 @@ def regsafe(old: Reg, cur: Reg, ids: IdMap) -> bool:
     if cur.type == NOT_INIT:
         return False
     if old.type == SCALAR:
-        return cur.type == SCALAR and range_within(old.b, cur.b) and T.contains(old.b.var_off, cur.b.var_off)
+        if cur.type != SCALAR or (old.id and not ids.same_scalar(old.id, cur.id)):
+            return False
+        return range_within(old.b, cur.b) and T.contains(old.b.var_off, cur.b.var_off)
     if (old.type, old.maybe_null, old.off, old.map, old.frameno, old.mem_size, old.subprog) != \
             (cur.type, cur.maybe_null, cur.off, cur.map, cur.frameno, cur.mem_size, cur.subprog):
         return False

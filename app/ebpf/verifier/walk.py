@@ -334,6 +334,9 @@ class Walker:
             b = B.from_srange(lo, -lo - 1)  # coerce_reg_to_size_sx; the 32-bit form is then zero-extended
             return self.write(st, d, scalar(b if width == 64 else S.alu("mov", 32, UNKNOWN.b, b)))
         if op == "mov":
+            if spec.source == isa.Source.X and (width == 64 or src.b.umax <= B.U32_MAX):
+                src, st = self.link_scalar(st, insn.src, src)  # the copy shares the source's id
+                return self.write(st, d, src)
             if width == 32:
                 return self.write(st, d, scalar(S.alu("mov", 32, UNKNOWN.b, src.b)))
             return self.write(st, d, src)
@@ -351,6 +354,16 @@ class Walker:
             if not amount.is_const():
                 return self.write(st, d, UNKNOWN if width == 64 else scalar(S.alu("mov", 32, UNKNOWN.b, UNKNOWN.b)))
         return self.write(st, d, scalar(S.alu(op, width, dst.b, src.b)))
+
+    def link_scalar(self, st: VerifierState, regno: int, reg: Reg) -> tuple[Reg, VerifierState]:
+        """``assign_scalar_id_before_mov``: an unknown scalar about to be copied (a register move, an 8-byte
+        spill) gets an id first, shared by the copies, so that bounds learned on one apply to all
+        (``sync_linked_regs``). Constants need none."""
+        if reg.type != SCALAR or reg.id or reg.b.is_const():
+            return reg, st
+        nid, st = st.new_id()
+        reg = replace(reg, id=nid)
+        return reg, st.with_frame(st.cur.with_reg(regno, reg))
 
     def mov_pointer(self, regno: int, op: str, width: int) -> Reg:
         """``check_alu_op``, BPF_MOV of a pointer other than a plain 64-bit copy: refused without
@@ -453,7 +466,7 @@ class Walker:
         if reg.maybe_null or reg.type in (SCALAR, CONST_PTR_TO_MAP, PTR_TO_PACKET_END, PTR_TO_FUNC):
             raise Reject(f"R{regno} invalid mem access '{reg.type_name()}'")
         if reg.type == PTR_TO_STACK:
-            return self.stack_access(st, regno, reg, off, size, write, value)
+            return self.stack_access(st, regno, reg, off, size, write, value, value_regno)
         if reg.type == PTR_TO_CTX:
             if self.leaks(write, value, value_regno):
                 raise Reject(f"R{value_regno} leaks addr into ctx")
@@ -514,7 +527,7 @@ class Walker:
             self.stack_depth[subprog] = depth
 
     def stack_access(self, st: VerifierState, regno: int, reg: Reg, off: int, size: int, write: bool,
-                     value: Reg | None):
+                     value: Reg | None, value_regno: int = -1):
         frame_i = next((i for i, f in enumerate(st.frames) if f.frameno == reg.frameno), None)
         if frame_i is None:
             raise Reject(f"R{regno} points to the stack of a function that has returned")
@@ -547,6 +560,10 @@ class Walker:
         need = -base
         if len(stack) < need:
             stack += [STACK_INVALID] * (need - len(stack))
+        if size == 8 and value is not None and value_regno >= 0:
+            # check_stack_write_fixed_off: a spilled scalar stays linked to its register
+            value, st = self.link_scalar(st, value_regno, value)
+            frame = st.frames[frame_i]
         spills = [(s, r) for s, r in frame.spilled if s != slot]
         if size == 8 and value is not None and (value.is_pointer or value.type == SCALAR):
             kind = STACK_SPILL
