@@ -11,7 +11,8 @@ the app from starting, naming the setting.
 ``TRUSTED_PROXIES`` is how many reverse proxies in front set ``X-Forwarded-For``/``-Proto``/``-Host`` (0: none,
 the default); ``PUBLIC_URL`` (``https://ebpf.example.org``) is where the site is reached, used for the links a
 share hands out instead of the request's ``Host`` header. The rate limits' settings and defaults are in
-``app.web.ratelimit``.
+``app.web.ratelimit``. ``BOOLEAN_SETTINGS`` must be ``true`` or ``false``: ``KERNEL_CHECK`` (off by default, for a
+local install only) lets the page load programs into the running kernel (``app.web.kernelcheck``).
 """
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ NUMERIC_SETTINGS = {
     "TRUSTED_PROXIES": int,
 }
 """Settings that must be numbers from 0: whole numbers (``int``), or any number (``float``)."""
+BOOLEAN_SETTINGS = ("KERNEL_CHECK",)
+"""Settings that must be true or false (``EBPF_PLAYGROUND_KERNEL_CHECK=true``; ``True`` or ``1`` is refused)."""
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -51,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         DATABASE_URL=os.environ.get("DATABASE_URL"),
         PUBLIC_URL=None,
         TRUSTED_PROXIES=0,
+        KERNEL_CHECK=False,
         **RATE_DEFAULTS,
     )
     app.config.update(settings_from_env(os.environ))
@@ -95,6 +99,10 @@ def check_settings(config: Mapping[str, Any]) -> None:
         value = config.get(key)
         if value is not None and not isinstance(value, str):
             raise ValueError(f"setting {key} (environment: {ENV_PREFIX}{key}) must be text, got {value!r}")
+    for key in BOOLEAN_SETTINGS:
+        value = config.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(f"setting {key} (environment: {ENV_PREFIX}{key}) must be true or false, got {value!r}")
     if not config.get("SECRET_KEY"):
         raise ValueError(f"setting SECRET_KEY (environment: {ENV_PREFIX}SECRET_KEY) must not be empty")
     for key, kind in NUMERIC_SETTINGS.items():

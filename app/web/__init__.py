@@ -1,7 +1,9 @@
 """The web layer: Flask blueprints that turn requests into engine calls and results into pages.
 
 ``playground`` (``playground.py``) is the page at ``/``; ``api`` (``api.py``) is the JSON API under
-``/api/v1/``; ``share`` (``share.py``) stores setups and serves them as links (``/p/<id>``). Around them:
+``/api/v1/``; ``share`` (``share.py``) stores setups and serves them as links (``/p/<id>``); ``kernel_check``
+(``kernelcheck.py``, only when the setting ``KERNEL_CHECK`` is on) loads the program into the running kernel
+beside our verifier. Around them:
 security headers on every response (``security.py``), CSRF protection of form posts (``csrf.py``), and error
 pages, HTML or JSON (``errors.py``). No eBPF semantics live here: views call
 the engine's façade and render what it returns.
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import api, csrf, errors, playground, security, share
+from . import api, csrf, errors, kernelcheck, playground, security, share
 
 
 def init_app(app: Flask) -> None:
@@ -23,3 +25,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(playground.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(share.bp)
+    kernelcheck.init_app(app)
