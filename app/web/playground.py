@@ -2,7 +2,7 @@
 
 Routes (all answer a full page to a plain request and a fragment to htmx, see ``render.py``):
 
-``GET /`` (``?example=slug``)
+``GET /`` (``?example=slug``, and ``step``, ``run``, ``walk`` as in ``view_args``)
     the page with an example loaded and already run (default: the first example); 404 for an unknown slug.
 ``POST /run`` (the form of ``forms.py``: ``source``, ``type``, the hook's input fields, ``env_*``, seeds,
 ``max_insns``, ``step``, ``run``, ``csrf_token``; multipart when it carries a ``pcap`` upload)
@@ -94,6 +94,18 @@ def _result_response(form: RunForm, limits: Limits, errors: Mapping[str, str], r
                             lambda: ("playground/page.html", page), status, retarget=retarget)
 
 
+VIEW_ARGS = ("step", "run", "walk")
+
+
+def with_view_args(form: RunForm, args: Mapping[str, str]) -> RunForm:
+    """The form opened where a URL says: ``?step=N`` (position in the run), ``run=R`` (which packet's run)
+    and ``walk=E`` (the verifier walk's event), which the page's scripts keep in the address bar so that a
+    reload, back/forward and a copied link show the same place. Anything but a plain number is ignored
+    (the views clamp numbers into range)."""
+    given = {k: args[k] for k in VIEW_ARGS if args.get(k, "").isdigit() and len(args[k]) <= 9}
+    return replace(form, **given) if given else form
+
+
 @bp.get("/")
 def index():
     slug = request.args.get("example", DEFAULT.slug)
@@ -101,7 +113,7 @@ def index():
     if example is None:
         abort(404, description="There is no example with that name.")
     limits = _limits()
-    page, status = build_page(example.form(limits), limits, example)
+    page, status = build_page(with_view_args(example.form(limits), request.args), limits, example)
     return render_template("playground/page.html", page=page), status
 
 

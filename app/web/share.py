@@ -51,7 +51,7 @@ from . import security
 from .forms import RunForm
 from .highlight import highlight_lines
 from .inputs import Limits
-from .playground import RESULT_FRAGMENTS, build_page
+from .playground import RESULT_FRAGMENTS, build_page, with_view_args
 from .ratelimit import SHARES, refuse
 from .render import is_htmx, page_or_fragment
 from .setups import canonical_json, check_setup, form_of_setup, setup_of_form
@@ -187,7 +187,7 @@ def view(share_id: str):
     found = _load(share_id)
     setup = json.loads(found.setup)
     limits = _limits()
-    page, _ = build_page(form_of_setup(setup, limits), limits)
+    page, _ = build_page(with_view_args(form_of_setup(setup, limits), request.args), limits)
     return render_template("playground/page.html", page=page, share=share_view(found, setup))
 
 

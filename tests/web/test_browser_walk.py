@@ -2,6 +2,8 @@
 next visit of a loop's instruction and to the error, with the VM stepper's keys left alone."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 # The browser, server and page fixtures come from test_browser.py; tests name them as parameters.
@@ -63,4 +65,23 @@ def test_a_rejection_opens_the_walk_at_the_error(page):
     expect(page.locator("#walk")).to_have_attribute("data-index", "0")
     page.locator("#walk button[data-jump=error]").click()
     expect(page.locator("#walk tr.is-current")).to_have_id("walk-insn-1")
+    page.console.assert_clean()
+
+
+def test_the_place_on_the_page_lives_in_the_url(page):
+    page.goto("/?example=xdp-filter")
+    page.locator("#stepper button[data-step=next]").click()
+    page.locator("#stepper button[data-step=next]").click()
+    expect(page.locator("#step")).to_have_attribute("data-index", "2")
+    page.locator("#walk button[data-walk=next]").click()
+    expect(page.locator("#walk")).to_have_attribute("data-index", "1")
+    expect(page).to_have_url(re.compile(r"/\?example=xdp-filter&step=2&walk=1$"))
+    page.reload()
+    expect(page.locator("#step")).to_have_attribute("data-index", "2")
+    expect(page.locator("#walk")).to_have_attribute("data-index", "1")
+    page.locator("#source").click()  # an edited program is no longer the one the URL names
+    page.keyboard.press("End")
+    page.keyboard.type("\n# changed")
+    page.keyboard.press("Control+Enter")
+    expect(page).to_have_url(re.compile(r"/$"))
     page.console.assert_clean()

@@ -108,3 +108,11 @@ def test_the_walk_escapes_what_the_user_wrote(post_form):
     source = BY_SLUG["xdp-filter"].source.replace("# XDP", "# <script>alert(1)</script> XDP")
     html = post_form("/walk", source=source, type="xdp", walk="2", htmx=True).get_data(as_text=True)
     assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
+
+
+def test_the_url_opens_an_example_at_a_step_and_a_walk_event(client):
+    html = client.get("/?example=xdp-filter&step=5&walk=7").get_data(as_text=True)
+    assert 'data-index="7"' in walk_section(html)
+    assert 'value="5"' in re.search(r'<input type="range" id="step-slider"[^>]*>', html).group(0)
+    for bad in ("step=-1", "step=abc", "walk=1e9", "step=99999999999"):
+        assert client.get(f"/?example=xdp-filter&{bad}").status_code == 200

@@ -1,0 +1,69 @@
+// The place on the page lives in the address bar: on an example (/?example=...) or a shared link (/p/<id>),
+// the run's position (step), the packet's run (run) and the verifier walk's event (walk) are written into
+// the query string as they change (history.replaceState: no history entry per step), so a reload or a
+// copied link opens at the same place; the server reads them (playground.with_view_args). Once the editor
+// runs a program that differs from the one the URL names, the URL no longer describes the page: it becomes
+// "/" again.
+"use strict";
+(() => {
+  const STATE = ["step", "run", "walk"];
+
+  function describesPage() {
+    const url = new URL(window.location.href);
+    return url.pathname.startsWith("/p/") || url.searchParams.has("example");
+  }
+
+  function current() {
+    const values = {};
+    const step = document.getElementById("step");
+    if (step && Number(step.dataset.index)) {
+      values.step = step.dataset.index;
+    }
+    const run = document.querySelector("#stepper input[name=run]:checked, #stepper input[name=run][type=hidden]");
+    const chosen = document.querySelector("input[name=run][form=stepper]:checked");
+    const runValue = chosen ? chosen.value : run ? run.value : "0";
+    if (Number(runValue)) {
+      values.run = runValue;
+    }
+    const walk = document.getElementById("walk");
+    if (walk && walk.dataset.index !== undefined && walk.dataset.index !== walk.dataset.start) {
+      values.walk = walk.dataset.index;
+    }
+    return values;
+  }
+
+  function write() {
+    if (!describesPage()) {
+      return;
+    }
+    const url = new URL(window.location.href);
+    for (const key of STATE) {
+      url.searchParams.delete(key);
+    }
+    for (const [key, value] of Object.entries(current())) {
+      url.searchParams.set(key, value);
+    }
+    if (url.href !== window.location.href) {
+      window.history.replaceState(window.history.state, "", url.href);
+    }
+  }
+
+  // A run from the editor of a changed program: the URL would reopen the old one.
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const form = event.detail.elt;
+    if (!form || form.id !== "editor" || !describesPage()) {
+      return;
+    }
+    const source = document.getElementById("source");
+    if (source && source.value !== source.defaultValue) {
+      window.history.replaceState(window.history.state, "", "/");
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", write);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", write);
+  } else {
+    write();
+  }
+})();
