@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import errno as errno_mod
 import re
 import sys
 import time
@@ -30,10 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.ebpf.insn import Insn
-from app.ebpf.program import Program
 from app.ebpf.progtypes import PROG_TYPES
-from app.oracle import ENOTSUPP, KernelVerdict, bpf_available, create_map, verify_in_kernel
+from app.kernelload import create_maps, errno_name, kernel_code, uses_fd_array
+from app.oracle import KernelVerdict, bpf_available, verify_in_kernel
 from tests.verifier_corpus import (
     KPTR,
     Case,
@@ -73,31 +71,6 @@ class Observed:
     log: str
 
 
-def kernel_code(program: Program, fds: list[int]) -> bytes:
-    """The program's bytes with ``ld_imm64`` map references (src 1 = fd, 2 = value) pointing at ``fds``."""
-    insns = list(program.insns)
-    for pc, insn in enumerate(insns):
-        if insn.opcode == 0x18 and insn.src in (1, 2):
-            insns[pc] = dataclasses.replace(insn, imm=fds[insn.imm])
-    return b"".join(Insn.encode(i) for i in insns)
-
-
-def create_maps(program: Program, stack: ExitStack) -> list[int]:
-    """Kernel maps for ``program.maps`` (templates of maps of maps first); their fds in declaration order."""
-    fds: dict[str, int] = {}
-    order = sorted(program.maps, key=lambda m: bool(m.inner))
-    for m in order:
-        inner = fds[m.inner] if m.inner else 0
-        kmap = stack.enter_context(create_map(m.type, m.key_size, m.value_size, m.max_entries, m.flags,
-                                              inner_map_fd=inner))
-        fds[m.name] = kmap.fd
-    return [fds[m.name] for m in program.maps]
-
-
-def errno_name(err: int) -> str:
-    return "ENOTSUPP" if err == ENOTSUPP else errno_mod.errorcode.get(err, str(err))
-
-
 def error_insn(log: str, msg: str | None) -> int | None:
     """The index of the last instruction line (``12: (bf) r1 = r6``) before the error line ``msg``."""
     lines = log.splitlines()
@@ -121,7 +94,7 @@ def load(case: Case, log_level: int) -> tuple[KernelVerdict, float]:
         fds = create_maps(program, stack)
         code = kernel_code(program, fds)
         attach = PROG_TYPES[case.prog_type].expected_attach_type
-        by_index = any(i.opcode == 0x18 and i.src in (5, 6) for i in program.insns)  # BPF_PSEUDO_MAP_IDX*
+        by_index = uses_fd_array(program)
         t0 = time.perf_counter()
         verdict = verify_in_kernel(code, case.prog_type, log_level=log_level, expected_attach_type=attach,
                                    fd_array=fds if by_index else None)

@@ -32,18 +32,18 @@ must not hand out where the kernel's objects live.
 """
 from __future__ import annotations
 
-import errno as errno_mod
 import os
 import re
 import threading
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from functools import partial
 
 from flask import Blueprint, Flask, abort, current_app, request
 
-from app import oracle
+from app import kernelload, oracle
+from app.kernelload import errno_name
 from app.ebpf import AsmError, MapDef, Program, assemble
 from app.ebpf.progtypes import PROG_TYPES
 from app.ebpf.verifier import verify
@@ -276,24 +276,16 @@ class NotLoaded(Exception):
 
 
 def create_maps(program: Program, stack: ExitStack) -> list[int]:
-    """Kernel maps for ``program.maps`` (the templates of maps of maps first), closed with ``stack``; their fds
-    in declaration order. Raises :class:`NotLoaded` naming a map the kernel refuses to create."""
-    fds: dict[str, int] = {}
-    for m in sorted(program.maps, key=lambda m: bool(m.inner)):
-        try:
-            kmap = stack.enter_context(oracle.create_map(m.type, m.key_size, m.value_size, m.max_entries, m.flags,
-                                                         inner_map_fd=fds[m.inner] if m.inner else 0))
-        except OSError as e:
-            raise NotLoaded(f"The kernel refused to create map {m.name} ({m.type}): {errno_name(e.errno)} "
-                            f"({e.strerror}).") from None
-        fds[m.name] = kmap.fd
-    return [fds[m.name] for m in program.maps]
+    """``kernelload.create_maps``, with a map the kernel refuses to create named in :class:`NotLoaded`."""
+    try:
+        return kernelload.create_maps(program, stack)
+    except OSError as e:
+        raise NotLoaded(f"The kernel refused to create map {e.filename} ({program_map_type(program, e.filename)}): "
+                        f"{errno_name(e.errno)} ({e.strerror}).") from None
 
 
-def kernel_code(program: Program, fds: list[int]) -> bytes:
-    """The program's bytes with map references by fd (``ld_imm64`` src 1 and 2) pointing at ``fds``."""
-    insns = [replace(i, imm=fds[i.imm]) if i.opcode == 0x18 and i.src in (1, 2) else i for i in program.insns]
-    return b"".join(i.encode() for i in insns)
+def program_map_type(program: Program, name: str) -> str:
+    return next((m.type for m in program.maps if m.name == name), "?")
 
 
 def kernel_side(program: Program, prog_type: str) -> tuple[Side, str]:
@@ -301,10 +293,9 @@ def kernel_side(program: Program, prog_type: str) -> tuple[Side, str]:
     cannot be created; every fd is closed on return."""
     with ExitStack() as stack:
         fds = create_maps(program, stack)
-        by_index = any(i.opcode == 0x18 and i.src in (5, 6) for i in program.insns)  # BPF_PSEUDO_MAP_IDX*
-        load = partial(oracle.verify_in_kernel, kernel_code(program, fds), prog_type,
+        load = partial(oracle.verify_in_kernel, kernelload.kernel_code(program, fds), prog_type,
                        expected_attach_type=PROG_TYPES[prog_type].expected_attach_type,
-                       fd_array=fds if by_index else None)
+                       fd_array=fds if kernelload.uses_fd_array(program) else None)
         started = time.perf_counter()
         quick = load(log_level=STATS_ONLY)
         seconds = time.perf_counter() - started
@@ -339,12 +330,6 @@ def mask(text: str, pad: bool = False) -> str:
     """``text`` with kernel addresses replaced by :data:`KPTR`; ``pad`` keeps the width of an address followed
     by a space, so that the ``;`` of an instruction line stays in its column."""
     return _KPTR_RE.sub(lambda m: KPTR.ljust(len(m[0])) if pad and m[1] else KPTR, text)
-
-
-def errno_name(err: int | None) -> str:
-    if err is None:
-        return ""
-    return "ENOTSUPP" if err == oracle.ENOTSUPP else errno_mod.errorcode.get(err, str(err))
 
 
 def error_insn(log: str, message: str) -> int | None:
