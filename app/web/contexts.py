@@ -162,7 +162,9 @@ class EditorContext:
     wrong with it. ``hooks`` is the hook picker, ``panel`` the input panel for the chosen hook, ``env`` the
     environment's fields (``env_open`` when any is set or wrong), ``seeds`` the map seed rows (``seeds_open``
     likewise), ``maps`` the maps the program declares (as far as it assembled), and ``error_slots`` every
-    field whose error message the page shows (updated out of band after an htmx run).
+    field whose error message the page shows (updated out of band after an htmx run). ``language`` is what
+    the program is written in (``asm`` or ``c``; a C compile error's line is the ``error_line``) and
+    ``languages`` the language picker.
     """
 
     source: str
@@ -178,6 +180,8 @@ class EditorContext:
     seeds_open: bool
     maps: tuple[DeclaredMap, ...]
     error_slots: tuple[str, ...]
+    language: str = "asm"
+    languages: tuple[Choice, ...] = ()
 
 
 # --- the result -----------------------------------------------------------------------------------------
@@ -211,7 +215,9 @@ class ListingRow:
     ``pc`` is its index (``ld_imm64`` takes two, so indexes can skip), ``opcode`` the opcode byte in hex,
     ``text`` the instruction as the verifier log prints it, highlighted; ``label`` the name the source gave
     this index, if any; ``line`` the 1-based source line (None if unknown) and ``source`` that line,
-    highlighted.
+    highlighted. For C (from the object's BTF line info) ``goto`` makes the line number a link to that line
+    of the editor, and ``repeat`` marks a row from the same line as the row before it (its source text is
+    left out, as ``llvm-objdump -S`` prints each line once).
     """
 
     pc: int
@@ -220,6 +226,8 @@ class ListingRow:
     label: str | None
     line: int | None
     source: Markup
+    goto: bool = False
+    repeat: bool = False
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from .forms import RunForm, SeedRow
+from app.ebpf.cc import compiler_available
+
+from .forms import LANG_ASM, LANG_C, RunForm, SeedRow
 from .inputs import Limits
 
 
@@ -23,7 +25,8 @@ class Example:
     memory as hex; ``packets`` one packet spec per run; ``ctx`` context fields as the form takes them
     (``user_ip4``: a dotted quad); ``event`` the tracepoint; ``env`` environment settings; ``seeds`` map
     entries as (map, key hex, value hex); ``expect`` the outcome of each run: a return value, its name
-    (``XDP_DROP``), or the fault kind (``"fault:memory"``)."""
+    (``XDP_DROP``), or the fault kind (``"fault:memory"``); ``language`` what ``source`` is written in
+    (``asm`` or ``c``)."""
 
     slug: str
     title: str
@@ -37,12 +40,13 @@ class Example:
     env: Mapping[str, str] = field(default_factory=dict)
     seeds: tuple[tuple[str, str, str], ...] = ()
     expect: tuple[int | str, ...] = (0,)
+    language: str = LANG_ASM
 
     def form(self, limits: Limits) -> RunForm:
         """The playground form with this example filled in."""
         return RunForm(self.source, str(limits.run_insns), type=self.type, mem=self.mem, packet_from="spec",
                        packet_spec="\n".join(self.packets), ctx=dict(self.ctx), event=self.event, env=dict(self.env),
-                       seeds=tuple(SeedRow(*s) for s in self.seeds))
+                       seeds=tuple(SeedRow(*s) for s in self.seeds), language=self.language)
 
 
 EXAMPLES: tuple[Example, ...] = (
@@ -419,7 +423,88 @@ out:
 """, type="cgroup_sock_addr", ctx={"user_ip4": "10.0.0.2", "user_port": "80"}, expect=("allow",)),
 )
 
-BY_SLUG: dict[str, Example] = {e.slug: e for e in EXAMPLES}
+C_EXAMPLES: tuple[Example, ...] = (
+    Example(
+        "c-xdp-count", "C: XDP, count packets per protocol",
+        "The same job as the assembly XDP example, in C: the bounds check against data_end, then a hash map "
+        "counter per IP protocol. The listing shows the C line of every instruction; click a line number to "
+        "go there.",
+        """\
+/* XDP in C: count IPv4 packets per IP protocol in a hash map
+ * (key: the protocol number, 6 = TCP, 17 = UDP; value: a packet count). */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 16);
+} proto_count SEC(".maps");
+
+SEC("xdp")
+int count_protocols(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+
+	/* The bounds check: without it the verifier refuses the reads below. */
+	if ((void *)(ip + 1) > data_end)
+		return XDP_PASS;
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return XDP_PASS;
+
+	__u32 key = ip->protocol;
+	__u64 *count = bpf_map_lookup_elem(&proto_count, &key);
+	if (count) {
+		__sync_fetch_and_add(count, 1);    /* atomic: other CPUs count too */
+	} else {
+		__u64 first = 1;
+		bpf_map_update_elem(&proto_count, &key, &first, BPF_NOEXIST);
+	}
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+""", type="xdp", packets=("eth/ipv4(src=10.0.0.1)/udp(dport=53)/payload(query)", "eth/ipv4(src=10.0.0.7)/tcp(dport=80)",
+                          "eth/ipv4(src=10.0.0.1)/udp(dport=123)", "eth/ipv6/udp(dport=53)"),
+        expect=("XDP_PASS", "XDP_PASS", "XDP_PASS", "XDP_PASS"), language=LANG_C),
+    Example(
+        "c-kprobe-args", "C: kprobe, name the arguments",
+        "BPF_KPROBE names a kprobe's arguments, which it reads from the registers in struct pt_regs (di, si on "
+        "x86-64); bpf_printk prints them as trace_pipe would show them.",
+        """\
+/* A kprobe in C, on do_sys_openat2(int dfd, const char __user *filename, ...).
+ * BPF_KPROBE gives the arguments names: it reads them from struct pt_regs
+ * (on x86-64, the first two are in di and si: see the input panel). */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#define AT_FDCWD -100
+
+SEC("kprobe/do_sys_openat2")
+int BPF_KPROBE(trace_openat2, int dfd, const char *filename)
+{
+	bpf_printk("dfd=%d name=%lx", dfd, (long)filename);
+	return dfd == AT_FDCWD;    /* 1: a path relative to the cwd */
+}
+
+char LICENSE[] SEC("license") = "GPL";
+""", type="kprobe", ctx={"di": "-100", "si": "0x7ffd5e1c2a40"}, expect=(1,), language=LANG_C),
+)
+"""Examples in C. They are compiled when they are opened; ``MENU`` lists them only where this server has
+a C compiler (elsewhere ``/?example=c-xdp-count`` still opens, and the page says there is no compiler)."""
+
+MENU: tuple[Example, ...] = EXAMPLES + (C_EXAMPLES if compiler_available()[0] else ())
+"""The examples menu, in order: the assembly examples, then the C ones where C can be compiled."""
+
+BY_SLUG: dict[str, Example] = {e.slug: e for e in EXAMPLES + C_EXAMPLES}
 DEFAULT = EXAMPLES[0]
 
 

@@ -2,8 +2,8 @@
 
 Field names (the element ids are the same, except the repeated seed rows, ``seed-N-map`` ...):
 
-``source``, ``type`` (``raw`` or a program type), ``max_insns``, ``step`` (position in the run) and ``run``
-(which packet's run to step, from 0);
+``source``, ``language`` (``asm``, the default, or ``c``: see ``runs.py``), ``type`` (``raw`` or a program
+type), ``max_insns``, ``step`` (position in the run) and ``run`` (which packet's run to step, from 0);
 ``mem`` (raw programs: input memory as hex);
 ``packet_from`` (``fields``, ``spec``, ``hex`` or ``pcap``) with ``packets`` (hex, one packet per line),
 ``packet_spec`` (one spec per line), ``pcap`` (a file) or the layer form (``packetform.FORM_NAMES``);
@@ -29,6 +29,10 @@ from .packetform import DEFAULT_CHOICES, DEFAULT_VALUES, FORM_NAMES
 
 RAW = "raw"
 TYPES = (RAW, *PROG_TYPES)
+LANG_ASM = "asm"
+LANG_C = "c"
+LANGUAGES = (LANG_ASM, LANG_C)
+"""What ``source`` is written in: eBPF assembly, or restricted C compiled on the server."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class SeedRow:
 class RunForm:
     """The form's fields as sent (all text), kept to show them again (see the module docstring):
     ``source``, ``max_insns``, ``step``, ``type``, ``mem``, ``run``, ``packet_from``, ``packets``,
-    ``packet_spec`` and ``event`` as named there (``walk``: the verifier walk event to show, blank for
+    ``packet_spec``, ``event`` and ``language`` as named there (``walk``: the verifier walk event to show, blank for
     where the walk opens); ``layers``, ``ctx``, ``strings`` and ``env`` hold the layer
     form, ``ctx_*``, ``str_*`` and ``env_*`` fields by their names without the prefix; ``seeds`` the seed
     rows; ``pcap_name`` is the file the packets came from."""
@@ -66,6 +70,7 @@ class RunForm:
     seeds: tuple[SeedRow, ...] = ()
     pcap_name: str = ""
     walk: str = ""
+    language: str = LANG_ASM
 
     @property
     def prog_type(self) -> str:
@@ -90,7 +95,7 @@ class RunForm:
             packet_from=form.get("packet_from", "fields"), packets=form.get("packets", ""),
             packet_spec=form.get("packet_spec", ""), layers=layers, ctx=prefixed("ctx_"), event=form.get("event", ""),
             strings=prefixed("str_"), env=prefixed("env_", ENV_NAMES), seeds=rows[:limits.packets],
-            pcap_name=form.get("pcap_name", ""), walk=form.get("walk", ""))
+            pcap_name=form.get("pcap_name", ""), walk=form.get("walk", ""), language=form.get("language", LANG_ASM))
 
     @classmethod
     def from_request(cls, form, files, limits: Limits) -> tuple["RunForm", dict[str, str]]:
@@ -117,7 +122,8 @@ class RunForm:
 
     def hidden_fields(self) -> tuple[tuple[str, str], ...]:
         """Name/value pairs that send this form again (what the step form carries), without ``step``."""
-        out = [("source", self.source), ("type", self.type), ("max_insns", self.max_insns)]
+        out = [("source", self.source), ("language", self.language), ("type", self.type),
+               ("max_insns", self.max_insns)]
         ptype = PROG_TYPES.get(self.type)
         if ptype is None:
             out.append(("mem", self.mem))

@@ -1,10 +1,12 @@
-"""Syntax highlighting of eBPF assembly: a Pygments lexer driven by the ISA table, and HTML helpers.
+"""Syntax highlighting of eBPF assembly (a Pygments lexer driven by the ISA table) and of C, and HTML helpers.
 
 ``EbpfLexer`` reads both syntaxes the assembler reads (kernel/LLVM ``r0 = 1``, ``if r1 s> 5 goto +2``, the
 verifier log's ``goto pc+2`` and ``call bpf_map_lookup_elem#1``, and the legacy ``mov %r0, 1`` of the uBPF
 suites). Its keywords, type names and operators are not listed here: they are collected from the ``asm``,
 ``log`` and ``legacy`` columns of ``app.ebpf.isa.SPECS``, so a new instruction form is highlighted as soon as
-the table has it. It is registered as the Pygments plugin ``ebpf`` (aliases ``ebpf``, ``bpf``).
+the table has it. It is registered as the Pygments plugin ``ebpf`` (aliases ``ebpf``, ``bpf``). C programs
+(the playground's ``language`` ``c``) are highlighted by Pygments' own ``CLexer``, with the same token
+classes and style sheet.
 
 The style sheet for the token classes is generated, not hand-written::
 
@@ -19,7 +21,8 @@ import re
 from markupsafe import Markup
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
-from pygments.lexer import RegexLexer, bygroups, words
+from pygments.lexer import Lexer, RegexLexer, bygroups, words
+from pygments.lexers.c_cpp import CLexer
 from pygments.style import Style
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Text
 
@@ -144,17 +147,23 @@ class EbpfLexer(RegexLexer):
 
 
 _LEXER = EbpfLexer(stripnl=False, ensurenl=False)
+_C_LEXER = CLexer(stripnl=False, ensurenl=False)
 _FORMATTER = HtmlFormatter(nowrap=True, classprefix=TOKEN_CLASS_PREFIX)
 
 
-def highlight_lines(lines: list[str]) -> list[Markup]:
+def highlight_lines(lines: list[str], lexer: Lexer = _LEXER) -> list[Markup]:
     """Each line as highlighted HTML (escaped by Pygments, so safe to insert), in one lexer pass."""
     if not lines:
         return []
-    html = highlight("\n".join(lines), _LEXER, _FORMATTER)
+    html = highlight("\n".join(lines), lexer, _FORMATTER)
     out = html.split("\n")
     # HtmlFormatter closes and reopens spans at line ends, so each line stands on its own.
     return [Markup(part) for part in out[: len(lines)]] + [Markup("")] * (len(lines) - len(out))
+
+
+def highlight_c_lines(lines: list[str]) -> list[Markup]:
+    """Like :func:`highlight_lines`, for lines of C (Pygments' ``CLexer``)."""
+    return highlight_lines(lines, _C_LEXER)
 
 
 def stylesheet() -> str:

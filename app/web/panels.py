@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from app.ebpf import AsmError, Program
+from app.ebpf.cc import compiler_available
 from app.ebpf.maps import MAP_TYPES
 from app.ebpf.progtypes import PROG_TYPES
 from app.ebpf.tracepoints import EVENTS
@@ -25,18 +26,20 @@ from .contexts import (
     SeedRowContext,
 )
 from .ctxform import CONVERSION_NOTES, ENV_INPUTS, ctx_groups, event_of, string_fields
-from .forms import RAW, RunForm, SeedRow
+from .forms import LANG_ASM, LANG_C, RAW, RunForm, SeedRow
 from .inputs import Limits
+from .runs import source_error_location
 
 RAW_DOC = "no hook: r1 points to the input memory and r2 holds its length (the conformance suites' convention)"
 GROUPS = {"packet": "Packet hooks (input: a packet)", "ctx": "Context hooks (input: a context)"}
 
 FIXED_LABELS = {
-    "type": "Hook", "source": "Program", "mem": "Input memory", "max_insns": "Max steps", "step": "Step",
-    "run": "Packet to step", "packets": "Packets (hex)", "packet_spec": "Packet spec", "pcap": "Capture file",
-    "packet": "Packet", "event": "Tracepoint event",
+    "type": "Hook", "language": "Language", "source": "Program", "mem": "Input memory", "max_insns": "Max steps",
+    "step": "Step", "run": "Packet to step", "packets": "Packets (hex)", "packet_spec": "Packet spec",
+    "pcap": "Capture file", "packet": "Packet", "event": "Tracepoint event",
 }
-PAGE_ORDER = ("type", "source", "mem", "packet", "packets", "packet_spec", "pcap", *pf.FORM_NAMES, "event")
+PAGE_ORDER = ("language", "type", "source", "mem", "packet", "packets", "packet_spec", "pcap", *pf.FORM_NAMES,
+              "event")
 
 
 def hook_choices(selected: str) -> tuple[Choice, ...]:
@@ -45,6 +48,15 @@ def hook_choices(selected: str) -> tuple[Choice, ...]:
     for name, ptype in PROG_TYPES.items():
         out.append(Choice(name, f"{name} — {ptype.doc}", ptype.doc, GROUPS.get(ptype.input, ""), selected == name))
     return tuple(out)
+
+
+def language_choices(selected: str) -> tuple[Choice, ...]:
+    """Assembly, and C (said to be unavailable where this server has no compiler)."""
+    available, about = compiler_available()
+    c_label = "C" if available else "C (no compiler on this server)"
+    c_doc = f"restricted C, compiled on the server by {about}" if available else about
+    return (Choice(LANG_ASM, "Assembly", "eBPF assembly, kernel/LLVM or legacy syntax", "", selected != LANG_C),
+            Choice(LANG_C, c_label, c_doc, "", selected == LANG_C))
 
 
 def field_label(key: str) -> str:
@@ -196,9 +208,12 @@ def editor_context(form: RunForm, errors: Mapping[str, str], asm_error: AsmError
         rows.append(SeedRow("", "", ""))  # always one empty row to fill in
     seeds = tuple(SeedRowContext(n, r.map, r.key, r.value, errors.get(f"seed-{n}", "")) for n, r in enumerate(rows))
     # Out-of-band updates reach only the rows the page had when it sent the form.
-    slots = ["type", "source", "max_insns", *panel_slots(panel), *(f.name for f in env),
+    slots = ["language", "type", "source", "max_insns", *panel_slots(panel), *(f.name for f in env),
              *(f"seed-{n}" for n in range(len(form.seeds)))]
+    compile_error = source_error_location(errors.get("source", "")) if form.language == LANG_C else None
+    error_line = asm_error.line if asm_error else compile_error[0] if compile_error else None
     return EditorContext(
-        form.source, form.max_insns, form.source.count("\n") + 1, asm_error.line if asm_error else None, dict(errors),
+        form.source, form.max_insns, form.source.count("\n") + 1, error_line, dict(errors),
         hook_choices(form.prog_type), panel, env, any(form.env.values()) or any(k.startswith("env_") for k in errors),
-        seeds, len(seeds) > 1 or any(k.startswith("seed-") for k in errors), declared_maps(program), tuple(slots))
+        seeds, len(seeds) > 1 or any(k.startswith("seed-") for k in errors), declared_maps(program), tuple(slots),
+        LANG_C if form.language == LANG_C else LANG_ASM, language_choices(form.language))

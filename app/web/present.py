@@ -28,8 +28,8 @@ from .contexts import (
 )
 from .ctxform import event_of
 from .decode import decode, summary
-from .forms import RunForm
-from .highlight import highlight_lines
+from .forms import LANG_C, RunForm
+from .highlight import highlight_c_lines, highlight_lines
 from .panels import field_label, field_target, ordered
 from .runs import Outcome
 from .stepview import RunSetting, insn_text, output_line, signed64, step_context
@@ -84,7 +84,8 @@ def result_context(form: RunForm, errors: Mapping[str, str], outcome: Outcome | 
     which = f"packet {selected + 1} of {count}" if count > 1 else ""
     title = f"Maps after packet {selected + 1} of {count}" if count > 1 else "Maps after the run"
     return ResultContext(
-        inputs, problems, None, listing(program, form.source), verdict(result, form.prog_type, which, tuple(links)),
+        inputs, problems, None, listing(program, form.source, form.language),
+        verdict(result, form.prog_type, which, tuple(links)),
         step_context(program, result, step, setting), run_rows(outcome) if count > 1 else (), packet_in, packet_out,
         maps, title, output)
 
@@ -105,15 +106,21 @@ def insn_rows(program: Program) -> list[tuple[int, int, str]]:
     return [(int(m[1]), int(m[2], 16), m[3]) for m in matches if m]
 
 
-def listing(program: Program, source: str) -> tuple[ListingRow, ...]:
-    """One row per instruction, with the source line it came from."""
+def listing(program: Program, source: str, language: str = "asm") -> tuple[ListingRow, ...]:
+    """One row per instruction, with the source line it came from (for C, from the object's line info: the
+    line number links to the editor, and a line's text is shown on the first of its rows only)."""
     rows = insn_rows(program)
     texts = highlight_lines([text for _, _, text in rows])
     source_lines = source.split("\n")
     line_numbers = [_line_of(program, pc, len(source_lines)) for pc, _, _ in rows]
-    sources = highlight_lines([source_lines[n - 1].strip() if n else "" for n in line_numbers])
+    is_c = language == LANG_C
+    repeats = [is_c and i > 0 and n != 0 and n == line_numbers[i - 1] and pc not in program.labels
+               for i, (n, (pc, _, _)) in enumerate(zip(line_numbers, rows))]
+    shown = [source_lines[n - 1].strip() if n and not repeat else "" for n, repeat in zip(line_numbers, repeats)]
+    sources = highlight_c_lines(shown) if is_c else highlight_lines(shown)
     return tuple(
-        ListingRow(pc, f"{opcode:02x}", texts[i], program.labels.get(pc), line_numbers[i] or None, sources[i])
+        ListingRow(pc, f"{opcode:02x}", texts[i], program.labels.get(pc), line_numbers[i] or None, sources[i],
+                   is_c and bool(line_numbers[i]), repeats[i])
         for i, (pc, opcode, _) in enumerate(rows))
 
 

@@ -1,4 +1,12 @@
-"""From the playground form to engine runs: check the fields, assemble, run (once, or once per packet).
+"""From the playground form to engine runs: check the fields, build the program, run (once, or once per packet).
+
+The program is assembled (``language`` ``asm``) or, for ``c``, compiled on the server by
+``app.ebpf.cc.compile_c`` (sandboxed, time- and memory-limited, includes checked first) and loaded from the
+object by ``app.ebpf.elf.load_elf``, which keeps the object's BTF line info as ``Program.lines`` (1-based
+lines of the C source). The program loaded is the first one whose section names the chosen hook, else the
+object's first program; a section that names another program type (``SEC("xdp")`` with the kprobe hook)
+is an error on ``type``, not a guess. Compile errors are errors on ``source`` that start with
+``line N, col M:`` (:func:`source_error_location` reads them back, to mark the editor's gutter).
 
 Nothing is kept between requests: every request (a run, or one step of it) sends the program and its
 inputs again and the engine recomputes the runs, which it does deterministically, byte for byte. Several
@@ -7,17 +15,20 @@ loaded program would (``app.ebpf.vm.run_packets``); only the run being stepped k
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 from app.ebpf import AsmError, InputError, Program, assemble
+from app.ebpf.cc import CompileResult, compile_c
+from app.ebpf.elf import ElfError, ElfProgram, ProgramInfo, list_programs, load_elf
 from app.ebpf.env import Env
 from app.ebpf.progtypes import PROG_TYPES
 from app.ebpf.vm import MapSeed, RunResult, create_maps, run
 
 from . import packetform
 from .ctxform import event_of, parse_ctx, parse_env, parse_seeds, string_fields
-from .forms import TYPES, RunForm
+from .forms import LANG_ASM, LANG_C, LANGUAGES, RAW, TYPES, RunForm
 from .inputs import FieldError, Limits, check_source, parse_count, parse_hex
 
 T = TypeVar("T")
@@ -29,7 +40,7 @@ class RunRequest:
     ``mem`` is None when no input memory was given; ``packets`` is empty for hooks that do not take packets;
     ``env`` is the environment, ``seeds`` the map seeds, ``max_insns`` the step limit; ``ctx``, ``event`` and ``strings`` are the context of ctx hooks; ``seed_rows``
     gives the form row of each seed (to put an engine error beside it); ``step`` is the position to show
-    in run number ``run``."""
+    in run number ``run``; ``language`` is what ``source`` is written in (``asm`` or ``c``)."""
 
     source: str
     prog_type: str
@@ -44,6 +55,7 @@ class RunRequest:
     max_insns: int
     step: int
     run: int
+    language: str = LANG_ASM
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,8 @@ def check(form: RunForm, limits: Limits) -> tuple[RunRequest | None, dict[str, s
 
     if form.type not in TYPES:
         errors["type"] = f"unknown hook {form.type!r}"
+    if form.language not in LANGUAGES:
+        errors["language"] = f"unknown language {form.language[:40]!r} (asm or c)"
     source = attempt(lambda: check_source("source", form.source, limits.source_bytes))
     ptype = PROG_TYPES.get(form.prog_type)
     mem, packets, ctx, strings, event = None, (), {}, {}, None
@@ -107,7 +121,7 @@ def check(form: RunForm, limits: Limits) -> tuple[RunRequest | None, dict[str, s
     if errors or source is None or max_insns is None or step is None or which is None:
         return None, errors
     return RunRequest(source, form.prog_type, mem or None, packets, ctx, event, strings, env, seeds, seed_rows,
-                      max_insns, step, which), {}
+                      max_insns, step, which, form.language), {}
 
 
 def _packets(form: RunForm, limits: Limits) -> list[bytes]:
@@ -121,11 +135,15 @@ def _packets(form: RunForm, limits: Limits) -> list[bytes]:
 
 
 def execute(request: RunRequest, form: RunForm) -> Outcome:
-    """Assemble and run. Raises ``FieldError`` (naming the form field) if the engine refuses the input."""
-    try:
-        program = assemble(request.source)
-    except AsmError as e:
-        return Outcome(None, (), 0, (), (), (), e)
+    """Build and run. Raises ``FieldError`` (naming the form field) if the engine refuses the input, or the C
+    program does not compile or load; an assembly error is an outcome (shown with its line in the result)."""
+    if request.language == LANG_C:
+        program = compile_program(request.source, request.prog_type)
+    else:
+        try:
+            program = assemble(request.source)
+        except AsmError as e:
+            return Outcome(None, (), 0, (), (), (), e)
     try:
         maps = create_maps(program, request.env.ncpus, request.seeds)
         start = tuple(m.entries_json() for m in maps)
@@ -162,3 +180,90 @@ def form_field(engine_field: str, form: RunForm, seed_rows: tuple[int, ...] = ()
     if head.startswith("maps["):
         return "source"
     return {"layout": "mem", "strings": "event"}.get(head, head)
+
+
+# --- C ----------------------------------------------------------------------------------------------------
+
+_LOCATION = re.compile(r"line (\d+), col (\d+): ")
+
+
+def program_of(form: RunForm, limits: Limits) -> Program | None:
+    """The program of a form's source for its hook, built as a run builds it, or None when there is none to
+    show (no hook, too large, an unknown language, or it does not assemble or compile). For views that need
+    only the program, such as the verifier's walk."""
+    if form.prog_type not in PROG_TYPES or len(form.source.encode("utf-8", "surrogatepass")) > limits.source_bytes:
+        return None
+    try:
+        if form.language == LANG_C:
+            return compile_program(form.source, form.prog_type)
+        return assemble(form.source) if form.language == LANG_ASM else None
+    except (AsmError, FieldError):
+        return None
+
+
+def compile_program(source: str, prog_type: str) -> Program:
+    """The program of a C source for hook ``prog_type`` (see the module docstring). Raises ``FieldError`` on
+    ``source`` (the compiler's first error, with its line and column; a refused include; no compiler on this
+    server; an object that cannot be loaded) or on ``type`` (the program's section names another hook)."""
+    return load_program(compiled_object(source), prog_type).program
+
+
+def compiled_object(source: str) -> bytes:
+    """The ELF object ``compile_c`` makes of ``source``; ``FieldError`` on ``source`` when it makes none."""
+    result = compile_c(source)
+    if result.object is None:
+        raise FieldError("source", compile_error_message(result))
+    return result.object
+
+
+def compile_error_message(result: CompileResult) -> str:
+    """The first error as ``line N, col M: message`` (just the message when it has no place in the
+    program), and how many more there are."""
+    errors = result.errors or [d for d in result.diagnostics if d.severity != "note"]
+    if not errors:
+        return "the compiler failed without a message"
+    first = errors[0]
+    if first.line and first.file == "program.c":
+        text = f"line {first.line}, col {max(first.col, 1)}: {first.message}"
+    elif first.line and first.file:
+        text = f"{first.file}, line {first.line}: {first.message}"
+    else:
+        text = first.message
+    more = len(errors) - 1
+    return text + (f" (and {more} more error{'' if more == 1 else 's'})" if more else "")
+
+
+def source_error_location(message: str) -> tuple[int, int] | None:
+    """(line, col) of a ``source`` error that names them (``line 6, col 9: ...``), else None."""
+    match = _LOCATION.match(message or "")
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def load_program(obj: bytes, prog_type: str) -> ElfProgram:
+    """The program of ``obj`` to run as ``prog_type``: the first whose section names that hook, else the
+    first of the object, provided its section names no other hook."""
+    try:
+        programs = list_programs(obj)
+        if not programs:
+            raise ElfError("the object has no programs: put the function in a section, e.g. SEC(\"xdp\")")
+        chosen = next((p for p in programs if p.prog_type == prog_type), None)
+        if chosen is None:
+            chosen = programs[0]
+            if chosen.prog_type is not None:
+                raise FieldError("type", _other_hook(chosen, prog_type))
+        return load_elf(obj, _selector(chosen, programs), prog_type=None if chosen.prog_type else prog_type)
+    except ElfError as e:
+        raise FieldError("source", f"the compiled object cannot be loaded: {e}") from None
+
+
+def _other_hook(info: ProgramInfo, prog_type: str) -> str:
+    chosen = "no hook (raw)" if prog_type == RAW else f"the {prog_type} hook"
+    return (f"the C program {info.name}() is in SEC(\"{info.section}\"), a section for {info.prog_type} programs, "
+            f"but {chosen} is chosen: choose the {info.prog_type} hook, or change the section")
+
+
+def _selector(info: ProgramInfo, programs: list[ProgramInfo]) -> str:
+    """What ``load_elf`` takes to pick ``info``: its section if it is the section's first program, else its
+    name."""
+    first = next(p for p in programs if p.section == info.section)
+    return info.section if first is info else info.name

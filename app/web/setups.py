@@ -3,7 +3,7 @@
 A setup is the JSON body of ``POST /api/v1/run`` (and ``/verify``), checked and normalised, plus where the
 page was looking::
 
-    {"source": str, "type": str,
+    {"source": str, "language"?: "asm" | "c", "type": str,
      "input"?: {"mem": hex} | {"packets": [hex, ...]} | {"packet_spec": [spec, ...]}
                | {"packet_fields": {name: text}} | {"ctx"?: {field: int}, "event"?: str, "strings"?: {field: str}},
      "env"?: {name: int | str}, "seeds"?: [{"map": name | index, "key": hex, "value": hex}],
@@ -14,9 +14,9 @@ Normalising makes equal setups equal text, so that they get the same id: hex is 
 single ``packet`` becomes ``packets``, a ``packet_spec`` string becomes a one-item list, blank layer-form
 fields are left out and the others lose surrounding blanks (the payload is kept as typed), context fields
 go by their own names (``rdi`` and ``arg1`` are ``di``), and defaults are left out (``type`` is always
-present; ``max_insns`` equal to the server's limit, ``walk`` false, a ``view`` at step 0 of run 0 and empty
-objects are dropped). ``canonical_json`` is the text that is hashed and stored: sorted keys, no spaces,
-UTF-8, at most ``Limits.setup_bytes``.
+present; ``language`` ``asm``, ``max_insns`` equal to the server's limit, ``walk`` false, a ``view`` at step 0
+of run 0 and empty objects are dropped, so setups made before C existed keep their ids). ``canonical_json``
+is the text that is hashed and stored: sorted keys, no spaces, UTF-8, at most ``Limits.setup_bytes``.
 
 A setup is checked as ``/api/v1/run`` checks its body (``jsonbody.run_inputs``: shapes, sizes, inputs the
 hook takes, context fields and values), so a share opens as it runs. What needs the program is not
@@ -36,7 +36,7 @@ from typing import Any
 from app.ebpf.progtypes import PROG_TYPES
 
 from .ctxform import ENV_NAMES, _shown, ctx_groups
-from .forms import RAW, RunForm, SeedRow
+from .forms import LANG_ASM, LANGUAGES, RAW, RunForm, SeedRow
 from .inputs import FieldError, Limits, check_source
 from .jsonbody import SETUP_FIELDS, ApiError, RunInputs, object_of, packet_fields, run_inputs, string
 from .packetform import FORM_NAMES
@@ -60,11 +60,15 @@ def check_setup(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     for key, message in NOT_SHAREABLE.items():
         if key in body:
             raise ApiError(400, message, key)
-    data = object_of(dict(body), "", SETUP_FIELDS)
+    body = dict(body)
+    language = _language(body.pop("language", LANG_ASM))
+    data = object_of(body, "", SETUP_FIELDS + ("language",))
     source = string(data, "source")
     if source is None:
         raise ApiError(400, "required: the program's source text", "source")
     setup: dict[str, Any] = {"source": check_source("source", source, limits.source_bytes)}
+    if language != LANG_ASM:
+        setup["language"] = language
     inputs = run_inputs(data, limits)
     if inputs.prog_type == RAW and inputs.packets is not None:
         raise ApiError(400, "the page runs raw programs on memory: share input.mem, or a packet hook (xdp, "
@@ -82,6 +86,13 @@ def check_setup(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     if size > limits.setup_bytes:
         raise ApiError(413, f"the setup is {size:,} bytes as stored; at most {limits.setup_bytes:,} can be shared")
     return setup
+
+
+def _language(value: Any) -> str:
+    """``asm`` or ``c``; anything else is refused by name."""
+    if value not in LANGUAGES:
+        raise ApiError(400, f"unknown language (one of: {', '.join(LANGUAGES)})", "language")
+    return value
 
 
 def _input(given: Mapping[str, Any], inputs: RunInputs) -> dict[str, Any]:
@@ -138,7 +149,7 @@ def setup_of_form(form: RunForm, limits: Limits) -> tuple[dict[str, Any] | None,
     request, errors = check(form, limits)
     if request is None:
         return None, errors
-    body: dict[str, Any] = {"source": request.source, "type": form.type}
+    body: dict[str, Any] = {"source": request.source, "language": request.language, "type": form.type}
     ptype = PROG_TYPES.get(form.type)
     if ptype is None:
         body["input"] = {"mem": (request.mem or b"").hex()}
@@ -169,7 +180,7 @@ def _form_field(api_field: str) -> str:
                          ("env.", "env_")):
         if api_field.startswith(prefix):
             return name + api_field[len(prefix):]
-    return {"input.mem": "mem", "input.packets": "packets", "input.packet_spec": "packet_spec",
+    return {"language": "language", "input.mem": "mem", "input.packets": "packets", "input.packet_spec": "packet_spec",
             "input.event": "event", "options.max_insns": "max_insns", "view.step": "step",
             "view.run": "run"}.get(api_field, "source")
 
@@ -194,7 +205,8 @@ def form_of_setup(setup: Mapping[str, Any], limits: Limits) -> RunForm:
     return RunForm(setup["source"], str(setup.get("options", {}).get("max_insns", limits.run_insns)),
                    step=str(view.get("step", 0)), type=prog_type, mem=given.get("mem", ""), run=str(view.get("run", 0)),
                    packet_from=packet_from, packets=packets, packet_spec=spec, ctx=ctx, event=given.get("event", ""),
-                   strings=dict(given.get("strings", {})), env=env, seeds=seeds, **extra)
+                   strings=dict(given.get("strings", {})), env=env, seeds=seeds,
+                   language=setup.get("language", LANG_ASM), **extra)
 
 
 def _ctx_texts(ptype, event: str, values: Mapping[str, int]) -> dict[str, str]:

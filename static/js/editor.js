@@ -1,7 +1,10 @@
 // The program editor: line numbers beside the textarea, the error line marked, Tab indents,
 // Ctrl/Cmd+Enter runs (from any field of the form), Esc leaves for the stepper; the input's byte count;
 // another map seed row on request; fields marked invalid when their error message shows; a stale mark on
-// the result when the program or an input changes after a run. Plain JS, no dependencies.
+// the result when the program or an input changes after a run. Source lines and the listing are linked both
+// ways: the gutter marks the line of the current instruction, the line under the caret or the mouse lights
+// up its instructions in the listing, a listing row lights up its line in the gutter, and a listing row's
+// line number (C) goes to that line. Plain JS, no dependencies.
 "use strict";
 (() => {
   const INDENT = "    ";
@@ -13,9 +16,10 @@
     return;
   }
 
-  // --- line numbers and the error mark ---------------------------------------------------------------
+  // --- line numbers and their marks: the error, the current instruction's line, a linked line ---------
   let shownLines = 0;
   let errorLine = Number(box.dataset.errorLine) || 0;
+  const marks = { "is-current-line": 0, "is-linked": 0 };
 
   function renderGutter(force) {
     const lines = textarea.value.split("\n").length;
@@ -30,10 +34,30 @@
       if (n === errorLine) {
         span.className = "is-error";
       }
+      for (const [name, line] of Object.entries(marks)) {
+        if (n === line) {
+          span.classList.add(name);
+        }
+      }
       fragment.appendChild(span);
     }
     gutter.replaceChildren(fragment);
     gutter.scrollTop = textarea.scrollTop;
+  }
+
+  function markGutter(name, line) {
+    if (marks[name] === line) {
+      return;
+    }
+    const old = gutter.children[marks[name] - 1];
+    if (old) {
+      old.classList.remove(name);
+    }
+    marks[name] = line;
+    const span = gutter.children[line - 1];
+    if (span) {
+      span.classList.add(name);
+    }
   }
 
   function setErrorLine(line) {
@@ -106,6 +130,7 @@
     offset += Math.max(0, Math.min(col - 1, (lines[line - 1] || "").length));
     textarea.focus();
     textarea.setSelectionRange(offset, offset);
+    lightRows(line); // focusing came before the caret moved
     const lineHeight = parseFloat(getComputedStyle(textarea).lineHeight) || 20;
     const wanted = (line - 1) * lineHeight;
     if (wanted < textarea.scrollTop || wanted > textarea.scrollTop + textarea.clientHeight - 2 * lineHeight) {
@@ -113,13 +138,100 @@
     }
   }
 
+  // "line 6, col 9: ..." in the program's error message (a C compile error) -> [6, 9]
+  function sourceErrorLocation() {
+    const message = document.getElementById("source-error");
+    const match = message && /^line (\d+), col (\d+): /.exec(message.textContent.trim());
+    return match ? [Number(match[1]), Number(match[2])] : null;
+  }
+
   document.addEventListener("click", (event) => {
     const link = event.target.closest("a.goto-line");
     if (link) {
       event.preventDefault();
       goToLine(Number(link.dataset.line) || 1, Number(link.dataset.col) || 1);
+      return;
+    }
+    // The error summary's link to the program goes to the compile error's line and column.
+    const where = event.target.closest('.problem a[href="#source"]') ? sourceErrorLocation() : null;
+    if (where) {
+      event.preventDefault();
+      goToLine(where[0], where[1]);
     }
   });
+
+  // --- the language: the hint under "Program" follows it ----------------------------------------------
+  const language = document.getElementById("language");
+  function showLanguage() {
+    box.dataset.language = language.value;
+    for (const hint of form.querySelectorAll(".field-source .hint[data-language]")) {
+      hint.hidden = hint.dataset.language !== language.value;
+    }
+  }
+  if (language) {
+    language.addEventListener("change", showLanguage);
+  }
+
+  // --- source lines <-> listing rows ----------------------------------------------------------------
+  function lineHeight() {
+    return parseFloat(getComputedStyle(textarea).lineHeight) || 20;
+  }
+
+  function caretLine() {
+    return textarea.value.slice(0, textarea.selectionStart).split("\n").length;
+  }
+
+  function lineAt(event) {
+    const rect = textarea.getBoundingClientRect();
+    const top = parseFloat(getComputedStyle(textarea).paddingTop) || 0;
+    return Math.floor((event.clientY - rect.top - top + textarea.scrollTop) / lineHeight()) + 1;
+  }
+
+  // A listing row's source line is the number in its "line" cell (0 when it has none).
+  function lineOfRow(row) {
+    const cell = row ? row.querySelector("td.line") : null;
+    return cell ? Number(cell.textContent.trim()) || 0 : 0;
+  }
+
+  let linkedRowsLine = 0;
+  function lightRows(line) {
+    if (line === linkedRowsLine) {
+      return;
+    }
+    linkedRowsLine = line;
+    for (const row of document.querySelectorAll("#listing tbody tr")) {
+      row.classList.toggle("is-linked", line > 0 && lineOfRow(row) === line);
+    }
+  }
+
+  const followCaret = () => lightRows(caretLine());
+  textarea.addEventListener("keyup", followCaret);
+  textarea.addEventListener("click", followCaret);
+  textarea.addEventListener("focus", followCaret);
+  textarea.addEventListener("blur", () => lightRows(0));
+  textarea.addEventListener("mousemove", (event) => lightRows(lineAt(event)));
+  textarea.addEventListener("mouseleave", () => lightRows(document.activeElement === textarea ? caretLine() : 0));
+
+  function rowLine(target) {
+    return lineOfRow(target.closest ? target.closest("#listing tbody tr") : null);
+  }
+  for (const kind of ["mouseover", "focusin"]) {
+    document.addEventListener(kind, (event) => markGutter("is-linked", rowLine(event.target)));
+  }
+
+  // The gutter marks the line of the listing's current instruction (after each step) and, when the editor
+  // is not being typed in, scrolls it into view.
+  function markCurrentLine() {
+    const line = lineOfRow(document.querySelector("#listing tr.is-current"));
+    markGutter("is-current-line", line);
+    if (line && document.activeElement !== textarea) {
+      const wanted = (line - 1) * lineHeight();
+      if (wanted < textarea.scrollTop || wanted > textarea.scrollTop + textarea.clientHeight - 2 * lineHeight()) {
+        textarea.scrollTop = Math.max(0, wanted - textarea.clientHeight / 3);
+        gutter.scrollTop = textarea.scrollTop;
+      }
+    }
+  }
 
   // --- input byte count (the input panel is swapped when the hook changes: listen on the form) --------
   form.addEventListener("input", (event) => {
@@ -211,11 +323,18 @@
 
   document.addEventListener("htmx:afterSettle", () => {
     const result = document.getElementById("result");
-    const line = result ? Number(result.dataset.errorLine) || 0 : 0;
+    let line = result ? Number(result.dataset.errorLine) || 0 : 0;
+    if (!line && language && language.value === "c") {
+      const where = sourceErrorLocation(); // a compile error is an error message on the program
+      line = where ? where[0] : 0;
+    }
     if (line !== errorLine) {
       setErrorLine(line);
     }
     syncInvalid();
+    linkedRowsLine = 0;
+    // stepper.js marks the listing's current row in its own afterSettle handler: look after it has.
+    window.setTimeout(markCurrentLine, 0);
   });
 
   // --- examples menu: loading one replaces the program ------------------------------------------------
@@ -250,4 +369,5 @@
   });
 
   renderGutter(true);
+  markCurrentLine();
 })();

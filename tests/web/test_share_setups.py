@@ -117,3 +117,33 @@ def test_context_fields_are_stored_by_their_own_names():
     setup = check_setup({"source": "exit", "type": "perf_event", "input": {"ctx": {"arg1": 5, "rip": 9}}}, LIMITS)
     assert setup["input"] == {"ctx": {"di": 5, "ip": 9}}
     assert check_setup(setup, LIMITS) == setup
+
+
+# --- the language (C programs) ------------------------------------------------------------------------------
+
+C_SOURCE = '#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nSEC("xdp") int f(struct xdp_md *c) { return 2; }\n'
+
+
+def test_a_c_program_keeps_its_language_through_the_round_trip():
+    form = replace(packet_form(), source=C_SOURCE, language="c")
+    setup, again = round_trip(form)
+    assert setup["language"] == "c" and again == setup
+    assert check_setup(setup, LIMITS) == setup
+    restored = form_of_setup(setup, LIMITS)
+    assert restored.language == "c" and ("language", "c") in restored.hidden_fields()
+
+
+def test_assembly_setups_store_no_language_so_their_ids_do_not_change():
+    setup, _ = round_trip(packet_form())
+    assert "language" not in setup
+    assert check_setup({**setup, "language": "asm"}, LIMITS) == setup
+    assert form_of_setup(setup, LIMITS).language == "asm"
+
+
+@pytest.mark.parametrize("language", ["rust", "C", 1, None])
+def test_an_unknown_language_is_refused_by_name(language):
+    from app.web.jsonbody import ApiError
+
+    with pytest.raises(ApiError) as caught:
+        check_setup({"source": "exit", "type": "raw", "language": language}, LIMITS)
+    assert caught.value.body["field"] == "language" and "unknown language" in caught.value.body["message"]
