@@ -10,7 +10,7 @@ accepted that should not be) is a host compromise, even though nothing is ever a
 
 One check, for the fields of the walk form (the inputs of the result on screen, ``RunForm.hidden_fields``):
 
-1. the source is assembled as the page does; raw bytecode names no hook, so it is refused (400);
+1. the source is assembled or compiled as the page does; raw bytecode names no hook, so it is refused (400);
 2. every map reference must name one of the program's own ``.map`` declarations, so that no other file
    descriptor of this process can be handed to the kernel, and the maps may take at most :data:`MAP_BYTES`
    of kernel memory (:func:`map_problem`); otherwise the kernel is not asked and the answer says why;
@@ -43,17 +43,18 @@ from functools import partial
 from flask import Blueprint, Flask, abort, current_app, request
 
 from app import kernelload, oracle
-from app.kernelload import errno_name
 from app.ebpf import AsmError, MapDef, Program, assemble
 from app.ebpf.progtypes import PROG_TYPES
 from app.ebpf.verifier import verify
 from app.ebpf.verifier.walklog import kernel_log
+from app.kernelload import errno_name
 
 from . import ratelimit
 from .contexts import PlaygroundPage
-from .forms import RunForm
-from .inputs import Limits
+from .forms import LANG_C, LANGUAGES, RunForm
+from .inputs import FieldError, Limits
 from .render import page_or_fragment
+from .runs import compile_program
 
 bp = Blueprint("kernel_check", __name__)
 
@@ -201,14 +202,18 @@ def _program(form: RunForm, limits: Limits) -> Program:
     """The form's program, or a 400 saying why there is none to load."""
     if form.prog_type not in PROG_TYPES:
         abort(400, description="Raw bytecode is loaded by no hook: choose a program type to check it with the kernel.")
-    if getattr(form, "language", "asm") != "asm":
-        abort(400, description="The kernel check takes assembly; C programs cannot be checked yet.")
-    if len(form.source.encode("utf-8")) > limits.source_bytes:
+    if form.language not in LANGUAGES:
+        abort(400, description="Unknown language: the kernel check takes assembly or C.")
+    if len(form.source.encode("utf-8", "surrogatepass")) > limits.source_bytes:
         abort(400, description=f"The program is larger than the {limits.source_bytes:,} bytes allowed.")
     try:
+        if form.language == LANG_C:
+            return compile_program(form.source, form.prog_type)  # as a run builds it
         return assemble(form.source)
     except AsmError as e:
         abort(400, description=f"The program does not assemble (line {e.line}): {e.message}")
+    except FieldError as e:
+        abort(400, description=f"The program does not compile: {e.message}")
 
 
 def _page(form: RunForm, limits: Limits, context: KernelCheck) -> KernelCheckPage:

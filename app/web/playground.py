@@ -12,8 +12,8 @@ Routes (all answer a full page to a plain request and a fragment to htmx, see ``
     htmx gets ``_step.html`` for position ``step`` of run ``run``; if the inputs no longer run, the whole
     result instead.
 ``POST /walk`` (the same fields plus ``walk``, sent by the walk form with the inputs of the result on screen)
-    htmx gets ``_walk.html`` at event ``walk`` of the verifier's walk; if the inputs no longer assemble
-    or name no hook, the whole result instead.
+    htmx gets ``_walk.html`` at event ``walk`` of the verifier's walk; if the program no longer builds
+    or names no hook, the whole result instead.
 ``GET /input`` (``type``, ``event``, ``l3``, ``l4`` and whatever else the input panel holds)
     htmx gets the input panel (``_input.html``) for that hook, keeping the values sent; a plain request
     (a browser without JavaScript asking for the inputs of another hook) gets the page for those fields.
@@ -25,19 +25,16 @@ from typing import Mapping
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from app.ebpf import AsmError, assemble
-from app.ebpf.progtypes import PROG_TYPES
-
 from .abstractview import abstract_view
 from .checkview import verified, verifier_check
 from .contexts import ExampleLink, PlaygroundPage
-from .examples import BY_SLUG, DEFAULT, EXAMPLES, Example
+from .examples import BY_SLUG, DEFAULT, MENU, Example
 from .forms import RunForm
 from .inputs import FieldError, Limits
 from .panels import editor_context, input_panel
 from .present import result_context, run_setting
 from .render import page_or_fragment
-from .runs import Outcome, check, execute
+from .runs import Outcome, check, execute, program_of
 from .stepview import step_context
 from .walkview import start_index, walk_view
 
@@ -67,7 +64,7 @@ def build_page(form: RunForm, limits: Limits, example: Example | None = None,
     """The whole page for a form, and the HTTP status it deserves (422 when a field was unusable)."""
     outcome, errors, step = _outcome(form, limits, errors or {})
     asm_error = outcome.asm_error if outcome else None
-    links = tuple(ExampleLink(e.slug, e.title, e.summary, e.type, e is example) for e in EXAMPLES)
+    links = tuple(ExampleLink(e.slug, e.title, e.summary, e.type, e is example) for e in MENU)
     selected = next((link for link in links if link.selected), None)
     editor = editor_context(form, errors, asm_error, outcome.program if outcome else None, limits)
     result = result_context(form, errors, outcome, step)
@@ -156,11 +153,7 @@ def _with_abstract(step, program, checked, run):
 def walk():
     limits = _limits()
     form = RunForm.from_form(request.form, limits)
-    try:
-        program = assemble(form.source) if form.prog_type in PROG_TYPES and len(form.source) <= limits.source_bytes \
-            else None
-    except AsmError:
-        program = None
+    program = program_of(form, limits)
     checked = verified(program, form.prog_type, limits.verify_insns) if program is not None else None
     view = walk_view(program, checked, _walk_index(form, checked)) if checked is not None else None
     if view is None:

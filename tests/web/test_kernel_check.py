@@ -314,3 +314,17 @@ def test_a_map_the_kernel_refuses_is_named(on_client):
     source = ".map events type=ringbuf key_size=0 value_size=0 max_entries=100\nr0 = 0\nexit\n"
     html = post_check(on_client, source=source).get_data(as_text=True)
     assert "not asked" in html and "The kernel refused to create map events (ringbuf): EINVAL" in html
+
+
+
+@pytest.mark.kernel
+@needs_bpf
+def test_a_c_program_is_compiled_and_checked(on_client):
+    from app.ebpf.cc import compiler_available
+
+    if not compiler_available()[0]:
+        pytest.skip("no C compiler here")
+    html = post_check(on_client, source=BY_SLUG["c-xdp-count"].source, language="c").get_data(as_text=True)
+    table = rows(html)
+    assert table["verdict"] == ("accept", "accept", False)
+    assert "accepted by Linux " in html

@@ -116,3 +116,14 @@ def test_the_url_opens_an_example_at_a_step_and_a_walk_event(client):
     assert 'value="5"' in re.search(r'<input type="range" id="step-slider"[^>]*>', html).group(0)
     for bad in ("step=-1", "step=abc", "walk=1e9", "step=99999999999"):
         assert client.get(f"/?example=xdp-filter&{bad}").status_code == 200
+
+
+def test_a_c_program_steps_its_walk_and_is_in_the_menu(post_form, client):
+    from app.ebpf.cc import compiler_available
+
+    if not compiler_available()[0]:
+        return  # without a compiler the menu has no C examples and C does not build
+    example = BY_SLUG["c-xdp-count"]
+    response = post_form("/walk", source=example.source, type="xdp", language="c", walk="3", htmx=True)
+    assert response.headers.get("HX-Retarget") is None and 'data-index="3"' in walk_section(response.get_data(as_text=True))
+    assert 'value="c-xdp-count"' in client.get("/").get_data(as_text=True)
