@@ -14,8 +14,11 @@ all of it and uses what applies: ``run`` ignores ``max_processed``, ``walk`` and
 either (``verify`` needs a program ``type``, which ``raw`` is not). Both are rate-limited per client
 (``ratelimit.py``): 429 with ``Retry-After``.
 
+Every ``source`` is assembly unless ``"language": "c"``: C is compiled as the playground page compiles it
+(sandboxed; the program whose section names the hook ``type``), and errors name its line and column.
+
 ``POST /api/v1/assemble``
-    ``{"source": str, "style"?: "asm" | "log"}`` ->
+    ``{"source": str, "language"?: "asm" | "c", "type"?: str, "style"?: "asm" | "log"}`` ->
     ``{"bytecode": hex, "insns": [{"pc": int, "opcode": int, "text": str, "line": int | null}, ...]}``
 ``POST /api/v1/disassemble``
     ``{"bytecode": hex, "style"?: "asm" | "log"}`` -> ``{"text": str, "insns": [...]}`` (``line`` is null)
@@ -72,10 +75,11 @@ from app.ebpf.maps import check_map
 from app.ebpf.progtypes import PROG_TYPES
 from app.ebpf.vm import run, run_packets
 
-from .forms import RAW
+from .forms import LANG_ASM, LANG_C, LANGUAGES, RAW
 from .inputs import FieldError, Limits, check_source, parse_hex
 from .jsonbody import SETUP_FIELDS, ApiError, map_defs, read_body, run_inputs, string
 from .present import insn_rows
+from .runs import compile_program
 from .share import share_from_api
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -134,11 +138,19 @@ def _style(data: dict[str, Any]) -> str:
 
 
 def _program(data: dict[str, Any], limits: Limits, *, source_ok: bool, bytecode_ok: bool) -> Program:
-    """The program from ``source`` or ``bytecode`` (whichever is allowed and present, never both)."""
+    """The program from ``source`` (assembly, or C with ``"language": "c"``, compiled as the page compiles it
+    for the hook ``type``) or ``bytecode`` (whichever is allowed and present, never both)."""
     source = string(data, "source") if source_ok else None
     bytecode = string(data, "bytecode") if bytecode_ok else None
+    language = string(data, "language") or LANG_ASM
+    if language not in LANGUAGES:
+        raise ApiError(400, f"unknown language (one of: {', '.join(LANGUAGES)})", "language")
     if source is not None and bytecode is not None:
         raise ApiError(400, "give either source or bytecode, not both", "bytecode")
+    if bytecode is not None and language != LANG_ASM:
+        raise ApiError(400, "bytecode has no language: give C as source", "language")
+    if source is not None and language == LANG_C:
+        return compile_program(check_source("source", source, limits.source_bytes), string(data, "type") or RAW)
     if source is not None:
         return assemble(check_source("source", source, limits.source_bytes))
     if bytecode is not None:
@@ -159,7 +171,7 @@ def _insns(program: Program, style: str, with_lines: bool) -> list[dict[str, Any
 
 @bp.post("/assemble")
 def assemble_source():
-    data = _body(("source", "style"))
+    data = _body(("source", "language", "type", "style"))
     style = _style(data)
     program = _program(data, _limits(), source_ok=True, bytecode_ok=False)
     return jsonify({"bytecode": program.to_bytes().hex(), "insns": _insns(program, style, with_lines=True)})

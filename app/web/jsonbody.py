@@ -36,7 +36,7 @@ from .forms import RAW, TYPES
 from .inputs import FieldError, Limits, check_count, parse_hex
 from .packetform import FORM_NAMES, build_from_fields
 
-SETUP_FIELDS = ("source", "bytecode", "type", "maps", "input", "env", "seeds", "options", "view")
+SETUP_FIELDS = ("source", "language", "bytecode", "type", "maps", "input", "env", "seeds", "options", "view")
 """The body of ``run``, ``verify`` and ``share``: each endpoint takes all of them (a share's ``/p/<id>.json``
 goes to any of the three) and ignores what does not apply to it."""
 SOURCES = ("mem", "packet", "packets", "packet_spec", "packet_fields")

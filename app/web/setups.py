@@ -62,7 +62,7 @@ def check_setup(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
             raise ApiError(400, message, key)
     body = dict(body)
     language = _language(body.pop("language", LANG_ASM))
-    data = object_of(body, "", SETUP_FIELDS + ("language",))
+    data = object_of(body, "", SETUP_FIELDS)
     source = string(data, "source")
     if source is None:
         raise ApiError(400, "required: the program's source text", "source")
