@@ -14,7 +14,7 @@ opened from)
     Editing and sharing again makes a new share whose ``parent`` is this one (a fork).
 ``GET /p/<id>.json``
     the setup (``setups.py``), which ``POST /api/v1/run``, ``/verify`` and ``/share`` take as it is.
-``GET /p/<id>.s``
+``GET /p/<id>.s`` (or ``.c``)
     the program's source as text (``?download`` makes it an attachment).
 ``GET /embed/<id>``
     a read-only view for an ``<iframe>``: the program and its result. The only pages other sites may frame;
@@ -49,7 +49,7 @@ from app.store import shares
 
 from . import security
 from .forms import RunForm
-from .highlight import highlight_lines
+from .highlight import highlight_c_lines, highlight_lines
 from .inputs import Limits
 from .playground import RESULT_FRAGMENTS, build_page, with_view_args
 from .ratelimit import SHARES, refuse
@@ -161,13 +161,14 @@ def share_view(found: shares.StoredShare, setup: dict[str, Any]) -> ShareView:
     fence = "```"
     while fence in source:
         fence += "`"
-    markdown = f"{fence}asm\n{source.rstrip()}\n{fence}\n\n[Open in the eBPF Playground]({url})\n"
+    language = "c" if setup.get("language") == "c" else "asm"
+    markdown = f"{fence}{language}\n{source.rstrip()}\n{fence}\n\n[Open in the eBPF Playground]({url})\n"
     embed_html = (f'<iframe src="{embed_url}" title="eBPF program {found.id}" width="720" height="480" '
                   f'loading="lazy"></iframe>')
     title, description = _preview(setup)
     parent_url = url_for("share.view", share_id=found.parent) if found.parent else None
     return ShareView(found.id, url, external_url("share.setup_json", share_id=found.id),
-                     external_url("share.source", share_id=found.id), embed_url, markdown, embed_html,
+                     f"{url}.{_extension(setup)}", embed_url, markdown, embed_html,
                      parent_url, title, description)
 
 
@@ -200,12 +201,19 @@ def setup_json(share_id: str):
 
 
 @bp.get("/p/<share_id>.s")
+@bp.get("/p/<share_id>.c")
 def source(share_id: str):
+    """The source as text, named ``<id>.s`` or ``<id>.c`` after its language (either URL serves it)."""
     found = _load(share_id)
-    response = current_app.response_class(json.loads(found.setup)["source"], mimetype="text/plain")
+    setup = json.loads(found.setup)
+    response = current_app.response_class(setup["source"], mimetype="text/plain")
     disposition = "attachment" if "download" in request.args else "inline"
-    response.headers["Content-Disposition"] = f'{disposition}; filename="{found.id}.s"'
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{found.id}.{_extension(setup)}"'
     return _immutable(response)
+
+
+def _extension(setup: dict[str, Any]) -> str:
+    return "c" if setup.get("language") == "c" else "s"
 
 
 def _immutable(response: Response) -> Response:
@@ -223,7 +231,8 @@ def embed(share_id: str):
     setup = json.loads(found.setup)
     limits = _limits()
     page, _ = build_page(form_of_setup(setup, limits), limits)
-    context = EmbedPage(share_view(found, setup), tuple(highlight_lines(setup["source"].splitlines())),
+    highlight = highlight_c_lines if setup.get("language") == "c" else highlight_lines
+    context = EmbedPage(share_view(found, setup), tuple(highlight(setup["source"].splitlines())),
                         setup["type"], page.result)
     response = security.allow_framing(make_response(render_template("share/embed.html", page=context)))
     response.cache_control.public = True

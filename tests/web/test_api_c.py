@@ -50,3 +50,13 @@ def test_languages_are_checked(client):
     assert response.status_code == 400 and response.get_json()["error"]["field"] == "language"
     response = client.post("/api/v1/run", json={"bytecode": "9500000000000000", "language": "c", "type": "xdp"})
     assert response.status_code == 400 and response.get_json()["error"]["field"] == "language"
+
+
+@needs_cc
+def test_a_c_share_downloads_as_c_and_its_markdown_says_c(client):
+    share = client.post("/api/v1/share", json={"source": XDP_C, "language": "c", "type": "xdp"}).get_json()
+    response = client.get(f"/p/{share['id']}.c?download")
+    assert response.get_data(as_text=True) == XDP_C
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{share["id"]}.c"'
+    page = client.get(f"/p/{share['id']}").get_data(as_text=True)
+    assert f"/p/{share['id']}.c" in page and "```c\n" in page
