@@ -1,5 +1,6 @@
 """The verifier walk viewer in Debian's Chromium: step the walk by buttons, slider and keys, jump to the
-next visit of a loop's instruction and to the error, with the VM stepper's keys left alone."""
+next visit of a loop's instruction and to the error, with the VM stepper's keys left alone; the place on
+the page kept in the URL; a draft kept in the browser across reloads."""
 from __future__ import annotations
 
 import re
@@ -84,4 +85,23 @@ def test_the_place_on_the_page_lives_in_the_url(page):
     page.keyboard.type("\n# changed")
     page.keyboard.press("Control+Enter")
     expect(page).to_have_url(re.compile(r"/$"))
+    page.console.assert_clean()
+
+
+def test_a_draft_survives_a_reload_until_it_is_discarded(page):
+    page.goto("/")
+    served = page.locator("#source").input_value()
+    type_program(page, ["r0 = 7", "exit"])
+    page.wait_for_timeout(500)  # drafts are saved a moment after typing stops
+    page.reload()
+    expect(page.locator("#source")).to_have_value("r0 = 7\nexit\n")
+    expect(page.locator(".draft-notice")).to_contain_text("Your draft from")
+    page.goto("/?example=sum")  # an example asked for by name opens as it is
+    expect(page.locator(".draft-notice")).to_have_count(0)
+    page.goto("/")
+    page.locator(".draft-notice button").click()
+    expect(page.locator("#source")).to_have_value(served)
+    page.reload()
+    expect(page.locator(".draft-notice")).to_have_count(0)
+    expect(page.locator("#source")).to_have_value(served)
     page.console.assert_clean()
