@@ -42,6 +42,7 @@ from app.ebpf.verifier.state import (
 from app.ebpf.verifier.walk import Event
 from app.ebpf.verifier.walklog import log_lines
 
+from .cfgview import CfgView, cfg_view
 from .highlight import highlight_lines
 from .present import insn_rows
 
@@ -124,6 +125,7 @@ class WalkView:
     next_visit: int | None
     error_event: int | None
     summary: str  # for the slider's aria-valuetext
+    cfg: CfgView | None = None  # the control-flow graph at this event (cfgview.py), drawn by _cfg.html
 
 
 def start_index(result: VerifierResult) -> int:
@@ -169,7 +171,8 @@ def walk_view(program: Program, result: VerifierResult, index: int) -> WalkView 
         prev_visit=_find_visit(events, index, event.insn_idx, -1),
         next_visit=_find_visit(events, index, event.insn_idx, +1),
         error_event=len(events) - 1 if result.verdict == "reject" else None,
-        summary=f"event {index} of {len(events) - 1}: {event.kind} insn {event.insn_idx}")
+        summary=f"event {index} of {len(events) - 1}: {event.kind} insn {event.insn_idx}",
+        cfg=cfg_view(program, events, index, rejected_at=rejected_at, texts=texts))
 
 
 # --- the state ------------------------------------------------------------------------------------------
