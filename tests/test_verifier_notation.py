@@ -12,19 +12,7 @@ from app.ebpf.verifier.notation import frame_str, reg_str, scalar_ranges
 from app.ebpf.verifier.state import PTR_TO_CTX, PTR_TO_PACKET, Reg, const, ptr, scalar
 from app.ebpf.verifier.walklog import log_lines
 from app.oracle import bpf_available, verify_in_kernel
-
-PACKET_CHECK = """\
-r2 = *(u32 *)(r1 + 0)
-r3 = *(u32 *)(r1 + 4)
-r0 = 1
-r4 = r2
-r4 += 14
-if r4 > r3 goto +3
-r5 = *(u8 *)(r2 + 12)
-if r5 == 8 goto +1
-r0 = 2
-exit
-"""
+from tests.programs import PACKET_CHECK
 
 
 def test_scalar_ranges_fold_equal_bounds_as_the_kernel_prints_them():

@@ -10,19 +10,7 @@ from app.ebpf import assemble
 from app.ebpf.verifier import verify
 from app.ebpf.verifier.state import const
 from app.web.abstractview import abstract_view
-
-PACKET_CHECK = """\
-r2 = *(u32 *)(r1 + 0)
-r3 = *(u32 *)(r1 + 4)
-r0 = 1
-r4 = r2
-r4 += 14
-if r4 > r3 goto +3
-r5 = *(u8 *)(r2 + 12)
-if r5 == 8 goto +1
-r0 = 2
-exit
-"""
+from tests.programs import PACKET_CHECK
 
 
 def registers(html: str) -> str:

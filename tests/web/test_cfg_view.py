@@ -14,6 +14,7 @@ from app.ebpf.verifier import verify
 from app.web import cfgview
 from app.web.cfgview import MAX_BLOCKS, basic_blocks, block_edges, cfg_view, heat
 from app.web.examples import BY_SLUG
+from tests.programs import PACKET_CHECK, UNCHECKED
 
 # The browser, server and page fixtures come from test_browser.py; the browser test names them as parameters.
 # That module skips itself without playwright: then only the browser test here is skipped.
@@ -33,19 +34,6 @@ exit
 """
 LOOP = "r0 = 0\nr1 = 3\nloop:\nr0 += r1\nr1 -= 1\nif r1 != 0 goto loop\nexit\n"
 CALL = "r1 = 7\ncall square\nr0 += 1\nexit\nsquare:\nr0 = r1\nr0 *= r1\nexit\n"
-PACKET_CHECK = """\
-r2 = *(u32 *)(r1 + 0)
-r3 = *(u32 *)(r1 + 4)
-r0 = 1
-r4 = r2
-r4 += 14
-if r4 > r3 goto +3
-r5 = *(u8 *)(r2 + 12)
-if r5 == 8 goto +1
-r0 = 2
-exit
-"""
-UNCHECKED = "r2 = *(u32 *)(r1 + 0)\nr0 = *(u8 *)(r2 + 0)\nexit\n"
 
 
 def spans(program: Program) -> list[tuple[int, int]]:

@@ -6,20 +6,7 @@ import html as html_lib
 import re
 
 from app.web.examples import BY_SLUG
-
-PACKET_CHECK = """\
-r2 = *(u32 *)(r1 + 0)
-r3 = *(u32 *)(r1 + 4)
-r0 = 1
-r4 = r2
-r4 += 14
-if r4 > r3 goto +3
-r5 = *(u8 *)(r2 + 12)
-if r5 == 8 goto +1
-r0 = 2
-exit
-"""
-UNCHECKED = "r2 = *(u32 *)(r1 + 0)\nr0 = *(u8 *)(r2 + 0)\nexit\n"
+from tests.programs import PACKET_CHECK, UNCHECKED
 
 
 def walk_section(html: str) -> str:
