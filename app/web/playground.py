@@ -32,7 +32,7 @@ from .examples import BY_SLUG, DEFAULT, MENU, Example
 from .forms import RunForm
 from .inputs import FieldError, Limits
 from .panels import editor_context, input_panel
-from .present import result_context, run_setting
+from .present import listing, result_context, run_setting
 from .render import page_or_fragment
 from .runs import Outcome, check, execute, program_of
 from .stepview import step_context
@@ -74,7 +74,7 @@ def build_page(form: RunForm, limits: Limits, example: Example | None = None,
     if checked is not None:
         program = outcome.program
         result = replace(result, check=verifier_check(program, checked, limits.verify_insns),
-                         walk=walk_view(program, checked, _walk_index(form, checked)),
+                         walk=walk_view(program, checked, _walk_index(form, checked), result.listing),
                          step=_with_abstract(result.step, program, checked, outcome.result))
         if result.check.verdict == "reject" and result.check.line:
             editor = replace(editor, error_line=result.check.line)  # the gutter marks the rejected line
@@ -155,7 +155,8 @@ def walk():
     form = RunForm.from_form(request.form, limits)
     program = program_of(form, limits)
     checked = verified(program, form.prog_type, limits.verify_insns) if program is not None else None
-    view = walk_view(program, checked, _walk_index(form, checked)) if checked is not None else None
+    view = walk_view(program, checked, _walk_index(form, checked), listing(program, form.source, form.language)) \
+        if checked is not None else None
     if view is None:
         return _result_response(form, limits, {}, retarget="#result")
     return page_or_fragment(("playground/_walk.html",), {"walk": view, "fields": form.hidden_fields()},

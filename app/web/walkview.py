@@ -43,6 +43,7 @@ from app.ebpf.verifier.walk import Event
 from app.ebpf.verifier.walklog import log_lines
 
 from .cfgview import CfgView, cfg_view
+from .contexts import ListingRow
 from .highlight import highlight_lines
 from .present import insn_rows
 
@@ -88,7 +89,8 @@ class FrameView:
 class WalkRow:
     """A listing row: instruction ``pc``, its log-style ``text`` (highlighted), how many times the walk
     has ``visits`` to it up to the current event, whether it is ``current``, a ``pending`` branch target,
-    or where the verifier ``rejected``."""
+    or where the verifier ``rejected``; the source ``line`` it came from (assembly or C; None if unknown)
+    and that line's ``source`` text, highlighted (empty on later rows of the same C line)."""
 
     pc: int
     text: Markup
@@ -96,6 +98,8 @@ class WalkRow:
     current: bool
     pending: bool
     rejected: bool
+    line: int | None = None
+    source: Markup = Markup("")
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,9 @@ class LogLine:
 
 @dataclass(frozen=True)
 class WalkView:
-    """Event ``index`` (0 to ``total - 1``) of a walk, ready for ``_walk.html``."""
+    """Event ``index`` (0 to ``total - 1``) of a walk, ready for ``_walk.html``: the fields are named as
+    they are shown; ``line`` and ``source`` are the source line (assembly or C) of the event's instruction,
+    when the listing knows it."""
 
     index: int
     total: int
@@ -126,6 +132,8 @@ class WalkView:
     error_event: int | None
     summary: str  # for the slider's aria-valuetext
     cfg: CfgView | None = None  # the control-flow graph at this event (cfgview.py), drawn by _cfg.html
+    line: int | None = None
+    source: Markup = Markup("")
 
 
 def start_index(result: VerifierResult) -> int:
@@ -135,8 +143,10 @@ def start_index(result: VerifierResult) -> int:
     return 0
 
 
-def walk_view(program: Program, result: VerifierResult, index: int) -> WalkView | None:
-    """The view of event ``index`` (clamped into the walk), or None for an empty walk."""
+def walk_view(program: Program, result: VerifierResult, index: int,
+              listing: tuple[ListingRow, ...] = ()) -> WalkView | None:
+    """The view of event ``index`` (clamped into the walk), or None for an empty walk; ``listing`` (the run's
+    listing, ``present.listing``) gives each row its source line."""
     events = result.walk
     if not events:
         return None
@@ -156,8 +166,11 @@ def walk_view(program: Program, result: VerifierResult, index: int) -> WalkView 
     rejected_at = events[-1].insn_idx if result.verdict == "reject" and events[-1].kind == "reject" else None
     texts = insn_rows(program)
     highlighted = highlight_lines([t for _, _, t in texts])
+    sources = {row.pc: row for row in listing}
     rows = tuple(WalkRow(pc, highlighted[i], visits.get(pc, 0), pc == event.insn_idx, pc in targets,
-                         pc == rejected_at) for i, (pc, _, _) in enumerate(texts))
+                         pc == rejected_at, sources[pc].line if pc in sources else None,
+                         sources[pc].source if pc in sources else Markup(""))
+                 for i, (pc, _, _) in enumerate(texts))
     lines, current_line = log_lines(program, result, index)
     lo = max(0, current_line - LOG_WINDOW)
     hi = min(len(lines), current_line + LOG_WINDOW + 1)
@@ -172,7 +185,17 @@ def walk_view(program: Program, result: VerifierResult, index: int) -> WalkView 
         next_visit=_find_visit(events, index, event.insn_idx, +1),
         error_event=len(events) - 1 if result.verdict == "reject" else None,
         summary=f"event {index} of {len(events) - 1}: {event.kind} insn {event.insn_idx}",
-        cfg=cfg_view(program, events, index, rejected_at=rejected_at, texts=texts))
+        cfg=cfg_view(program, events, index, rejected_at=rejected_at, texts=texts),
+        line=_line_of(sources, event.insn_idx), source=_source_of(listing, _line_of(sources, event.insn_idx)))
+
+
+def _line_of(sources: dict, pc: int) -> int | None:
+    return sources[pc].line if pc in sources else None
+
+
+def _source_of(listing: tuple[ListingRow, ...], line: int | None) -> Markup:
+    """The text of source ``line`` (a C line's text is on the first of its rows only)."""
+    return next((row.source for row in listing if line and row.line == line and row.source), Markup(""))
 
 
 # --- the state ------------------------------------------------------------------------------------------

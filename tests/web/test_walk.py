@@ -27,6 +27,8 @@ def test_the_walk_opens_at_the_first_event_of_an_accepted_program(post_form):
     assert "R2=pkt(r=0)" in walk or "pkt(r=0)" in walk
     assert "0: (61) r2 = *(u32 *)(r1 +0)          ; R1=ctx() R2=pkt(r=0)" in walk  # the log, kernel format
     assert walk.count('<tr id="walk-insn-') == 10
+    row = re.search(r'<tr id="walk-insn-5".*?</tr>', walk, re.S).group(0)
+    assert '<td class="line">6</td>' in row and re.sub(r"<[^>]+>", "", row).count("if r4 > r3 goto +3") == 1
 
 
 def test_stepping_by_htmx_returns_only_the_walk_at_that_event(post_form):
@@ -112,5 +114,15 @@ def test_a_c_program_steps_its_walk_and_is_in_the_menu(post_form, client):
         return  # without a compiler the menu has no C examples and C does not build
     example = BY_SLUG["c-xdp-count"]
     response = post_form("/walk", source=example.source, type="xdp", language="c", walk="3", htmx=True)
-    assert response.headers.get("HX-Retarget") is None and 'data-index="3"' in walk_section(response.get_data(as_text=True))
+    walk = walk_section(response.get_data(as_text=True))
+    assert response.headers.get("HX-Retarget") is None and 'data-index="3"' in walk
+    lines = [int(n) for n in re.findall(r'<td class="line">(\d+)</td>', walk)]
+    assert lines and max(lines) <= example.source.count("\n") + 1  # the C lines of the instructions
     assert 'value="c-xdp-count"' in client.get("/").get_data(as_text=True)
+
+
+def test_the_walk_names_the_source_line_of_its_instruction(post_form):
+    walk = walk_section(post_form("/walk", source=PACKET_CHECK, type="xdp", walk="5", htmx=True)
+                        .get_data(as_text=True))
+    line = re.search(r'<p class="walk-source">(.*?)</p>', walk, re.S).group(1)
+    assert re.sub(r"<[^>]+>", "", line) == "line 6: if r4 > r3 goto +3"
