@@ -189,12 +189,17 @@ def _is_init_packet_pointer(r: Reg) -> bool:
     return r.type == PTR_TO_PACKET and r.off == 0 and r.b.is_const() and r.b.var_off.value == 0
 
 
+MAX_PACKET_OFF = 0xFFFF
+
+
 def _packet_range(st: VerifierState, pkt: Reg, cond: str, dst_is_pkt: bool) -> VerifierState:
     """``find_good_pkt_pointers``: when ``pkt cond pkt_end`` proves pkt <= pkt_end, every packet pointer
     with the same id may access ``pkt.off`` bytes."""
     proves = cond in ("jle", "jlt")
     if not proves or not pkt.b.is_const():
         return st
+    if pkt.off < 0 or pkt.b.umax + pkt.off > MAX_PACKET_OFF:
+        return st  # offsets this large learn nothing
     new_range = pkt.off
 
     def fix(r: Reg) -> Reg:
