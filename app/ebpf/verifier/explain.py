@@ -366,6 +366,18 @@ ENTRIES: tuple[Entry, ...] = (
         lesson="stack",
     ),
     Entry(
+        key="stack-spill-size",
+        pattern=re.compile(r"invalid size of register spill"),
+        title="Saving part of a pointer",
+        check="check_stack_write_fixed_off",
+        meaning="A pointer can be stored (spilled) to the stack only whole, with an 8-byte store: the verifier "
+                "tracks a saved pointer per 8-byte slot, and half an address would be a number it could no "
+                "longer check.",
+        fix="Store the register with *(u64 *)(r10 - N) = rX. To keep a number derived from the pointer, turn it "
+            "into a scalar first (an ALU operation on it) if your program really needs the bits.",
+        lesson="stack",
+    ),
+    Entry(
         key="stack-corrupt-spill",
         pattern=re.compile(r"attempt to corrupt spilled pointer on stack"),
         title="Overwriting part of a saved pointer",

@@ -421,8 +421,8 @@ class Walker:
         base = self.read(st, insn.src)
         size = spec.size
         value = self.mem_access(st, insn.src, base, insn.off, size, write=False)
-        if value.type == SCALAR and size < 8 and spec.op == "ldx":
-            value = scalar(S.alu("and", 64, value.b, B.const((1 << (size * 8)) - 1)))  # coerce_reg_to_size
+        if value.type == SCALAR and size < 8 and spec.op == "ldx":  # coerce_reg_to_size (the id stays)
+            value = replace(value, b=S.alu("and", 64, value.b, B.const((1 << (size * 8)) - 1)))
         if spec.op == "ldxs" and value.type == SCALAR and not value.b.is_const():
             lo = -(1 << (size * 8 - 1))
             value = scalar(B.from_srange(lo, -lo - 1))
@@ -547,28 +547,29 @@ class Walker:
             raise Reject(f"invalid{what} stack R{regno} off={off + reg.off} size={size}")
         slot = (-base - 1) // 8
         if not write:
-            spilled = frame.spill_at(slot)
-            if size == 8 and spilled is not None and all(frame.byte(base + i) == STACK_SPILL for i in range(8)):
-                return spilled
-            if spilled is not None and spilled.type != SCALAR and size != 8:
-                raise Reject("invalid size of register fill")  # check_stack_read_fixed_off: part of a pointer
-            if spilled is not None and spilled.type == SCALAR and spilled.b.is_const():
-                return UNKNOWN
-            if all(frame.byte(base + i) == STACK_ZERO for i in range(size)):
-                return const(0)
-            return UNKNOWN  # privileged loaders may read uninitialised stack
+            return self.stack_fill(frame, base, slot, size)
         stack = list(frame.stack)
         need = -base
         if len(stack) < need:
             stack += [STACK_INVALID] * (need - len(stack))
-        if size == 8 and value is not None and value_regno >= 0:
-            # check_stack_write_fixed_off: a spilled scalar stays linked to its register
-            value, st = self.link_scalar(st, value_regno, value)
-            frame = st.frames[frame_i]
+        if value is not None and value.is_pointer and size != 8:
+            raise Reject("invalid size of register spill")
+        # check_stack_write_fixed_off: a scalar written at the start of a slot is spilled whatever its size
+        # (a narrower spill keeps the register's state too), a pointer only whole
+        spill = value is not None and (value.is_pointer or (value.type == SCALAR and base % 8 == 0))
+        if spill and value.type == SCALAR:
+            if value.b.umax.bit_length() > 8 * size:
+                value = replace(value, id=0)  # a narrowing spill breaks the link
+            elif value_regno >= 0:
+                value, st = self.link_scalar(st, value_regno, value)  # the copy shares the register's id
+                frame = st.frames[frame_i]
         spills = [(s, r) for s, r in frame.spilled if s != slot]
-        if size == 8 and value is not None and (value.is_pointer or value.type == SCALAR):
+        if spill:
             kind = STACK_SPILL
             spills.append((slot, value))
+            for j in range(slot * 8, slot * 8 + 8 - size):  # save_register_state: the rest of the slot
+                if stack[j] == STACK_SPILL:
+                    stack[j] = STACK_MISC
         elif value is not None and value.type == SCALAR and value.b.is_const() and value.b.var_off.value == 0:
             kind = STACK_ZERO
         else:
@@ -586,6 +587,30 @@ class Walker:
         frames = list(st.frames)
         frames[frame_i] = new
         return replace(st, frames=tuple(frames))
+
+    @staticmethod
+    def stack_fill(frame: Frame, base: int, slot: int, size: int) -> Reg:
+        """``check_stack_read_fixed_off``: ``size`` bytes at fp``base`` (within ``slot``). A spill is one whose
+        lowest byte is ``STACK_SPILL``; its size counts the spill bytes from there up. A whole spill reads
+        back whole; a scalar spill reads back from its start when the read is no wider (the register's state,
+        unlinked if its value is wider than the read); anything else is read byte by byte."""
+        spilled = frame.spill_at(slot)
+        lowest = -(slot * 8) - 8
+        if spilled is not None and frame.byte(lowest) == STACK_SPILL:
+            spill_size = next((n for n in range(1, 8) if frame.byte(lowest + n) != STACK_SPILL), 8)
+            if size == 8 and spill_size == 8:
+                return spilled
+            if spilled.type != SCALAR:
+                raise Reject("invalid size of register fill")  # part of a pointer
+            if size <= spill_size and base == lowest:  # bpf_stack_narrow_access_ok
+                return spilled if spilled.b.umax.bit_length() <= 8 * size else replace(spilled, id=0)
+            if all(frame.byte(base + i) == STACK_SPILL for i in range(size)) and spilled.b.is_const() \
+                    and spilled.b.var_off.value == 0:
+                return const(0)
+            return UNKNOWN
+        if all(frame.byte(base + i) == STACK_ZERO for i in range(size)):
+            return const(0)
+        return UNKNOWN  # misc data; privileged loaders may read uninitialised stack too
 
     def ctx_access(self, st: VerifierState, regno: int, reg: Reg, off: int, size: int, write: bool,
                    value: Reg | None):
