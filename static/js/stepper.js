@@ -126,7 +126,9 @@
     const button = event.target.closest("#stepper button[data-step], button[form=stepper][data-goto]");
     if (button && stepper() && typeof htmx !== "undefined") {
       event.preventDefault();
-      goTo(Number(button.value));
+      // Prev/Next move from where the last click was going, so quick clicks add up before a step arrives
+      const moves = { prev: -1, next: +1 };
+      goTo(button.dataset.step in moves ? shownTarget() + moves[button.dataset.step] : Number(button.value));
       if (button.dataset.goto !== undefined) {
         const step = document.getElementById("step");
         if (step) {

@@ -81,7 +81,9 @@
     const button = event.target.closest("button[data-walk]");
     if (button && walker() && typeof htmx !== "undefined") {
       event.preventDefault();
-      goTo(Number(button.value));
+      const moves = { prev: -1, next: +1 };  // relative to where the last click was going
+      const from = wanted === null ? shownIndex() : wanted;
+      goTo(button.dataset.walk in moves ? from + moves[button.dataset.walk] : Number(button.value));
     }
   });
 

@@ -105,3 +105,14 @@ def test_a_draft_survives_a_reload_until_it_is_discarded(page):
     expect(page.locator(".draft-notice")).to_have_count(0)
     expect(page.locator("#source")).to_have_value(served)
     page.console.assert_clean()
+
+
+def test_quick_clicks_on_next_add_up(page):
+    page.goto("/?example=xdp-filter")
+    for _ in range(3):
+        page.locator("#stepper button[data-step=next]").click()
+    expect(page.locator("#step")).to_have_attribute("data-index", "3")
+    for _ in range(3):
+        page.locator("#walk button[data-walk=next]").click()
+    expect(page.locator("#walk")).to_have_attribute("data-index", "3")
+    page.console.assert_clean()
