@@ -197,3 +197,5 @@ class Kept:
     state: VerifierState
     pending_len: int
     seq: int = -1  # the walk event (a visit of this instruction) at which it was kept
+    hits: int = 0  # paths it pruned (hit_cnt)
+    misses: int = 0  # comparisons it failed while a new state was being kept (miss_cnt)

@@ -60,6 +60,7 @@ LIMIT_ERRNO = "LIMIT"  # not a kernel errno: the walk was stopped by the caller'
 JMP_SEQ_LIMIT = 8192  # BPF_COMPLEXITY_LIMIT_JMP_SEQ: pending branches at most
 MAX_CALL_FRAMES = 8
 MAX_EVENTS = 200_000
+EVICT_AFTER = 3  # is_state_visited: a kept state that misses more than hit_cnt * 3 + 3 times is dropped
 
 
 class Reject(Exception):
@@ -141,8 +142,12 @@ class Walker:
         self.prune_points = prune_points(self.insns)
         self.live = live_registers(self.insns)
         self.kept: dict[int, list[Kept]] = {}
-        self.ancestors: list[Kept] = []  # states kept on the current path (not fully explored yet)
-        self.pending_ancestors: list[list[Kept]] = []  # the same, for each pending branch
+        # States kept on the current path (not fully explored yet), a stack: a pending branch resumes with
+        # the ancestors it was pushed with, which are a prefix of the current ones (the walk is depth-first),
+        # so each pending branch keeps only their number.
+        self.ancestors: list[Kept] = []
+        self.ancestor_ids: set[int] = set()
+        self.pending_ancestors: list[int] = []
         self.jmps_processed = 0
         self.prev_jmps = 0
         self.prev_insns = 0
@@ -179,7 +184,9 @@ class Walker:
                     self.event(idx, "accept", state=state)
                     return -1, None
                 idx, state = self.pending.pop()
-                self.ancestors = self.pending_ancestors.pop()
+                keep = self.pending_ancestors.pop()
+                self.ancestor_ids.difference_update(id(k) for k in self.ancestors[keep:])
+                del self.ancestors[keep:]
                 self.event(idx, "pop_branch", detail=f"{len(self.pending)} more pending",
                            frame=len(state.frames) - 1, state=state)
                 continue
@@ -191,31 +198,47 @@ class Walker:
                     self.event(idx, "reject", detail=message, frame=len(state.frames) - 1, state=state)
                     return idx, Reject(message, "EFAULT")
                 self.pending.append(pushed)
-                self.pending_ancestors.append(list(self.ancestors))
+                self.pending_ancestors.append(len(self.ancestors))
                 self.max_pending = max(self.max_pending, len(self.pending))
                 self.event(pushed[0], "push_branch", detail=f"from insn {pushed_from}",
                            frame=len(pushed[1].frames) - 1, state=pushed[1], other=pushed_from)
 
     def visited(self, idx: int, st: VerifierState) -> Kept | None:
-        """``is_state_visited``: the kept, fully explored state that covers ``st`` (prune the path), or None."""
+        """``is_state_visited``: the kept, fully explored state that covers ``st`` (prune the path), or None.
+
+        The kept states are compared newest first, as the kernel's list keeps them. A state still on the
+        current path cannot prune (its paths are not all checked) but may show an infinite loop. Each state
+        that fails to match while a new state is about to be kept counts a miss, and one that misses more
+        than three times as often as it hits (plus three) is dropped: it is unlikely to prune anything, and
+        comparing against it costs time (the kernel's ``miss_cnt > hit_cnt * n + n`` eviction)."""
         kept = self.kept.setdefault(idx, [])
-        on_path = {id(k) for k in self.ancestors}
+        compared = len(kept)  # states_cnt, before any is dropped
+        on_path = self.ancestor_ids
         add = self.jmps_processed - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8
-        for k in kept:
+        for i in range(len(kept) - 1, -1, -1):
+            k = kept[i]
             if id(k) not in on_path:  # fully explored: every path from it has ended
                 if states_equal(k.state, st, self.live[idx]):
+                    k.hits += 1
                     return k
-                continue
-            if k.state == st:
-                raise Reject(f"infinite loop detected at insn {idx}", "EINVAL")
-            if self.jmps_processed - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
-                add = False  # inside a loop the kernel keeps states less often
+            else:
+                if k.state == st:
+                    raise Reject(f"infinite loop detected at insn {idx}", "EINVAL")
+                if self.jmps_processed - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
+                    add = False  # inside a loop the kernel keeps states less often
+            if add:
+                k.misses += 1
+            if k.misses > k.hits * EVICT_AFTER + EVICT_AFTER:
+                del kept[i]
+                if id(k) not in on_path:
+                    self.live_states -= 1
         if add:
             k = Kept(st, len(self.pending), len(self.events))  # the visit of idx is the next event
-            # is_state_visited: "if (n > env->max_states_per_insn)", n the states already kept here
-            self.max_states_per_insn = max(self.max_states_per_insn, len(kept))
+            # is_state_visited: "if (n > env->max_states_per_insn)", n the states it went through here
+            self.max_states_per_insn = max(self.max_states_per_insn, compared)
             kept.append(k)
             self.ancestors.append(k)
+            self.ancestor_ids.add(id(k))
             self.prev_jmps, self.prev_insns = self.jmps_processed, self.processed
             self.total_states += 1
             self.live_states += 1
