@@ -134,6 +134,7 @@ class WalkView:
     cfg: CfgView | None = None  # the control-flow graph at this event (cfgview.py), drawn by _cfg.html
     line: int | None = None
     source: Markup = Markup("")
+    covered_by: int | None = None  # a prune: the event where the state that covered this one was kept
 
 
 def start_index(result: VerifierResult) -> int:
@@ -186,7 +187,8 @@ def walk_view(program: Program, result: VerifierResult, index: int,
         error_event=len(events) - 1 if result.verdict == "reject" else None,
         summary=f"event {index} of {len(events) - 1}: {event.kind} insn {event.insn_idx}",
         cfg=cfg_view(program, events, index, rejected_at=rejected_at, texts=texts),
-        line=_line_of(sources, event.insn_idx), source=_source_of(listing, _line_of(sources, event.insn_idx)))
+        line=_line_of(sources, event.insn_idx), source=_source_of(listing, _line_of(sources, event.insn_idx)),
+        covered_by=event.other if event.kind == "prune" and event.other >= 0 else None)
 
 
 def _line_of(sources: dict, pc: int) -> int | None:

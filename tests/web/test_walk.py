@@ -126,3 +126,17 @@ def test_the_walk_names_the_source_line_of_its_instruction(post_form):
                         .get_data(as_text=True))
     line = re.search(r'<p class="walk-source">(.*?)</p>', walk, re.S).group(1)
     assert re.sub(r"<[^>]+>", "", line) == "line 6: if r4 > r3 goto +3"
+
+
+def test_a_prune_offers_the_state_that_covered_it(post_form):
+    source = ("r6 = *(u32 *)(r1 + 0)\nr0 = 0\n" + "if r6 > 3 goto +0\n" * 2 + "r2 = 1\n" * 8
+              + "if r6 > 5 goto +0\n" * 3 + "exit\n")
+    from app.ebpf import assemble
+    from app.ebpf.verifier import verify
+
+    walk = verify(assemble(source), "xdp").walk
+    prune = next(e for e in walk if e.kind == "prune")
+    html = walk_section(post_form("/walk", source=source, type="xdp", walk=str(prune.seq), htmx=True)
+                        .get_data(as_text=True))
+    assert f'value="{prune.other}" data-walk="goto"' in html
+    assert f"the state that covered this one (event {prune.other})" in html
