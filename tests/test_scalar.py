@@ -76,3 +76,16 @@ def test_constants_fold():
     assert scalar.alu("add", 32, B.const(0xFFFFFFFF), B.const(1)) == B.const(0)
     r = scalar.alu("and", 64, B.UNBOUNDED, B.const(0xFF))
     assert (r.umin, r.umax, r.smin, r.smax) == (0, 0xFF, 0, 0xFF)
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True)
+@given(op=st.sampled_from(sorted(scalar.CONST_FOLDED)), width=st.sampled_from((32, 64)),
+       a=st.one_of(st.sampled_from((0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 1 << 63, (1 << 64) - 1)),
+                   st.integers(0, (1 << 64) - 1)),
+       b=st.integers(0, (1 << 64) - 1))
+def test_constants_fold_to_what_the_bounds_arithmetic_gives(op, width, a, b):
+    """The constant fast path of ``scalar.alu`` equals the full transfer function on two constants."""
+    if op in ("lsh", "rsh", "arsh"):
+        b %= width
+    slow = scalar._alu32(op, B.const(a), B.const(b)) if width == 32 else scalar._alu64(op, B.const(a), B.const(b))
+    assert scalar.alu(op, width, B.const(a), B.const(b)) == slow

@@ -278,7 +278,7 @@ class Walker:
             self.event(idx, "exit", frame=len(st.frames) - 1, state=st)
             return None
         nidx, nst, pushed = out
-        changes = tuple((i, r) for i, (r, old) in enumerate(zip(nst.cur.regs, before)) if r != old) \
+        changes = tuple((i, r) for i, (r, old) in enumerate(zip(nst.cur.regs, before)) if r is not old and r != old) \
             if len(nst.frames) == len(st.frames) else ()
         self.event(idx, "visit", changes, frame=len(st.frames) - 1, state=nst)
         return nidx, nst, pushed
@@ -719,6 +719,9 @@ class Walker:
         src = self.read(st, insn.src) if spec.source == isa.Source.X else const(insn.imm & B.U64_MAX)
         target = idx + 1 + insn.off
         taken = branch_taken(op, width, dst, src)
+        if taken is not None and dst.type == SCALAR and src.type == SCALAR:
+            # check_cond_jmp_op: a decided comparison of scalars learns nothing (no reg_set_min_max)
+            return (target if taken else idx + 1), st, None
         if taken is True:
             return target, refine(st, insn, op, width, True, self.insns), None
         if taken is False:
