@@ -49,7 +49,7 @@ class RunForm:
     """The form's fields as sent (all text), kept to show them again (see the module docstring):
     ``source``, ``max_insns``, ``step``, ``type``, ``mem``, ``run``, ``packet_from``, ``packets``,
     ``packet_spec``, ``event`` and ``language`` as named there (``walk``: the verifier walk event to show, blank for
-    where the walk opens); ``layers``, ``ctx``, ``strings`` and ``env`` hold the layer
+    where the walk opens; ``to``: run from ``step`` to the next time this instruction runs); ``layers``, ``ctx``, ``strings`` and ``env`` hold the layer
     form, ``ctx_*``, ``str_*`` and ``env_*`` fields by their names without the prefix; ``seeds`` the seed
     rows; ``pcap_name`` is the file the packets came from."""
 
@@ -70,6 +70,7 @@ class RunForm:
     seeds: tuple[SeedRow, ...] = ()
     pcap_name: str = ""
     walk: str = ""
+    to: str = ""
     language: str = LANG_ASM
 
     @property
@@ -95,7 +96,8 @@ class RunForm:
             packet_from=form.get("packet_from", "fields"), packets=form.get("packets", ""),
             packet_spec=form.get("packet_spec", ""), layers=layers, ctx=prefixed("ctx_"), event=form.get("event", ""),
             strings=prefixed("str_"), env=prefixed("env_", ENV_NAMES), seeds=rows[:limits.packets],
-            pcap_name=form.get("pcap_name", ""), walk=form.get("walk", ""), language=form.get("language", LANG_ASM))
+            pcap_name=form.get("pcap_name", ""), walk=form.get("walk", ""),
+            to=form.get("to", ""), language=form.get("language", LANG_ASM))
 
     @classmethod
     def from_request(cls, form, files, limits: Limits) -> tuple["RunForm", dict[str, str]]:

@@ -63,6 +63,7 @@ def build_page(form: RunForm, limits: Limits, example: Example | None = None,
                errors: Mapping[str, str] | None = None) -> tuple[PlaygroundPage, int]:
     """The whole page for a form, and the HTTP status it deserves (422 when a field was unusable)."""
     outcome, errors, step = _outcome(form, limits, errors or {})
+    step = run_to(outcome, step, form.to)
     asm_error = outcome.asm_error if outcome else None
     links = tuple(ExampleLink(e.slug, e.title, e.summary, e.type, e is example) for e in MENU)
     selected = next((link for link in links if link.selected), None)
@@ -128,11 +129,21 @@ def step():
     outcome, errors, index = _outcome(form, limits, {})
     if outcome is None or outcome.program is None or outcome.result is None:
         return _result_response(form, limits, errors, retarget="#result")
+    index = run_to(outcome, index, form.to)
     context = step_context(outcome.program, outcome.result, index, run_setting(form, outcome))
     checked = verified(outcome.program, form.prog_type, limits.verify_insns)
     context = _with_abstract(context, outcome.program, checked, outcome.result)
     return page_or_fragment(("playground/_step.html",), {"step": context},
                             lambda: ("playground/page.html", build_page(form, limits)[0]))
+
+
+def run_to(outcome: Outcome | None, step: int, to: str) -> int:
+    """"Run to here": the position of the next time instruction ``to`` is about to run, after ``step``
+    (the position stays when the run never gets there again)."""
+    if outcome is None or outcome.result is None or outcome.result.trace is None or not to.isdigit():
+        return step
+    pcs, pc = outcome.result.trace.pcs, int(to)
+    return next((k for k in range(step + 1, len(pcs)) if pcs[k] == pc), step)
 
 
 def _walk_index(form: RunForm, result) -> int:

@@ -45,14 +45,30 @@
       source: form, values: { step: String(index) }, target: "#step", swap: "outerHTML",
     }).finally(() => {
       inFlight = false;
-      const arrived = shownIndex() === index;
-      if (!arrived) {
-        // Refused or unreachable (editor.js says why): stay where we are, ask nothing more.
-        wanted = null;
-        showPosition(shownIndex());
-      } else if (stepper() === form && wanted !== null && wanted !== index) {
-        fetchStep(form, wanted); // asked for meanwhile; a new run replacing the form cancels this
+      // The step may be swapped in now or a moment later (htmx settles after the request): whichever
+      // comes last goes on to a position asked for meanwhile (afterSettle below does the same).
+      if (shownIndex() === index) {
+        continueTo(form);
       }
+    });
+  }
+
+  function continueTo(form) {
+    if (!form || stepper() !== form || wanted === null) {
+      return; // a new run replacing the form cancels what was asked of the old one
+    }
+    if (wanted !== shownIndex()) {
+      fetchStep(form, wanted);
+    } else {
+      wanted = null;
+    }
+  }
+
+  // Refused or unreachable (editor.js says why): stay where we are, ask nothing more.
+  for (const failure of ["htmx:responseError", "htmx:sendError"]) {
+    document.addEventListener(failure, () => {
+      wanted = null;
+      showPosition(shownIndex());
     });
   }
 
@@ -138,6 +154,24 @@
     }
   });
 
+  // "Run to here" (a listing row's ▸): the server finds the next time that instruction runs after the step
+  // on screen; without JavaScript the button posts the step form, which searches from the start.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-run-to]");
+    const form = stepper();
+    if (!button || !form || typeof htmx === "undefined" || inFlight) {
+      return;
+    }
+    event.preventDefault();
+    inFlight = true;
+    htmx.ajax("POST", form.dataset.stepUrl, {
+      source: form, values: { step: String(shownIndex()), to: button.value }, target: "#step", swap: "outerHTML",
+    }).finally(() => {
+      inFlight = false;
+      wanted = null;
+    });
+  });
+
   // Several packets: picking another run (a radio button of the step form) shows that run's result.
   document.addEventListener("change", (event) => {
     const radio = event.target;
@@ -185,8 +219,8 @@
 
   document.addEventListener("htmx:afterSettle", () => {
     sync();
-    if (!inFlight && wanted === shownIndex()) {
-      wanted = null;
+    if (!inFlight) {
+      continueTo(stepper());
     }
   });
   document.addEventListener("DOMContentLoaded", sync);

@@ -50,14 +50,37 @@
         const again = focusedId && document.getElementById(focusedId);
         (again || section() || document.body).focus({ preventScroll: true });
       }
+      if (shownIndex() === index) {
+        scrollToCurrent();
+        continueTo();
+      } // else the swap comes a moment later: afterSettle below goes on
+    });
+  }
+
+  function continueTo() {
+    if (wanted === null || !walker()) {
+      return;
+    }
+    if (wanted !== shownIndex()) {
+      fetchEvent(walker(), wanted);
+    } else {
+      wanted = null;
+    }
+  }
+
+  document.addEventListener("htmx:afterSettle", (event) => {
+    if (event.target && event.target.id === "result") {
+      wanted = null; // a new result: forget what was asked of the old walk
+      return;
+    }
+    if (!inFlight && event.target && event.target.closest && event.target.closest("#walk")) {
       scrollToCurrent();
-      if (shownIndex() !== index) {
-        wanted = null; // refused or unreachable: stay where we are
-      } else if (wanted !== null && wanted !== index && walker()) {
-        fetchEvent(walker(), wanted);
-      } else {
-        wanted = null;
-      }
+      continueTo();
+    }
+  });
+  for (const failure of ["htmx:responseError", "htmx:sendError"]) {
+    document.addEventListener(failure, () => {
+      wanted = null; // refused or unreachable: stay where we are
     });
   }
 

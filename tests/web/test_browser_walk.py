@@ -116,3 +116,15 @@ def test_quick_clicks_on_next_add_up(page):
         page.locator("#walk button[data-walk=next]").click()
     expect(page.locator("#walk")).to_have_attribute("data-index", "3")
     page.console.assert_clean()
+
+
+def test_run_to_here_from_the_listing(page):
+    page.goto("/?example=sum")
+    page.locator("#insn-3 button.run-to").click()
+    expect(page.locator("#listing tr.is-current")).to_have_id("insn-3")
+    first = int(page.locator("#step").get_attribute("data-index"))
+    page.locator("#insn-3 button.run-to").click()
+    expect(page.locator("#step")).not_to_have_attribute("data-index", str(first))
+    assert int(page.locator("#step").get_attribute("data-index")) > first
+    expect(page.locator("#listing tr.is-current")).to_have_id("insn-3")
+    page.console.assert_clean()

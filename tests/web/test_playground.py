@@ -253,3 +253,16 @@ def test_the_page_limit_on_the_verifier_is_said(app, post_form):
                      packets="00" * 14).get_data(as_text=True)
     check = re.search(r'<section id="verifier-check".*?</section>', html, re.S).group(0)
     assert "no verdict" in check and "stopped after 50 processed instructions" in check
+
+
+def test_run_to_here_goes_to_the_next_time_an_instruction_runs(post_form):
+    def at(html):
+        return int(re.search(r'<section id="step"[^>]*data-index="(\d+)"', html).group(1))
+
+    first = at(post_form("/step", source=SUM, step="0", to="3", htmx=True).get_data(as_text=True))
+    again = at(post_form("/step", source=SUM, step=str(first), to="3", htmx=True).get_data(as_text=True))
+    assert 0 < first < again  # the loop's pc 3, one iteration later
+    never = at(post_form("/step", source=SUM, step="0", to="999", htmx=True).get_data(as_text=True))
+    assert never == 0  # a pc the run never reaches: stay
+    page = post_form("/run", source=SUM, to="3").get_data(as_text=True)  # without JavaScript: from the start
+    assert at(page) == first and 'name="to" value="3"' in page
