@@ -7,6 +7,9 @@ says "incomplete", never a verdict the kernel did not give.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 from app.ebpf import Program
 from app.ebpf.progtypes import PROG_TYPES
 from app.ebpf.verifier import VerifierResult, verify
@@ -17,10 +20,29 @@ from .contexts import VerifierCheck
 
 def verified(program: Program, prog_type: str, limit: int) -> VerifierResult | None:
     """Our verifier's result for ``program`` as ``prog_type`` within the page's ``limit``; None when no
-    hook is chosen (raw bytecode, which no hook loads). The page's views share this one walk."""
+    hook is chosen (raw bytecode, which no hook loads). The page's views share this one walk.
+
+    Stepping through a walk asks for the same program again and again, so the last few results are kept
+    in this process (the verifier is deterministic: a result depends only on the bytecode, the maps, the
+    hook and the limit). Nothing depends on the cache: another process simply verifies again."""
     if prog_type not in PROG_TYPES:
         return None
-    return verify(program, prog_type, max_processed=limit)
+    key = (program.to_bytes(), program.maps, prog_type, limit)
+    with _recent_lock:
+        if key in _recent:
+            _recent.move_to_end(key)
+            return _recent[key]
+    result = verify(program, prog_type, max_processed=limit)
+    with _recent_lock:
+        _recent[key] = result
+        while len(_recent) > RECENT_WALKS:
+            _recent.popitem(last=False)
+    return result
+
+
+RECENT_WALKS = 4  # results kept per process: each holds its walk's states (tens of MB for the longest)
+_recent: OrderedDict[tuple, VerifierResult] = OrderedDict()
+_recent_lock = threading.Lock()
 
 
 def verifier_check(program: Program, result: VerifierResult, limit: int) -> VerifierCheck:

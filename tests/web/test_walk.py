@@ -140,3 +140,18 @@ def test_a_prune_offers_the_state_that_covered_it(post_form):
                         .get_data(as_text=True))
     assert f'value="{prune.other}" data-walk="goto"' in html
     assert f"the state that covered this one (event {prune.other})" in html
+
+
+def test_stepping_a_walk_verifies_the_program_once(post_form, monkeypatch):
+    from app.web import checkview
+
+    calls = []
+    real = checkview.verify
+    monkeypatch.setattr(checkview, "verify", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(checkview, "_recent", type(checkview._recent)())
+    source = PACKET_CHECK + "# once\n"
+    for event in ("1", "2", "3"):
+        assert post_form("/walk", source=source, type="xdp", walk=event, htmx=True).status_code == 200
+    assert len(calls) == 1
+    post_form("/walk", source=source, type="socket_filter", walk="1", htmx=True)  # another hook: its own walk
+    assert len(calls) == 2
