@@ -17,6 +17,8 @@ either (``verify`` needs a program ``type``, which ``raw`` is not). Both are rat
 Every ``source`` is assembly unless ``"language": "c"``: C is compiled as the playground page compiles it
 (sandboxed; the program whose section names the hook ``type``), and errors name its line and column.
 
+``GET /api/v1/openapi.json``
+    this API as OpenAPI 3.1, built from the same tables the bodies are checked against (``openapi.py``).
 ``POST /api/v1/assemble``
     ``{"source": str, "language"?: "asm" | "c", "type"?: str, "style"?: "asm" | "log"}`` ->
     ``{"bytecode": hex, "insns": [{"pc": int, "opcode": int, "text": str, "line": int | null}, ...]}``
@@ -77,14 +79,14 @@ from app.ebpf.vm import run, run_packets
 
 from .forms import LANG_ASM, LANG_C, LANGUAGES, RAW
 from .inputs import FieldError, Limits, check_source, parse_hex
-from .jsonbody import SETUP_FIELDS, ApiError, map_defs, read_body, run_inputs, string
+from .jsonbody import SETUP_FIELDS, STYLES, ApiError, map_defs, read_body, run_inputs, string
+from .openapi import document
 from .present import insn_rows
 from .runs import compile_program
 from .share import share_from_api
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-STYLES = ("asm", "log")
 _ENGINE_FIELDS = {"mem": "input.mem", "packet": "input.packet", "max_insns": "options.max_insns",
                   "layout": "input"}
 
@@ -168,6 +170,12 @@ def _insns(program: Program, style: str, with_lines: bool) -> list[dict[str, Any
 
 
 # --- endpoints ------------------------------------------------------------------------------------------
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """This API as OpenAPI 3.1 (``openapi.py``)."""
+    return jsonify(document())
+
 
 @bp.post("/assemble")
 def assemble_source():

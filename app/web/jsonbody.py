@@ -48,6 +48,7 @@ VIEW_FIELDS = ("step", "run")
 MAP_FIELDS = ("name", "type", "key_size", "value_size", "max_entries", "flags")
 SEED_FIELDS = ("map", "key", "value")
 ENV_FIELDS = tuple(f.name for f in dataclass_fields(Env) if f.name != "memory")
+STYLES = ("asm", "log")  # how instructions are printed: the assembler's syntax, or the verifier log's
 MAX_NAME = 128
 """Longest name (of a map, a context field, an event) a body may use: longer ones name nothing."""
 INT_RANGE = (-(1 << 63), (1 << 64) - 1)
@@ -386,6 +387,7 @@ def run_inputs(data: dict[str, Any], limits: Limits) -> RunInputs:
     return RunInputs(
         prog_type, source, mem, tuple(found) if found is not None else None, ctx, event, texts,
         env(data.get("env", {})), seeds(data.get("seeds", []), limits),
-        count_option(options, "max_insns", limits.run_insns), count_option(options, "max_processed", limits.verify_insns),
+        count_option(options, "max_insns", limits.run_insns),
+        count_option(options, "max_processed", limits.verify_insns),
         walk, integer(view.get("step", 0), "view.step", 0, limits.run_insns + 1),
         integer(view.get("run", 0), "view.run", 0, limits.packets))
