@@ -40,7 +40,7 @@ from app.ebpf.verifier.state import (
     VerifierState,
 )
 from app.ebpf.verifier.walk import Event
-from app.ebpf.verifier.walklog import log_lines
+from app.ebpf.verifier.walklog import log_with_positions
 
 from .cfgview import CfgView, cfg_view
 from .contexts import ListingRow
@@ -172,7 +172,8 @@ def walk_view(program: Program, result: VerifierResult, index: int,
                          pc == rejected_at, sources[pc].line if pc in sources else None,
                          sources[pc].source if pc in sources else Markup(""))
                  for i, (pc, _, _) in enumerate(texts))
-    lines, current_line = log_lines(program, result, index)
+    lines, line_of = _log(program, result)
+    current_line = line_of[index] if index < len(line_of) else 0
     lo = max(0, current_line - LOG_WINDOW)
     hi = min(len(lines), current_line + LOG_WINDOW + 1)
     return WalkView(
@@ -189,6 +190,24 @@ def walk_view(program: Program, result: VerifierResult, index: int,
         cfg=cfg_view(program, events, index, rejected_at=rejected_at, texts=texts),
         line=_line_of(sources, event.insn_idx), source=_source_of(listing, _line_of(sources, event.insn_idx)),
         covered_by=event.other if event.kind == "prune" and event.other >= 0 else None)
+
+
+_LOGS: dict[int, tuple[VerifierResult, list[str], list[int]]] = {}
+_LOGS_KEPT = 4  # as many as checkview keeps results: stepping a walk reuses its log
+
+
+def _log(program: Program, result: VerifierResult) -> tuple[list[str], list[int]]:
+    """The walk's log and each event's line in it, kept for the last few results (the same result object
+    comes back while a walk is stepped; a result that is gone is never mistaken for another: the entry
+    keeps its result and is checked by identity)."""
+    entry = _LOGS.get(id(result))
+    if entry is not None and entry[0] is result:
+        return entry[1], entry[2]
+    lines, line_of = log_with_positions(program, result)
+    _LOGS[id(result)] = (result, lines, line_of)
+    while len(_LOGS) > _LOGS_KEPT:
+        del _LOGS[next(iter(_LOGS))]
+    return lines, line_of
 
 
 def _line_of(sources: dict, pc: int) -> int | None:

@@ -155,3 +155,19 @@ def test_stepping_a_walk_verifies_the_program_once(post_form, monkeypatch):
     assert len(calls) == 1
     post_form("/walk", source=source, type="socket_filter", walk="1", htmx=True)  # another hook: its own walk
     assert len(calls) == 2
+
+
+def test_the_log_of_a_walk_is_built_once_while_it_is_stepped(monkeypatch):
+    from app.ebpf import assemble
+    from app.ebpf.verifier import verify
+    from app.web import walkview
+
+    calls = []
+    real = walkview.log_with_positions
+    monkeypatch.setattr(walkview, "log_with_positions", lambda *a: calls.append(1) or real(*a))
+    program = assemble(PACKET_CHECK)
+    result = verify(program, "xdp")
+    views = [walkview.walk_view(program, result, i) for i in range(4)]
+    assert len(calls) == 1 and [v.index for v in views] == [0, 1, 2, 3]
+    walkview.walk_view(program, verify(program, "xdp"), 0)  # another result object: its own log
+    assert len(calls) == 2

@@ -32,6 +32,13 @@ def log_lines(program: Program, result: VerifierResult, index: int = 0) -> tuple
     """The walk as the kernel's level-2 log prints it (state after each instruction limited to the registers
     and stack slots it touched), and the line of event ``index``. The kernel's precision-tracking and
     liveness lines are not reproduced."""
+    lines, line_of = log_with_positions(program, result)
+    return lines, line_of[index] if 0 <= index < len(line_of) else 0
+
+
+def log_with_positions(program: Program, result: VerifierResult) -> tuple[list[str], list[int]]:
+    """``log_lines`` for every event at once: the lines, and for each event the line it printed (or the
+    line before, for events the kernel prints nothing for)."""
     texts = _insn_texts(program)
     maps = program.maps
     lines = ["0: R1=ctx() R10=fp0"]
@@ -71,7 +78,7 @@ def log_lines(program: Program, result: VerifierResult, index: int = 0) -> tuple
         line_of.append(len(lines) - 1)
     if result.verdict == "reject" and result.log.strip():
         lines.append(result.log.strip().splitlines()[-1])
-    return lines, line_of[index] if 0 <= index < len(line_of) else 0
+    return lines, line_of
 
 
 def _semicolon_column(length: int) -> int:
