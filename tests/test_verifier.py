@@ -181,3 +181,19 @@ def test_max_processed_stops_the_walk_without_a_verdict():
     assert stopped.error.errno == "LIMIT" and "100 processed instructions" in stopped.error.message
     assert verify(loop, "xdp", max_processed=full.stats.processed).verdict == "accept"
     assert verify(loop, "xdp", max_processed=full.stats.processed - 1).verdict == "incomplete"
+
+
+def test_a_c_callback_with_its_btf_is_walked_and_accepted():
+    """bpf_loop from C: the object's BTF func_info lets the callback through (assembly has none and is
+    refused with "missing btf func_info", as the corpus records), and clang's 32-bit data_end - data is
+    the unknown scalar root gets."""
+    from pathlib import Path
+
+    from app.ebpf.cc import compile_c, compiler_available
+    from app.ebpf.elf import load_elf
+
+    if not compiler_available()[0]:
+        pytest.skip("no C compiler here")
+    elf = load_elf(compile_c((Path(__file__).parent / "data" / "c" / "bpf_loop.c").read_text()).object)
+    assert elf.program.func_info
+    assert verify(elf.program, elf.prog_type).accepted

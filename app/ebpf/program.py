@@ -48,6 +48,9 @@ class Program:
     entries: tuple[tuple[str, int], ...] = ()
     """Named programs in this instruction stream (section name, first instruction), for tail calls: a
     prog_array holds indexes into this tuple. Empty means one program starting at instruction 0."""
+    func_info: tuple[tuple[int, int], ...] = ()
+    """BTF ``func_info`` from an ELF object: (first instruction, ``FUNC`` type id) per function. The kernel
+    refuses callbacks (``ld_imm64`` of a function) in a program loaded without it; assembly has none."""
 
     def entry_points(self) -> tuple[tuple[str, int], ...]:
         return self.entries or (("main", 0),)

@@ -190,8 +190,10 @@ def load_elf(data: bytes, section: str | None = None, *, prog_type: str | None =
         raise ElfError(f"insn {idx}: {e.message}", obj.raw.sections[sec].name) from None
     line_info = _line_info(obj, linked)
     source = line_info[0].file if line_info else ""
+    func_info = _func_info(obj, linked)
     program = Program(tuple(linked.insns), tuple(m.mdef for m in obj.maps),
-                      {pc: f.name for pc, f in linked.placed}, _lines(line_info, source, len(linked.insns)))
+                      {pc: f.name for pc, f in linked.placed}, _lines(line_info, source, len(linked.insns)),
+                      func_info=tuple(func_info))
     sections = list(dict.fromkeys(p.section for p, _ in obj.programs))
     return ElfProgram(
         program=program, prog_type=ptype, section=info.section, name=info.name, license=_license(obj.raw),
@@ -200,7 +202,7 @@ def load_elf(data: bytes, section: str | None = None, *, prog_type: str | None =
         attach_type=info.attach_type if prog_type in (None, info.prog_type) else None,
         expected_attach_type=info.expected_attach_type if prog_type in (None, info.prog_type) else 0,
         target=info.target, source_file=source, warnings=_warnings(obj, linked), btf=_kernel_btf(obj),
-        func_info=_func_info(obj, linked))
+        func_info=func_info)
 
 
 def _select(obj: _Object, section: str | None) -> tuple[ProgramInfo, Func]:

@@ -401,12 +401,12 @@ class Walker:
     def pointer_alu(self, insn: Insn, op: str, width: int, dst: Reg, src: Reg) -> Reg:
         """``adjust_ptr_min_max_vals``: pointer +/- scalar keeps the pointer; pointer - pointer is a scalar."""
         d = insn.dst
-        if width == 32:
-            raise Reject(f"R{d} 32-bit pointer arithmetic prohibited")
-        if dst.is_pointer and src.is_pointer:
-            if op == "sub" and self.privileged:  # any two pointers: allow_ptr_leaks
+        if dst.is_pointer and src.is_pointer:  # adjust_reg_min_max_vals, before any width check
+            if op == "sub" and self.privileged:  # any two pointers, 64- or 32-bit: allow_ptr_leaks
                 return UNKNOWN
             raise Reject(f"R{d} pointer {_OP_SYM.get(op, op)} pointer prohibited")
+        if width == 32:
+            raise Reject(f"R{d} 32-bit pointer arithmetic prohibited")
         if op not in ("add", "sub"):
             if op in ("and", "or", "xor"):
                 sym = {"and": "&=", "or": "|=", "xor": "^="}[op]
@@ -661,6 +661,8 @@ class Walker:
         if spec.name == "ld_imm64":
             return self.write(st, insn.dst, const(((second.imm & 0xFFFFFFFF) << 32) | (insn.imm & 0xFFFFFFFF)))
         if spec.name == "ld_func":
+            if not self.program.func_info:  # check_ld_imm64: a callback's function needs its BTF
+                raise Reject("missing btf func_info", "EINVAL")
             return self.write(st, insn.dst, ptr(PTR_TO_FUNC, subprog=idx + 1 + insn.imm))
         if not 0 <= insn.imm < len(self.program.maps):
             raise Reject(f"fd {insn.imm} is not pointing to valid bpf_map", "EBADF")
