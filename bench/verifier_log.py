@@ -11,7 +11,6 @@ are named by the harness). Prints the agreement and the first differing lines. N
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from collections import Counter
@@ -23,16 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from verifier_corpus import load  # noqa: E402
 
 from app.ebpf.verifier import verify  # noqa: E402
-from app.ebpf.verifier.walklog import log_lines  # noqa: E402
+from app.ebpf.verifier.walklog import log_lines, state_lines  # noqa: E402
 from app.oracle import bpf_available  # noqa: E402
 from tests.verifier_corpus import load_cases  # noqa: E402
-
-STATE_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\) .*?; (.*)$")
-MAP_NAME = re.compile(r"map=[^,]*,")
-
-
-def state_lines(log: list[str]) -> list[tuple[int, str]]:
-    return [(int(m[1]), MAP_NAME.sub("map=,", m[2]).rstrip()) for m in map(STATE_LINE.match, log) if m]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         cases += 1
         ours: dict[int, list[str]] = {}
-        for idx, text in state_lines(log_lines(program, verify(program, case.prog_type))[0]):
+        for idx, text in state_lines("\n".join(log_lines(program, verify(program, case.prog_type))[0])):
             ours.setdefault(idx, []).append(text)
-        for idx, text in state_lines(verdict.log.splitlines()):
+        for idx, text in state_lines(verdict.log):
             if text in ours.get(idx, ()):
                 same += 1
                 continue

@@ -46,7 +46,7 @@ from app import kernelload, oracle
 from app.ebpf import AsmError, MapDef, Program, assemble
 from app.ebpf.progtypes import PROG_TYPES
 from app.ebpf.verifier import verify
-from app.ebpf.verifier.walklog import kernel_log
+from app.ebpf.verifier.walklog import kernel_log, state_lines
 from app.kernelload import errno_name
 
 from . import ratelimit
@@ -80,8 +80,6 @@ _TIME_RE = re.compile(r"verification time (\d+) usec")
 # 6.18 prints some messages without their newline, gluing the statistics to them (see verifier_corpus.py).
 _GLUED_STATS_RE = re.compile(r"(verification time \d+ usec|stack depth \d+|processed \d+ insns \(limit).*$")
 _INSN_LINE_RE = re.compile(r"^(\d+): \([0-9a-f]{2}\) ")
-STATE_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\) .*?; (.*)$")
-MAP_NAME = re.compile(r"map=[^,)]*")
 
 
 # --- what the page shows ---------------------------------------------------------------------------------------
@@ -393,11 +391,6 @@ def compare(ours: Side, kernel: Side) -> tuple[CompareRow, ...]:
                                                         if kernel.verification_usec is not None else ""), False),
     ]
     return tuple(rows)
-
-
-def state_lines(log: str) -> list[tuple[int, str]]:
-    """(instruction, state after ``;``) for each instruction line that carries a state, map names masked."""
-    return [(int(m[1]), MAP_NAME.sub("map=…", m[2]).rstrip()) for m in map(STATE_LINE.match, log.splitlines()) if m]
 
 
 def compare_states(kernel_log: str, our_log: str, limit: int = SHOWN_STATE_DIFFS) -> StateComparison:

@@ -9,6 +9,8 @@ not reproduced, and the kernel prints map addresses where we print ``map_fd(0)``
 """
 from __future__ import annotations
 
+import re
+
 from app.ebpf.asm import disassemble
 from app.ebpf.program import Program
 
@@ -120,3 +122,14 @@ def kernel_log(program: Program, result: VerifierResult, level: int) -> str:
     if level == 1 and result.verdict == "accept":
         return result.log
     return "\n".join(log_lines(program, result)[0]) + "\n"
+
+
+_STATE_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\) .*?; (.*)$")
+_MAP_NAME = re.compile(r"map=[^,)]*")
+
+
+def state_lines(log: str) -> list[tuple[int, str]]:
+    """(instruction, state after its ``;``) for each instruction line of a level-2 log (ours or the kernel's)
+    that carries a state, map names masked (the kernel's maps are named by whoever created them)."""
+    return [(int(m[1]), _MAP_NAME.sub("map=…", m[2]).rstrip()) for m in map(_STATE_LINE.match, log.splitlines())
+            if m]
