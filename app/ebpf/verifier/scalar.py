@@ -7,14 +7,14 @@ Each operation updates the tnum and the ranges the way the kernel does, then ``b
 """
 from __future__ import annotations
 
-import operator
-
 from dataclasses import replace
 from functools import lru_cache
 
+from ..vm.alu import alu as concrete_alu
 from . import bounds as B
 from . import tnum as T
 from .bounds import S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, Bounds, s32, s64
+
 
 def _unbounded64(b: Bounds) -> Bounds:
     return replace(b, smin=S64_MIN, smax=S64_MAX, umin=0, umax=U64_MAX)
@@ -158,29 +158,13 @@ def alu(op: str, width: int, dst: Bounds, src: Bounds) -> Bounds:
     with too (a test compares the two), without its cost: loops that count are mostly constants."""
     if op in CONST_FOLDED and dst.is_const() and src.is_const() \
             and (op not in ("lsh", "rsh", "arsh") or src.var_off.value < width):
-        return B.const(const_result(op, width, dst.var_off.value, src.var_off.value))
+        return B.const(concrete_alu(op, width, dst.var_off.value, src.var_off.value))  # the VM's own
     if width == 32:
         return _alu32(op, dst, src)
     return _alu64(op, dst, src)
 
 
 CONST_FOLDED = frozenset({"mov", "add", "sub", "mul", "and", "or", "xor", "lsh", "rsh", "arsh"})
-
-
-def const_result(op: str, width: int, a: int, b: int) -> int:
-    """``a op b`` on ``width``-bit values (shift amounts below ``width``), zero-extended to 64 bits."""
-    mask = (1 << width) - 1
-    a, b = a & mask, b & mask
-    if op == "mov":
-        return b
-    if op == "arsh":
-        signed = a - (1 << width) if a >> (width - 1) else a
-        return (signed >> b) & mask
-    return _CONST_OPS[op](a, b) & mask
-
-
-_CONST_OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "and": operator.and_,
-              "or": operator.or_, "xor": operator.xor, "lsh": operator.lshift, "rsh": operator.rshift}
 
 
 def _alu64(op: str, a: Bounds, b: Bounds) -> Bounds:
