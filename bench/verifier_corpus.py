@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.ebpf.progtypes import PROG_TYPES
+from app.ebpf.verifier.walklog import error_insn
 from app.kernelload import create_maps, errno_name, kernel_code, uses_fd_array
 from app.oracle import KernelVerdict, bpf_available, verify_in_kernel
 from tests.verifier_corpus import (
@@ -50,7 +51,6 @@ PATH_AND_STATS = 1 | 4  # the path to the decision as well
 _TOO_LARGE = "BPF program is too large"
 _STATS_RE = re.compile(r"processed (\d+) insns \(limit \d+\) max_states_per_insn (\d+) total_states (\d+) "
                        r"peak_states (\d+) mark_read \d+")
-_INSN_LINE_RE = re.compile(r"^(\d+): \([0-9a-f]{2}\) ")
 _KPTR_RE = re.compile(r"0xffff[0-9a-f]{12}")
 # A few kernel messages lack their newline (6.18: "expected prog array map for tail call"), so the statistics
 # that follow are glued to them: "...for tail callverification time 24 usec". The glued tail is cut off.
@@ -69,22 +69,6 @@ class Observed:
     states: States
     seconds: float
     log: str
-
-
-def error_insn(log: str, msg: str | None) -> int | None:
-    """The index of the last instruction line (``12: (bf) r1 = r6``) before the error line ``msg``."""
-    lines = log.splitlines()
-    end = len(lines)
-    if msg is not None:
-        for i in range(len(lines) - 1, -1, -1):
-            if lines[i] == msg:
-                end = i
-                break
-    for line in reversed(lines[:end]):
-        m = _INSN_LINE_RE.match(line)
-        if m:
-            return int(m.group(1))
-    return None
 
 
 def load(case: Case, log_level: int) -> tuple[KernelVerdict, float]:

@@ -46,7 +46,7 @@ from app import kernelload, oracle
 from app.ebpf import AsmError, MapDef, Program, assemble
 from app.ebpf.progtypes import PROG_TYPES
 from app.ebpf.verifier import verify
-from app.ebpf.verifier.walklog import kernel_log, state_lines
+from app.ebpf.verifier.walklog import error_insn, kernel_log, state_lines
 from app.kernelload import errno_name
 
 from . import ratelimit
@@ -79,7 +79,6 @@ _STATS_RE = re.compile(r"processed (\d+) insns \(limit \d+\) max_states_per_insn
 _TIME_RE = re.compile(r"verification time (\d+) usec")
 # 6.18 prints some messages without their newline, gluing the statistics to them (see verifier_corpus.py).
 _GLUED_STATS_RE = re.compile(r"(verification time \d+ usec|stack depth \d+|processed \d+ insns \(limit).*$")
-_INSN_LINE_RE = re.compile(r"^(\d+): \([0-9a-f]{2}\) ")
 
 
 # --- what the page shows ---------------------------------------------------------------------------------------
@@ -315,7 +314,7 @@ def kernel_side(program: Program, prog_type: str) -> tuple[Side, str]:
     message = _message(quick.first_error)
     return Side(
         verdict="accept" if quick.accepted else "reject", errno="" if quick.accepted else errno_name(quick.errno),
-        message=message, insn_idx=error_insn(log, _message(full.first_error)) if full and message else None,
+        message=message, insn_idx=error_insn(log, _message(full.first_error), _message) if full and message else None,
         processed=quick.processed_insns, log=log[:SHOWN_LOG_CHARS], log_chars=len(log), seconds=seconds,
         log_note=note, total_states=int(stats[-1][1]) if stats else None,
         peak_states=int(stats[-1][2]) if stats else None, verification_usec=int(usec[-1]) if usec else None,
@@ -333,17 +332,6 @@ def mask(text: str, pad: bool = False) -> str:
     """``text`` with kernel addresses replaced by :data:`KPTR`; ``pad`` keeps the width of an address followed
     by a space, so that the ``;`` of an instruction line stays in its column."""
     return _KPTR_RE.sub(lambda m: KPTR.ljust(len(m[0])) if pad and m[1] else KPTR, text)
-
-
-def error_insn(log: str, message: str) -> int | None:
-    """The last instruction line (``12: (bf) r1 = r6``) before the last line reading ``message``."""
-    lines = log.splitlines()
-    end = next((i for i in range(len(lines) - 1, -1, -1) if _message(lines[i]) == message), len(lines))
-    for line in reversed(lines[:end]):
-        m = _INSN_LINE_RE.match(line)
-        if m:
-            return int(m.group(1))
-    return None
 
 
 # --- our side and the comparison ----------------------------------------------------------------------------

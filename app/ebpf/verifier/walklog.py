@@ -10,6 +10,7 @@ not reproduced, and the kernel prints map addresses where we print ``map_fd(0)``
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from app.ebpf.asm import disassemble
 from app.ebpf.program import Program
@@ -133,3 +134,20 @@ def state_lines(log: str) -> list[tuple[int, str]]:
     that carries a state, map names masked (the kernel's maps are named by whoever created them)."""
     return [(int(m[1]), _MAP_NAME.sub("map=…", m[2]).rstrip()) for m in map(_STATE_LINE.match, log.splitlines())
             if m]
+
+
+_INSN_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\) ")
+
+
+def error_insn(log: str, message: str | None, clean: Callable[[str], str] = str) -> int | None:
+    """The instruction of the last instruction line (``12: (bf) r1 = r6``) before the last line reading
+    ``message`` (after ``clean``; the whole log when it is None or absent): where a log reports its error."""
+    lines = log.splitlines()
+    end = next((i for i in range(len(lines) - 1, -1, -1) if message is not None and clean(lines[i]) == message),
+               len(lines))
+    for line in reversed(lines[:end]):
+        m = _INSN_LINE.match(line)
+        if m:
+            return int(m.group(1))
+    return None
+
