@@ -406,6 +406,31 @@ def _parse_processed(log: str) -> int | None:
     return int(found[-1]) if found else None
 
 
+_STATES_RE = re.compile(r"processed \d+ insns \(limit \d+\) max_states_per_insn (\d+) total_states (\d+) "
+                        r"peak_states (\d+)")
+_TIME_RE = re.compile(r"verification time (\d+) usec")
+# A few kernel messages lack their newline (6.18: "expected prog array map for tail call"), so the statistics
+# that follow are glued to them: "...for tail callverification time 24 usec".
+_GLUED_STATS_RE = re.compile(r"(verification time \d+ usec|stack depth \d+|processed \d+ insns \(limit).*$")
+
+
+def state_counts(log: str) -> tuple[int, int, int] | None:
+    """(max_states_per_insn, total_states, peak_states) from the last statistics line, or None."""
+    found = _STATES_RE.findall(log)
+    return tuple(map(int, found[-1])) if found else None  # type: ignore[return-value]
+
+
+def verification_usec(log: str) -> int | None:
+    """The kernel's own ``verification time N usec``, or None."""
+    found = _TIME_RE.findall(log)
+    return int(found[-1]) if found else None
+
+
+def without_glued_stats(message: str) -> str:
+    """A message line without the statistics the kernel glued to it when it forgot the newline."""
+    return _GLUED_STATS_RE.sub("", message) or message
+
+
 def _parse_first_error(log: str) -> str | None:
     """The first line of the final message block of a rejection log.
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.ebpf.progtypes import PROG_TYPES
 from app.ebpf.verifier.walklog import error_insn
 from app.kernelload import create_maps, errno_name, kernel_code, uses_fd_array
-from app.oracle import KernelVerdict, bpf_available, verify_in_kernel
+from app.oracle import KernelVerdict, bpf_available, state_counts, verify_in_kernel, without_glued_stats
 from tests.verifier_corpus import (
     KPTR,
     Case,
@@ -49,12 +49,7 @@ from tests.verifier_corpus import (
 STATS_ONLY = 4  # BPF_LOG_STATS: the error lines and the statistics, no walk (full speed)
 PATH_AND_STATS = 1 | 4  # the path to the decision as well
 _TOO_LARGE = "BPF program is too large"
-_STATS_RE = re.compile(r"processed (\d+) insns \(limit \d+\) max_states_per_insn (\d+) total_states (\d+) "
-                       r"peak_states (\d+) mark_read \d+")
 _KPTR_RE = re.compile(r"0xffff[0-9a-f]{12}")
-# A few kernel messages lack their newline (6.18: "expected prog array map for tail call"), so the statistics
-# that follow are glued to them: "...for tail callverification time 24 usec". The glued tail is cut off.
-_GLUED_STATS_RE = re.compile(r"(verification time \d+ usec|stack depth \d+|processed \d+ insns \(limit).*$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,15 +82,16 @@ def load(case: Case, log_level: int) -> tuple[KernelVerdict, float]:
 
 def summarise(case: Case, verdict: KernelVerdict, seconds: float) -> Observed:
     """The corpus fields read from one load's log."""
-    stats = _STATS_RE.findall(verdict.log)
-    if not stats:
+    counts = state_counts(verdict.log)
+    processed = verdict.processed_insns
+    if counts is None or processed is None:
         raise RuntimeError(f"{case.where}: no stats line in the kernel's log (errno {errno_name(verdict.errno)})")
-    processed, max_per_insn, total, peak = map(int, stats[-1])
+    max_per_insn, total, peak = counts
     states = States(total=total, peak=peak, max_per_insn=max_per_insn)
     if verdict.accepted:
         return Observed("accept", None, None, None, processed, states, seconds, verdict.log)
     raw = verdict.first_error
-    msg = None if raw is None else _KPTR_RE.sub(KPTR, _GLUED_STATS_RE.sub("", raw)) or raw
+    msg = None if raw is None else _KPTR_RE.sub(KPTR, without_glued_stats(raw))
     return Observed("reject", errno_name(verdict.errno), msg, error_insn(verdict.log, raw), processed, states,
                     seconds, verdict.log)
 

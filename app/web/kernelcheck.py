@@ -74,11 +74,6 @@ UNAVAILABLE = ("This server may not use bpf() (it needs root, or CAP_BPF and CAP
                "filter refusing the call), so the running kernel cannot be asked.")
 
 _KPTR_RE = re.compile(r"0xffff[0-9a-f]{12}(?=( ))?")
-_STATS_RE = re.compile(r"processed (\d+) insns \(limit \d+\) max_states_per_insn \d+ total_states (\d+) "
-                       r"peak_states (\d+)")
-_TIME_RE = re.compile(r"verification time (\d+) usec")
-# 6.18 prints some messages without their newline, gluing the statistics to them (see verifier_corpus.py).
-_GLUED_STATS_RE = re.compile(r"(verification time \d+ usec|stack depth \d+|processed \d+ insns \(limit).*$")
 
 
 # --- what the page shows ---------------------------------------------------------------------------------------
@@ -309,15 +304,14 @@ def kernel_side(program: Program, prog_type: str) -> tuple[Side, str]:
     log = mask(full.log, pad=True) if full else ""
     note = "" if full else (f"The kernel processed {quick.processed_insns:,} instructions: its level-2 log is "
                             f"fetched only up to {LOG_INSNS:,}.")
-    stats = _STATS_RE.findall(quick.log)
-    usec = _TIME_RE.findall(quick.log)
+    counts = oracle.state_counts(quick.log)
     message = _message(quick.first_error)
     return Side(
         verdict="accept" if quick.accepted else "reject", errno="" if quick.accepted else errno_name(quick.errno),
         message=message, insn_idx=error_insn(log, _message(full.first_error), _message) if full and message else None,
         processed=quick.processed_insns, log=log[:SHOWN_LOG_CHARS], log_chars=len(log), seconds=seconds,
-        log_note=note, total_states=int(stats[-1][1]) if stats else None,
-        peak_states=int(stats[-1][2]) if stats else None, verification_usec=int(usec[-1]) if usec else None,
+        log_note=note, total_states=counts[1] if counts else None, peak_states=counts[2] if counts else None,
+        verification_usec=oracle.verification_usec(quick.log),
     ), log
 
 
@@ -325,7 +319,7 @@ def _message(raw: str | None) -> str:
     """The first error line, without statistics glued to it and with kernel addresses masked."""
     if not raw:
         return ""
-    return mask(_GLUED_STATS_RE.sub("", raw) or raw)
+    return mask(oracle.without_glued_stats(raw))
 
 
 def mask(text: str, pad: bool = False) -> str:
