@@ -12,6 +12,8 @@ busy timeout, so concurrent requests queue for the write lock instead of failing
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 
 from alembic import command
@@ -44,9 +46,18 @@ def make_engine(url: str) -> Engine:
 
 def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # WAL is a property of the file: set once, by the first connection. Switching needs the file to itself
+    # and SQLite does not wait for that (busy_timeout does not apply), so a connection opened while another
+    # holds a transaction on a fresh file tries again.
+    for _ in range(100):  # up to 5 s
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+            break
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError:
+            time.sleep(0.05)
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
 
