@@ -1,5 +1,5 @@
 """The verifier against the running kernel: same verdict and same first error message for each program;
-the processed-instruction count too where no state pruning is involved (pruning is not modelled yet)."""
+the processed-instruction count too where the flag says so."""
 from __future__ import annotations
 
 from contextlib import ExitStack

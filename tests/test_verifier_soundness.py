@@ -49,15 +49,23 @@ def programs_with_unknowns(draw):
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(program=programs_with_unknowns())
 def test_accepted_programs_run_inside_the_recorded_states(program):
+    """The real walk (with precision tracking) decides; a walk comparing every scalar exactly must agree
+    (pruning on imprecise scalars never changes a verdict: a disagreement is a precision mark missed), and
+    its recorded states must admit every concrete step (on a path pruned by an imprecise scalar, that
+    scalar may lie outside the states recorded after the prune, so the real walk cannot promise this)."""
     result = verify(program, "socket_filter", max_processed=20_000)
+    exact = verify(program, "socket_filter", max_processed=20_000, track_precision=False)
+    if "incomplete" not in (result.verdict, exact.verdict):
+        assert result.verdict == exact.verdict, (result.error, exact.error)
     if not result.accepted:
         return  # only accepted programs carry a promise
     for length in LENGTHS:
         ran = run(program, prog_type="socket_filter", packet=bytes(length),
                   trace=True, checkpoint_every=64)
         assert ran.fault is None, f"an accepted program faulted on a {length}-byte packet: {ran.fault}"
-        violations = check_run(program, result, ran.trace)
-        assert not violations, f"{length}-byte packet: {violations[0]}"
+        if exact.accepted:
+            violations = check_run(program, exact, ran.trace)
+            assert not violations, f"{length}-byte packet: {violations[0]}"
 
 
 def test_the_check_finds_a_value_outside_the_recorded_bounds():

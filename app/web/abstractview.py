@@ -3,11 +3,18 @@
 The verifier met the instruction about to run in one or more states (``verifier.soundness.states_at``).
 The one that admits the run's registers (``closest``) is the state on this run's path, or the kept state
 that covered it when the path was pruned; its registers are shown in the kernel's notation beside the
-concrete values. A live scalar register whose value lies outside every recorded state would be a bug in
-our verifier (the kernel's verifier may differ): it is flagged, never hidden.
+concrete values.
+
+The walk prunes a path when an earlier state covers it in every register a check relied on exactly
+(the *precise* ones); a scalar nothing relied on may then hold a value outside the states recorded after the
+prune. So when the walk's states leave a live register out, the view turns to the walk that compares every
+scalar exactly (``verify(track_precision=False)``, same verdict), whose states cover every run. A live
+scalar register whose value lies outside even those would be a bug in our verifier (the kernel's verifier
+may differ): it is flagged, never hidden.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.ebpf import Program
@@ -41,14 +48,20 @@ class AbstractView:
 
 
 def abstract_view(program: Program, verified: VerifierResult | None, pc: int | None, regs, depth: int,
-                  ) -> AbstractView | None:
+                  exact: Callable[[], VerifierResult | None] | None = None) -> AbstractView | None:
     """The view before instruction ``pc`` with the run's registers ``regs`` at call depth ``depth`` (1 in
-    the main program); None without a verifier result or a next instruction."""
+    the main program); None without a verifier result or a next instruction. ``exact`` gives the walk
+    without precision tracking, for when ``verified``'s states do not cover the run."""
     if verified is None or pc is None or not 0 <= pc < len(program.insns):
         return None
     recorded = states_at(verified).get(pc, [])
     live = live_registers(program.insns)[pc]
     state, missed = closest(recorded, regs, depth, live)
+    if missed and exact is not None:
+        other = exact()
+        if other is not None:
+            recorded = states_at(other).get(pc, [])
+            state, missed = closest(recorded, regs, depth, live)
     if state is None:
         why = ("the verifier stopped before it" if verified.verdict != "accept"
                else "the walk recorded no state here at this call depth")

@@ -18,21 +18,24 @@ from app.ebpf.verifier.explain import explain
 from .contexts import VerifierCheck
 
 
-def verified(program: Program, prog_type: str, limit: int) -> VerifierResult | None:
+def verified(program: Program, prog_type: str, limit: int, exact: bool = False) -> VerifierResult | None:
     """Our verifier's result for ``program`` as ``prog_type`` within the page's ``limit``; None when no
     hook is chosen (raw bytecode, which no hook loads). The page's views share this one walk.
 
     Stepping through a walk asks for the same program again and again, so the last few results are kept
     in this process (the verifier is deterministic: a result depends only on the bytecode, the maps, the
-    hook and the limit). Nothing depends on the cache: another process simply verifies again."""
+    hook and the limit). Nothing depends on the cache: another process simply verifies again.
+
+    ``exact``: the walk that compares every scalar exactly (``verify(track_precision=False)``), whose states
+    cover every run in all its scalars (see abstractview.py)."""
     if prog_type not in PROG_TYPES:
         return None
-    key = (program.to_bytes(), program.maps, prog_type, limit)
+    key = (program.to_bytes(), program.maps, prog_type, limit, exact)
     with _recent_lock:
         if key in _recent:
             _recent.move_to_end(key)
             return _recent[key]
-    result = verify(program, prog_type, max_processed=limit)
+    result = verify(program, prog_type, max_processed=limit, track_precision=not exact)
     with _recent_lock:
         _recent[key] = result
         while len(_recent) > RECENT_WALKS:

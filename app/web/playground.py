@@ -76,7 +76,8 @@ def build_page(form: RunForm, limits: Limits, example: Example | None = None,
         program = outcome.program
         result = replace(result, check=verifier_check(program, checked, limits.verify_insns),
                          walk=walk_view(program, checked, _walk_index(form, checked), result.listing),
-                         step=_with_abstract(result.step, program, checked, outcome.result))
+                         step=_with_abstract(result.step, program, checked, outcome.result,
+                                             lambda: verified(program, form.prog_type, limits.verify_insns, True)))
         if result.check.verdict == "reject" and result.check.line:
             editor = replace(editor, error_line=result.check.line)  # the gutter marks the rejected line
     page = PlaygroundPage(editor, links, selected, limits, result)
@@ -132,7 +133,8 @@ def step():
     index = run_to(outcome, index, form.to)
     context = step_context(outcome.program, outcome.result, index, run_setting(form, outcome))
     checked = verified(outcome.program, form.prog_type, limits.verify_insns)
-    context = _with_abstract(context, outcome.program, checked, outcome.result)
+    context = _with_abstract(context, outcome.program, checked, outcome.result,
+                             lambda: verified(outcome.program, form.prog_type, limits.verify_insns, True))
     return page_or_fragment(("playground/_step.html",), {"step": context},
                             lambda: ("playground/page.html", build_page(form, limits)[0]))
 
@@ -151,13 +153,14 @@ def _walk_index(form: RunForm, result) -> int:
     return int(text) if text.isdigit() and len(text) < 10 else start_index(result)
 
 
-def _with_abstract(step, program, checked, run):
-    """The step view with the verifier's state at its instruction beside the run's registers."""
+def _with_abstract(step, program, checked, run, exact):
+    """The step view with the verifier's state at its instruction beside the run's registers (``exact``
+    gives the exactly-pruned walk, asked for only when the real one does not cover the run)."""
     if step is None or checked is None or run is None or run.trace is None or step.status != "next":
         return step
     machine = run.trace.state_at(step.index)
     return replace(step, abstract=abstract_view(program, checked, machine.pc, machine.regs,
-                                                len(machine.frames) + 1))
+                                                len(machine.frames) + 1, exact))
 
 
 @bp.post("/walk")

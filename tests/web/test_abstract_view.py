@@ -51,3 +51,21 @@ def test_a_value_outside_the_recorded_state_is_flagged():
     lying = abstract_view(program, replace(result, walk=walk), 1, [1] + [0] * 10, 1)
     assert lying.outside and lying.rows[0].outside and lying.rows[0].notation == "5"
     assert "bug in this playground's verifier" in lying.note
+
+
+def test_a_path_pruned_on_an_imprecise_scalar_is_shown_from_the_exact_walk():
+    """The jump (r6 = 1) is walked second and pruned at the join by the fall-through's state (r6 = 2,
+    relied on by nothing), so after the join the walk recorded only r0 = r6 = 2. A run that jumps is not a
+    bug: the view turns to the exactly-pruned walk, which recorded r0 = 1 too."""
+    source = ("r2 = *(u32 *)(r1 + 0)\ngoto +0\n" + "r3 = 0\n" + "r3 += 1\n" * 7 + "r6 = 1\nif r2 > 7 goto join\n"
+              "r6 = 2\njoin:\nr0 = r6\nexit")
+    program = assemble(source)
+    result = verify(program, "socket_filter")
+    assert [e.kind for e in result.walk].count("prune") == 1
+    exit = len(program.insns) - 1
+    regs = [1] + [0] * 10
+    alone = abstract_view(program, result, exit, regs, 1)
+    assert alone.outside  # the walk's own states leave r0 = 1 out
+    view = abstract_view(program, result, exit, regs, 1,
+                         lambda: verify(program, "socket_filter", track_precision=False))
+    assert not view.outside and view.rows[0].notation == "1"

@@ -9,14 +9,14 @@ kernel's message for the first violation, the number of processed instructions, 
 The layers, bottom-up: ``tnum`` (tristate numbers, ``kernel/bpf/tnum.c``) and ``bounds`` (signed and
 unsigned 64/32-bit ranges kept consistent as ``reg_bounds_sync`` does) are the value domain; ``scalar``
 holds the ALU transfer functions; ``state`` the registers, stack and frames; ``branches`` what jumps
-learn; ``helper_args`` helper prototypes; ``walk`` the loop.
+learn; ``helper_args`` helper prototypes; ``prune`` state equivalence; ``precision`` which scalars a path
+relied on exactly; ``walk`` the loop.
 
 ``max_processed`` lets a caller (the web page) stop the walk earlier than the kernel's 1,000,000: the
 result's verdict is then ``"incomplete"``, with an error whose errno is ``LIMIT``, never a kernel verdict.
 
 What is not like the kernel yet (the kernel is the reference; ``tests/test_verifier_corpus.py`` and
-``bench/bench_verifier.py`` measure the distance): no precision tracking, so processed counts of branchy
-programs can be higher; no log text beyond the first error and the final line; callbacks (bpf_loop) are
+``bench/bench_verifier.py`` measure the distance): stack slots all count as live; callbacks (bpf_loop) are
 not walked; unprivileged mode is partial.
 """
 from __future__ import annotations
@@ -31,8 +31,12 @@ from .walk import COMPLEXITY_LIMIT, LIMIT_ERRNO, Walker
 
 
 def verify(program: Program, prog_type: str, *, privileged: bool = True,
-           max_processed: int = COMPLEXITY_LIMIT) -> VerifierResult:
-    """Check ``program`` as the kernel would load it as ``prog_type`` (privileged: a root loader)."""
+           max_processed: int = COMPLEXITY_LIMIT, track_precision: bool = True) -> VerifierResult:
+    """Check ``program`` as the kernel would load it as ``prog_type`` (privileged: a root loader).
+
+    ``track_precision=False`` compares every scalar exactly when pruning, as an unprivileged walk does:
+    the verdict is the same, but every path is covered by recorded states in all of its scalars, which is
+    what checking a concrete run against the walk needs (``soundness.py``)."""
     insns = program.insns
     if not insns:
         return _rejected(0, "the program has no instructions (BPF_PROG_LOAD refuses it with E2BIG)", "E2BIG", 0,
@@ -46,7 +50,7 @@ def verify(program: Program, prog_type: str, *, privileged: bool = True,
     cfg = check_cfg(insns, allow_loops=privileged)
     if cfg is not None:
         return _rejected(cfg.insn_idx, cfg.message, cfg.errno, 0, (), False)
-    walker = Walker(program, prog_type, privileged, max_processed)
+    walker = Walker(program, prog_type, privileged, max_processed, track_precision)
     idx, rejection = walker.run()
     stats = Stats(walker.processed, walker.max_pending, walker.total_states, walker.peak_states,
                   walker.max_states_per_insn)

@@ -74,6 +74,10 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
             if size == 0:  # a ring buffer's key: check_helper_mem_access refuses a zero-sized access
                 raise Reject("invalid zero-sized read")
             _check_memory(w, st, i, r, size, write="MEM_UNINIT" in arg)
+            if kind == "ARG_PTR_TO_MAP_KEY":
+                key_slot = _constant_key_slot(st, r, m)
+                if key_slot is not None:  # get_constant_map_key relies on the spilled key's exact value
+                    w.mark_precise(st, slots=(key_slot,))
         elif kind in ("ARG_PTR_TO_MEM", "ARG_PTR_TO_UNINIT_MEM", "ARG_PTR_TO_MEM_OR_NULL"):
             nullable = "MAYBE_NULL" in arg or kind == "ARG_PTR_TO_MEM_OR_NULL"
             if nullable and r.type == SCALAR and r.b.is_const() and r.b.var_off.value == 0:
@@ -95,11 +99,13 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
             if sized is not None and r.b.umax:
                 _check_memory(w, st, sized[0], sized[1], r.b.umax, write=sized[2])
             sized = None
+            w.mark_precise(st, i)  # check_mem_size_reg: the access was checked for the size's exact bounds
         elif kind == "ARG_CONST_ALLOC_SIZE_OR_ZERO":
             if r.type != SCALAR:
                 raise Reject(f"R{i} type={r.type_name()} expected=scalar")
             if not r.b.is_const():
                 raise Reject(f"R{i} is not a known constant'")
+            w.mark_precise(st, i)  # the record's size is this constant
         elif kind == "ARG_PTR_TO_FUNC":
             if r.type != PTR_TO_FUNC:
                 raise Reject(f"R{i} type={r.type_name()} expected=func")
@@ -126,6 +132,10 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
         problem = map_func_problem(spec.name, func_id, map_type)
         if problem:  # the kernel checks this after setting r0; nothing between can fail here
             raise Reject(problem, "EINVAL")
+        index = regs[3]
+        if spec.name == "bpf_tail_call" and index.type == SCALAR and index.b.is_const() \
+                and index.b.var_off.value < w.program.maps[map_index].max_entries:
+            w.mark_precise(st, 3)  # record_func_key: a constant index in range is remembered
     st = _release(st, released) if released else st
     frame = st.cur
     regs = list(frame.regs)
@@ -163,21 +173,55 @@ def _clear_packet_pointers(w, st: VerifierState) -> VerifierState:
     return st.map_regs(fix)
 
 
+def _constant_key_slot(st: VerifierState, key: Reg, m) -> tuple[int, int] | None:
+    """``get_constant_map_key``, for array maps and root only: the (frame, slot) of a key spilled on the
+    stack as a known constant exactly ``key_size`` bytes wide, or None (a zeroed key needs no register)."""
+    if m.type not in ("array", "percpu_array") or key.type != PTR_TO_STACK or not key.b.is_const():
+        return None
+    base = key.off + B.s64(key.b.var_off.value)
+    frame_i = next((i for i, f in enumerate(st.frames) if f.frameno == key.frameno), None)
+    if frame_i is None or not -512 <= base < 0:
+        return None
+    owner = st.frames[frame_i]
+    slot = (-base - 1) // 8
+    top = -slot * 8  # the slot's bytes are base .. top - 1
+    if sum(1 for _ in _run(owner, base, top, "0")) >= m.key_size:
+        return None
+    spilled = owner.spill_at(slot)
+    if owner.byte(-slot * 8 - 8) != "r" or spilled is None or spilled.type != SCALAR:
+        return None
+    if sum(1 for _ in _run(owner, base, top, "r")) != m.key_size or not spilled.b.is_const():
+        return None
+    return frame_i, slot
+
+
+def _run(frame, start: int, end: int, kind: str):
+    """The bytes from ``start`` up (to ``end``) that are all of ``kind``."""
+    for off in range(start, end):
+        if frame.byte(off) != kind:
+            return
+        yield off
+
+
 def _constant_array_key(w, st: VerifierState, frame, map_index: int) -> bool:
     """Is r2 a stack pointer to a known key that is a valid index of an array map? (6.x lets such lookups
-    skip the NULL check.)"""
+    skip the NULL check: ``get_constant_map_key`` and ``can_elide_value_nullness``.)"""
     m = w.program.maps[map_index] if 0 <= map_index < len(w.program.maps) else None
     key = frame.regs[2]
     if m is None or m.type not in ("array", "percpu_array") or key.type != PTR_TO_STACK or not key.b.is_const():
         return False
     base = key.off + B.s64(key.b.var_off.value)
     owner = next(f for f in st.frames if f.frameno == key.frameno)
-    if all(owner.byte(base + i) == "0" for i in range(4)):
+    slot = (-base - 1) // 8
+    top = -slot * 8
+    if sum(1 for _ in _run(owner, base, top, "0")) >= m.key_size:
         return 0 < m.max_entries
-    spilled = owner.spill_at((-base - 1) // 8) if base % 8 == 0 else None
-    if spilled is not None and spilled.type == SCALAR and spilled.b.is_const():
-        return (spilled.b.var_off.value & 0xFFFFFFFF) < m.max_entries
-    return False
+    spilled = owner.spill_at(slot)
+    if owner.byte(-slot * 8 - 8) != "r" or spilled is None or spilled.type != SCALAR:
+        return False
+    if sum(1 for _ in _run(owner, base, top, "r")) != m.key_size or not spilled.b.is_const():
+        return False
+    return spilled.b.var_off.value < m.max_entries
 
 
 def _check_memory(w, st: VerifierState, regno: int, r: Reg, size: int, write: bool) -> None:

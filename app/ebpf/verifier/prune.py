@@ -10,19 +10,20 @@ without making progress: ``infinite loop detected``. Like the kernel, a new stat
 least 2 jumps and 8 instructions since the last one, and, where an ancestor was kept at the same
 instruction (a loop), only after 20 jumps or 100 instructions.
 
-Not like the kernel yet: every scalar counts as precise (no ``mark_chain_precision``), which prunes less;
-stack slots are all considered live.
+Old scalars count only where precise (``precision.py``); unprivileged walks count every scalar as precise,
+as the kernel does. Not like the kernel yet: stack slots are all considered live.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import isa
 from ..helpers import HELPERS
 from ..insn import Insn
 from . import tnum as T
 from .cfg import successors
-from .state import NOT_INIT, SCALAR, STACK_INVALID, STACK_MISC, STACK_SPILL, Frame, Reg, VerifierState
+from .precision import Marks
+from .state import NOT_INIT, SCALAR, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, Frame, Reg, VerifierState
 
 ALL_REGS = frozenset(range(11))
 
@@ -105,6 +106,24 @@ def prune_points(insns: tuple[Insn, ...]) -> set[int]:
     return points
 
 
+def jmp_points(insns: tuple[Insn, ...]) -> set[int]:
+    """Where a path may arrive other than from the instruction before (``mark_jmp_point`` in ``check_cfg``):
+    jump targets, subprogram entries, and the instruction after each call. The walk records its visits
+    of these in the path's history (see precision.py)."""
+    points = set()
+    for pc, insn in enumerate(insns):
+        spec = insn.spec
+        if spec is None or spec.cls not in (isa.Class.JMP, isa.Class.JMP32) or spec.op == "exit":
+            continue
+        if spec.op in ("call", "call_local", "callx", "call_kfunc"):
+            points.add(pc + 1)
+            if spec.op == "call_local":
+                points.add(pc + 1 + insn.imm)
+            continue
+        points.add(pc + 1 + (insn.imm if spec.name == "gotol" else insn.off))
+    return points
+
+
 class IdMap:
     """``check_ids``: ids in the old state must map one-to-one onto ids in the current state."""
 
@@ -138,14 +157,19 @@ def range_within(old, cur) -> bool:
             and old.s32_min <= cur.s32_min and cur.s32_max <= old.s32_max)
 
 
-def regsafe(old: Reg, cur: Reg, ids: IdMap) -> bool:
-    """Does ``old`` admit everything ``cur`` may be?"""
+def regsafe(old: Reg, cur: Reg, ids: IdMap, precise: bool = True) -> bool:
+    """``regsafe``: does ``old`` admit everything ``cur`` may be? An old scalar no check relied on exactly
+    (not ``precise``) admits any scalar."""
     if old.type == NOT_INIT:
         return True
     if cur.type == NOT_INIT:
         return False
     if old.type == SCALAR:
-        if cur.type != SCALAR or (old.id and not ids.same_scalar(old.id, cur.id)):
+        if cur.type != SCALAR:
+            return False
+        if not precise:
+            return True
+        if old.id and not ids.same_scalar(old.id, cur.id):
             return False
         return range_within(old.b, cur.b) and T.contains(old.b.var_off, cur.b.var_off)
     if (old.type, old.maybe_null, old.off, old.map, old.frameno, old.mem_size, old.subprog) != \
@@ -158,32 +182,81 @@ def regsafe(old: Reg, cur: Reg, ids: IdMap) -> bool:
     return ids.same(old.id, cur.id) and ids.same(old.ref_obj_id, cur.ref_obj_id)
 
 
-def stacksafe(old: Frame, cur: Frame, ids: IdMap) -> bool:
-    for i, kind in enumerate(old.stack):
-        if kind in (STACK_INVALID, STACK_MISC):
-            continue  # privileged loaders may read anything there anyway
-        off = -i - 1
-        if cur.byte(off) != kind:
+UNBOUND = Reg(SCALAR)  # what a read of misc stack bytes gives (``unbound_reg``, never precise)
+
+
+def _scalar_for_stack(f: Frame, spi: int, im: int, misc_ok: set[str]) -> tuple[Reg, bool] | None:
+    """``scalar_reg_for_stack``: the scalar slot ``spi`` holds from its byte ``im`` down, if any: its
+    spilled scalar, or an unbound scalar when those bytes are all misc data."""
+    base = spi * 8
+    if _kind(f, base + im) == STACK_SPILL:
+        r = f.spill_at(spi)
+        if r is not None and r.type == SCALAR:
+            return r, True
+    if all(_kind(f, base + j) in misc_ok for j in range(im, 8)):
+        return UNBOUND, False
+    return None
+
+
+def _kind(f: Frame, j: int) -> str:
+    return f.stack[j] if j < len(f.stack) else STACK_INVALID
+
+
+def stacksafe(old: Frame, cur: Frame, ids: IdMap, precise_slot, privileged: bool = True) -> bool:
+    """``stacksafe``, byte by byte over the old stack (byte ``j`` is fp-1-j; ``im = j % 8`` indexes the
+    kernel's ``slot_type``). Uninitialised old bytes, and for root misc ones too, admit anything. A scalar
+    at the start of a slot or of its low half is compared as a register, whether spilled or misc data
+    (misc reads back as an unbound scalar), so an imprecise spilled scalar admits misc data."""
+    misc_ok = {STACK_MISC, STACK_INVALID} if privileged else {STACK_MISC}
+    allocated = -(-len(cur.stack) // 8) * 8  # allocated_stack grows by whole slots
+    j, n = 0, len(old.stack)
+    while j < n:
+        kind = old.stack[j]
+        spi, im = divmod(j, 8)
+        if kind == STACK_INVALID or (privileged and kind == STACK_MISC):
+            j += 1
+            continue
+        if j >= allocated:
             return False
-    for slot, reg in old.spilled:
-        if all(old.byte(-slot * 8 - j - 1) == STACK_SPILL for j in range(8)):
-            other = cur.spill_at(slot)
-            if other is None or not regsafe(reg, other, ids):
+        if im in (0, 4):
+            o = _scalar_for_stack(old, spi, im, misc_ok)
+            c = _scalar_for_stack(cur, spi, im, misc_ok)
+            if o is not None and c is not None:
+                o_precise = o[1] and precise_slot(spi)
+                if not regsafe(o[0], c[0], ids, o_precise):
+                    return False
+                j += 8 - im
+                continue
+        ckind = _kind(cur, j)
+        if not (kind == STACK_MISC and ckind == STACK_ZERO) and kind != ckind:
+            return False
+        if im == 7 and kind == STACK_SPILL:
+            o_reg, c_reg = old.spill_at(spi), cur.spill_at(spi)
+            if o_reg is None or c_reg is None:
                 return False
+            if not regsafe(o_reg, c_reg, ids, o_reg.type != SCALAR or precise_slot(spi)):
+                return False
+        j += 1
     return True
 
 
-def states_equal(old: VerifierState, cur: VerifierState, live: frozenset[int]) -> bool:
+def states_equal(old: VerifierState, cur: VerifierState, live: frozenset[int], marks=None,
+                 privileged: bool = True) -> bool:
+    """``states_equal`` with ``NOT_EXACT``: ``marks`` are the old state's precision marks (``Marks``);
+    without them (or unprivileged) every old scalar counts as precise."""
     if len(old.frames) != len(cur.frames) or len(old.refs) != len(cur.refs):
         return False
     ids = IdMap()
+    everything = marks is None or not privileged
     for depth, (fo, fc) in enumerate(zip(old.frames, cur.frames)):
         if fo.callsite != fc.callsite:
             return False
         regs = live if depth == len(old.frames) - 1 else frozenset(range(6, 11))
-        if not all(regsafe(fo.regs[r], fc.regs[r], ids) for r in regs):
-            return False
-        if not stacksafe(fo, fc, ids):
+        for r in regs:
+            if not regsafe(fo.regs[r], fc.regs[r], ids, everything or marks.reg(depth, r)):
+                return False
+        if not stacksafe(fo, fc, ids, (lambda spi: True) if everything else
+                         (lambda spi, d=depth: marks.slot(d, spi)), privileged):
             return False
     return all(ids.same(a[0], b[0]) for a, b in zip(old.refs, cur.refs))
 
@@ -199,3 +272,6 @@ class Kept:
     seq: int = -1  # the walk event (a visit of this instruction) at which it was kept
     hits: int = 0  # paths it pruned (hit_cnt)
     misses: int = 0  # comparisons it failed while a new state was being kept (miss_cnt)
+    insn_idx: int = -1  # the instruction it was kept at
+    last_insn_idx: int = -1  # the instruction the path came from (last_insn_idx): where backtracking resumes
+    marks: Marks = field(default_factory=Marks)  # precision marks gained since (see precision.py)

@@ -124,6 +124,12 @@ class VerifierState:
     next_id: int = 1
     loop_budget: int = 0  # may_goto depth (unused so far)
     path: tuple[int, ...] = field(default=(), compare=False)  # branch points on the way here (for events)
+    # precision backtracking (precision.py): the last kept state on this path (a prune.Kept), the instruction
+    # at which it was kept, and the history of this path since then (newest first) with its length
+    parent: object = field(default=None, compare=False, repr=False)
+    first_insn_idx: int = field(default=0, compare=False)
+    hist: tuple | None = field(default=None, compare=False, repr=False)
+    hist_len: int = field(default=0, compare=False)
 
     @property
     def cur(self) -> Frame:

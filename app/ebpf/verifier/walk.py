@@ -9,8 +9,11 @@ path. The first violation ends the walk with the kernel's message.
 At prune points the walk compares the state with those kept there before (``prune.py``): a covered
 state ends the path, an identical state on the current path is an infinite loop.
 
-Not yet like the kernel: no precision tracking (every scalar is compared exactly, so fewer states are
-found equal), stack liveness, or register and stack printing in the log.
+A check that relies on a scalar's exact value (a known branch outcome, a pointer offset, a helper's size)
+marks it precise back along the path (``precision.py``); kept states compare only their precise scalars.
+
+Not yet like the kernel: stack liveness (every stack slot counts as live) and loops through callbacks,
+iterators and ``may_goto`` (the kernel's SCC backedge propagation).
 """
 from __future__ import annotations
 
@@ -25,7 +28,8 @@ from . import bounds as B
 from . import scalar as S
 from . import tnum as T
 from .branches import branch_taken, refine
-from .prune import Kept, live_registers, prune_points, states_equal
+from . import precision as P
+from .prune import Kept, jmp_points, live_registers, prune_points, states_equal
 from .state import (
     CONST_PTR_TO_MAP,
     MAX_BPF_STACK,
@@ -61,6 +65,7 @@ JMP_SEQ_LIMIT = 8192  # BPF_COMPLEXITY_LIMIT_JMP_SEQ: pending branches at most
 MAX_CALL_FRAMES = 8
 MAX_EVENTS = 200_000
 EVICT_AFTER = 3  # is_state_visited: a kept state that misses more than hit_cnt * 3 + 3 times is dropped
+HIST_FORCE_CHECKPOINT = 40  # is_state_visited: a longer history since the last kept state forces a new one
 
 
 class Reject(Exception):
@@ -80,7 +85,9 @@ class Event:
     after the instruction for a visit, the pending state for push_branch, the resumed one for pop_branch,
     the state that was pruned, that reached an exit, or that was refused. ``other`` is, for push_branch,
     the instruction the branch was pushed from, and for prune, the ``seq`` of the visit where the earlier
-    state that covers this one was kept; -1 otherwise."""
+    state that covers this one was kept; -1 otherwise. ``precise`` lists what the step marked precise in
+    earlier kept states (a visit whose check relied on an exact scalar, a prune that inherits the covering
+    state's marks)."""
 
     seq: int
     insn_idx: int
@@ -90,12 +97,15 @@ class Event:
     frame: int = 0
     state: VerifierState | None = field(default=None, compare=False, repr=False)
     other: int = -1
+    precise: tuple = ()  # precision.Mark: registers and slots this step marked precise in kept states
 
     def to_json(self) -> dict:
         out = {"seq": self.seq, "insn_idx": self.insn_idx, "kind": self.kind, "detail": self.detail,
                "frame": self.frame, "changes": [{"reg": f"r{i}", "value": describe(r)} for i, r in self.changes]}
         if self.other >= 0:
             out["from_insn" if self.kind == "push_branch" else "covered_by"] = self.other
+        if self.precise:
+            out["precise"] = [m.to_json() for m in self.precise]
         return out
 
 
@@ -126,7 +136,7 @@ def describe(r: Reg) -> str:
 
 class Walker:
     def __init__(self, program: Program, prog_type: str, privileged: bool = True,
-                 max_processed: int = COMPLEXITY_LIMIT):
+                 max_processed: int = COMPLEXITY_LIMIT, track_precision: bool = True):
         self.program = program
         self.max_processed = max_processed
         self.stack_depth: dict[int, int] = {}  # function start -> deepest stack byte used (grow_stack_state)
@@ -134,6 +144,7 @@ class Walker:
         self.ptype = progtypes.get(prog_type)
         self.prog_type = prog_type
         self.privileged = privileged
+        self.precision = privileged and track_precision  # else every scalar counts as precise
         self.processed = 0
         self.pending: list[tuple[int, VerifierState]] = []
         self.events: list[Event] = []
@@ -155,15 +166,22 @@ class Walker:
         self.peak_states = 0
         self.live_states = 0
         self.max_states_per_insn = 0
+        self.jmp_points = jmp_points(self.insns)
+        self.cur_idx = 0
+        self.marks: list[P.Mark] = []  # precision marks made since the last event
+        self.insn_stack: tuple[int, int] | None = None  # the (frame, slot) this instruction spilled or filled
+        self.jmp_point = False  # the current visit reached a jump target (its history record is made)
+        self.prev = -1  # the instruction the current visit came from
 
     # --- events -------------------------------------------------------------------------------------------
 
     def event(self, idx: int, kind: str, changes: tuple = (), detail: str = "", frame: int = 0,
               state: VerifierState | None = None, other: int = -1) -> None:
+        marks, self.marks = tuple(self.marks), []
         if len(self.events) >= MAX_EVENTS:
             self.truncated = True
             return
-        self.events.append(Event(len(self.events), idx, kind, changes, detail, frame, state, other))
+        self.events.append(Event(len(self.events), idx, kind, changes, detail, frame, state, other, marks))
 
     # --- the loop -----------------------------------------------------------------------------------------
 
@@ -172,10 +190,10 @@ class Walker:
         regs = list(initial_frame().regs)
         regs[1] = ptr(PTR_TO_CTX)
         state = VerifierState((Frame(tuple(regs)),))
-        idx = 0
+        idx, prev = 0, -1
         while True:
             try:
-                result = self.step(idx, state)
+                result = self.step(idx, state, prev)
             except Reject as r:
                 self.event(idx, "reject", detail=r.message, frame=len(state.frames) - 1, state=state)
                 return idx, r
@@ -183,48 +201,58 @@ class Walker:
                 if not self.pending:
                     self.event(idx, "accept", state=state)
                     return -1, None
-                idx, state = self.pending.pop()
+                idx, state, prev = self.pending.pop()
                 keep = self.pending_ancestors.pop()
                 self.ancestor_ids.difference_update(id(k) for k in self.ancestors[keep:])
                 del self.ancestors[keep:]
                 self.event(idx, "pop_branch", detail=f"{len(self.pending)} more pending",
                            frame=len(state.frames) - 1, state=state)
                 continue
-            pushed_from = idx
+            pushed_from = prev = idx
             idx, state, pushed = result
             if pushed is not None:
                 if len(self.pending) >= JMP_SEQ_LIMIT:
                     message = f"The sequence of {len(self.pending) + 1} jumps is too complex."
                     self.event(idx, "reject", detail=message, frame=len(state.frames) - 1, state=state)
                     return idx, Reject(message, "EFAULT")
-                self.pending.append(pushed)
+                self.pending.append((*pushed, pushed_from))
                 self.pending_ancestors.append(len(self.ancestors))
                 self.max_pending = max(self.max_pending, len(self.pending))
                 self.event(pushed[0], "push_branch", detail=f"from insn {pushed_from}",
                            frame=len(pushed[1].frames) - 1, state=pushed[1], other=pushed_from)
 
-    def visited(self, idx: int, st: VerifierState) -> Kept | None:
-        """``is_state_visited``: the kept, fully explored state that covers ``st`` (prune the path), or None.
+    def visited(self, idx: int, st: VerifierState, prev: int) -> tuple[Kept | None, VerifierState]:
+        """``is_state_visited``: the kept, fully explored state that covers ``st`` (prune the path) or None,
+        and the state to go on with (after a new state is kept, the path's history starts again from it).
 
         The kept states are compared newest first, as the kernel's list keeps them. A state still on the
         current path cannot prune (its paths are not all checked) but may show an infinite loop. Each state
         that fails to match while a new state is about to be kept counts a miss, and one that misses more
         than three times as often as it hits (plus three) is dropped: it is unlikely to prune anything, and
-        comparing against it costs time (the kernel's ``miss_cnt > hit_cnt * n + n`` eviction)."""
+        comparing against it costs time (the kernel's ``miss_cnt > hit_cnt * n + n`` eviction). A path whose
+        history has grown past 40 entries keeps a state whatever the other rules say (``force_new_state``).
+        A covering state passes its precision marks on to the pruned path (``propagate_precision``)."""
         kept = self.kept.setdefault(idx, [])
         compared = len(kept)  # states_cnt, before any is dropped
         on_path = self.ancestor_ids
-        add = self.jmps_processed - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8
+        force = st.hist_len > HIST_FORCE_CHECKPOINT
+        add = force or (self.jmps_processed - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8)
         for i in range(len(kept) - 1, -1, -1):
             k = kept[i]
             if id(k) not in on_path:  # fully explored: every path from it has ended
-                if states_equal(k.state, st, self.live[idx]):
+                if states_equal(k.state, st, self.live[idx], k.marks if self.precision else None,
+                                self.privileged):
                     k.hits += 1
-                    return k
+                    if self.precision:
+                        here = self.with_history(st, idx, prev) if idx in self.jmp_points else st
+                        bt = P.wanted_from(k, len(st.frames))
+                        if not bt.empty():
+                            self.marks.extend(P.mark_chain(self.insns, here, idx, bt))
+                    return k, st
             else:
                 if k.state == st:
                     raise Reject(f"infinite loop detected at insn {idx}", "EINVAL")
-                if self.jmps_processed - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
+                if not force and self.jmps_processed - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
                     add = False  # inside a loop the kernel keeps states less often
             if add:
                 k.misses += 1
@@ -233,7 +261,8 @@ class Walker:
                 if id(k) not in on_path:
                     self.live_states -= 1
         if add:
-            k = Kept(st, len(self.pending), len(self.events))  # the visit of idx is the next event
+            # the visit of idx is the next event
+            k = Kept(st, len(self.pending), len(self.events), insn_idx=idx, last_insn_idx=prev)
             # is_state_visited: "if (n > env->max_states_per_insn)", n the states it went through here
             self.max_states_per_insn = max(self.max_states_per_insn, compared)
             kept.append(k)
@@ -243,10 +272,39 @@ class Walker:
             self.total_states += 1
             self.live_states += 1
             self.peak_states = max(self.peak_states, self.live_states)
-        return None
+            st = replace(st, parent=k, first_insn_idx=idx, hist=None, hist_len=0)
+        return None, st
 
-    def step(self, idx: int, st: VerifierState):
+    @staticmethod
+    def with_history(st: VerifierState, idx: int, prev: int, stack=None, linked=(), merge: bool = False
+                     ) -> VerifierState:
+        """Record this visit of ``idx`` in the path's history (``push_jmp_history``). ``merge``: this visit
+        already made its record (it reached a jump target), which gains the stack access or linked
+        registers instead (one entry per visit)."""
+        head = st.hist
+        if merge and head is not None:
+            e = head[0]
+            entry = P.HistEntry(idx, prev, stack or e.stack, tuple(linked) or e.linked)
+            return replace(st, hist=(entry, head[1]))
+        return replace(st, hist=(P.HistEntry(idx, prev, stack, tuple(linked)), head), hist_len=st.hist_len + 1)
+
+    def mark_precise(self, st: VerifierState, *regnos: int, slots: tuple = ()) -> None:
+        """``mark_chain_precision``: the check at the current instruction relies on the exact values of these
+        scalar registers (of the current frame) and spilled slots ((frame, slot) pairs); root only."""
+        if not self.precision:
+            return
+        bt = P.Backtrack(len(st.frames) - 1)
+        for r in regnos:
+            if st.cur.regs[r].type == SCALAR:
+                bt.set_reg(r)
+        for fr, spi in slots:
+            bt.set_slot(spi, fr)
+        if not bt.empty():
+            self.marks.extend(P.mark_chain(self.insns, st, self.cur_idx, bt))
+
+    def step(self, idx: int, st: VerifierState, prev: int = -1):
         self.processed += 1
+        self.cur_idx = idx
         if self.processed > self.max_processed:
             if self.max_processed >= COMPLEXITY_LIMIT:
                 raise Reject(f"BPF program is too large. Processed {self.processed} insn", "E2BIG")
@@ -265,11 +323,17 @@ class Walker:
             if insn.dst > 10 or insn.src > 10:
                 raise Reject(f"R{max(insn.dst, insn.src)} is invalid", "EINVAL") from None
             raise Reject(f"{_reserved_name(spec)} uses reserved fields", "EINVAL") from None
-        covering = self.visited(idx, st) if idx in self.prune_points else None
-        if covering is not None:
-            self.event(idx, "prune", detail="an earlier state covers this one", frame=len(st.frames) - 1,
-                       state=st, other=covering.seq)
-            return None
+        if idx in self.prune_points:
+            covering, st = self.visited(idx, st, prev)
+            if covering is not None:
+                self.event(idx, "prune", detail="an earlier state covers this one", frame=len(st.frames) - 1,
+                           state=st, other=covering.seq)
+                return None
+        self.jmp_point = idx in self.jmp_points
+        self.prev = prev
+        if self.jmp_point:
+            st = self.with_history(st, idx, prev)
+        self.insn_stack = None
         if spec.cls in (isa.Class.JMP, isa.Class.JMP32):
             self.jmps_processed += 1
         before = st.cur.regs
@@ -278,6 +342,8 @@ class Walker:
             self.event(idx, "exit", frame=len(st.frames) - 1, state=st)
             return None
         nidx, nst, pushed = out
+        if self.insn_stack is not None:
+            nst = self.with_history(nst, idx, prev, stack=self.insn_stack, merge=self.jmp_point)
         changes = tuple((i, r) for i, (r, old) in enumerate(zip(nst.cur.regs, before)) if r is not old and r != old) \
             if len(nst.frames) == len(st.frames) else ()
         self.event(idx, "visit", changes, frame=len(st.frames) - 1, state=nst)
@@ -370,6 +436,9 @@ class Walker:
         if op in ("lsh", "rsh", "arsh") and spec.source == isa.Source.K and not 0 <= insn.imm < width:
             raise Reject(f"invalid shift {insn.imm}", "EINVAL")
         if dst.is_pointer or src.is_pointer:
+            if spec.source == isa.Source.X and dst.is_pointer != src.is_pointer:
+                # adjust_reg_min_max_vals: the pointer's new offset rests on the scalar's exact value
+                self.mark_precise(st, insn.src if dst.is_pointer else d)
             return self.write(st, d, self.pointer_alu(insn, op, width, dst, src))
         if op in ("lsh", "rsh", "arsh"):
             amount = src.b
@@ -473,12 +542,16 @@ class Walker:
             raise Reject(f"R{insn.src} leaks addr into mem")
         if not base.maybe_null and base.type in (PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_SOCKET):
             raise Reject(f"BPF_ATOMIC stores into R{insn.dst} {base.type_name()} is not allowed")
-        self.mem_access(st, insn.dst, base, insn.off, spec.size, write=False)
+        loaded = self.mem_access(st, insn.dst, base, insn.off, spec.size, write=False)
+        if loaded.type == SCALAR and spec.size < 8:  # coerce_reg_to_size, as for any load
+            loaded = replace(loaded, b=S.alu("and", 64, loaded.b, B.const((1 << (spec.size * 8)) - 1)))
         st = self.mem_access(st, insn.dst, base, insn.off, spec.size, write=True)  # value_regno -1: misc data
+        # the old value is read as a load into the fetching register would read it (a spilled register on
+        # the stack comes back whole), then the slot becomes misc data
         if spec.op == "atomic_cmpxchg":
-            return self.write(st, 0, UNKNOWN if spec.size == 8 else scalar(B.from_urange(0, B.U32_MAX)))
+            return self.write(st, 0, loaded)
         if "fetch" in spec.op or spec.op == "atomic_xchg":
-            return self.write(st, insn.src, UNKNOWN if spec.size == 8 else scalar(B.from_urange(0, B.U32_MAX)))
+            return self.write(st, insn.src, loaded)
         return st
 
     def mem_access(self, st: VerifierState, regno: int, reg: Reg, off: int, size: int, *, write: bool,
@@ -570,7 +643,10 @@ class Walker:
             raise Reject(f"invalid{what} stack R{regno} off={off + reg.off} size={size}")
         slot = (-base - 1) // 8
         if not write:
-            return self.stack_fill(frame, base, slot, size)
+            value, restored = self.stack_fill(frame, base, slot, size)
+            if restored:  # a register fill: backtracking follows it into the slot
+                self.insn_stack = (frame_i, slot)
+            return value
         stack = list(frame.stack)
         need = -base
         if len(stack) < need:
@@ -588,12 +664,15 @@ class Walker:
                 frame = st.frames[frame_i]
         spills = [(s, r) for s, r in frame.spilled if s != slot]
         if spill:
+            self.insn_stack = (frame_i, slot)  # a register spill: backtracking follows it out of the slot
             kind = STACK_SPILL
             spills.append((slot, value))
             for j in range(slot * 8, slot * 8 + 8 - size):  # save_register_state: the rest of the slot
                 if stack[j] == STACK_SPILL:
                     stack[j] = STACK_MISC
         elif value is not None and value.type == SCALAR and value.b.is_const() and value.b.var_off.value == 0:
+            if value_regno >= 0:  # check_stack_write_fixed_off: STACK_ZERO relies on the register being 0
+                self.mark_precise(st, value_regno)
             kind = STACK_ZERO
         else:
             if value is not None and value.is_pointer and not self.privileged:
@@ -612,28 +691,29 @@ class Walker:
         return replace(st, frames=tuple(frames))
 
     @staticmethod
-    def stack_fill(frame: Frame, base: int, slot: int, size: int) -> Reg:
+    def stack_fill(frame: Frame, base: int, slot: int, size: int) -> tuple[Reg, bool]:
         """``check_stack_read_fixed_off``: ``size`` bytes at fp``base`` (within ``slot``). A spill is one whose
         lowest byte is ``STACK_SPILL``; its size counts the spill bytes from there up. A whole spill reads
         back whole; a scalar spill reads back from its start when the read is no wider (the register's state,
-        unlinked if its value is wider than the read); anything else is read byte by byte."""
+        unlinked if its value is wider than the read); anything else is read byte by byte. The flag says whether
+        the read restored a spilled register (the kernel keeps ``INSN_F_STACK_ACCESS`` only then)."""
         spilled = frame.spill_at(slot)
         lowest = -(slot * 8) - 8
         if spilled is not None and frame.byte(lowest) == STACK_SPILL:
             spill_size = next((n for n in range(1, 8) if frame.byte(lowest + n) != STACK_SPILL), 8)
             if size == 8 and spill_size == 8:
-                return spilled
+                return spilled, True
             if spilled.type != SCALAR:
                 raise Reject("invalid size of register fill")  # part of a pointer
             if size <= spill_size and base == lowest:  # bpf_stack_narrow_access_ok
-                return spilled if spilled.b.umax.bit_length() <= 8 * size else replace(spilled, id=0)
+                return (spilled if spilled.b.umax.bit_length() <= 8 * size else replace(spilled, id=0)), True
             if all(frame.byte(base + i) == STACK_SPILL for i in range(size)) and spilled.b.is_const() \
                     and spilled.b.var_off.value == 0:
-                return const(0)
-            return UNKNOWN
+                return const(0), True
+            return UNKNOWN, False
         if all(frame.byte(base + i) == STACK_ZERO for i in range(size)):
-            return const(0)
-        return UNKNOWN  # misc data; privileged loaders may read uninitialised stack too
+            return const(0), False
+        return UNKNOWN, False  # misc data; privileged loaders may read uninitialised stack too
 
     def ctx_access(self, st: VerifierState, regno: int, reg: Reg, off: int, size: int, write: bool,
                    value: Reg | None):
@@ -721,6 +801,16 @@ class Walker:
         src = self.read(st, insn.src) if spec.source == isa.Source.X else const(insn.imm & B.U64_MAX)
         target = idx + 1 + insn.off
         taken = branch_taken(op, width, dst, src)
+        x = spec.source == isa.Source.X
+        if taken is not None:
+            # check_cond_jmp_op: a known outcome rests on the exact values of the scalars compared
+            self.mark_precise(st, *([insn.dst] if dst.type == SCALAR else []),
+                              *([insn.src] if x and src.type == SCALAR else []))
+        else:
+            linked = linked_regs(st, src.id if x and src.type == SCALAR else 0, dst.id if dst.type == SCALAR else 0)
+            if len(linked) > 1:  # both sides share the record: it is made before the other side is pushed
+                st = self.with_history(st, idx, self.prev, linked=linked, merge=self.jmp_point)
+                self.jmp_point = True
         if taken is not None and dst.type == SCALAR and src.type == SCALAR:
             # check_cond_jmp_op: a decided comparison of scalars learns nothing (no reg_set_min_max)
             return (target if taken else idx + 1), st, None
@@ -757,10 +847,10 @@ class Walker:
         if st.refs:
             ref, at = st.refs[0]
             raise Reject(f"Unreleased reference id={ref} alloc_insn={at}", "EINVAL")
-        self.check_return(r0)
+        self.check_return(r0, st)
         return None
 
-    def check_return(self, r0: Reg) -> None:
+    def check_return(self, r0: Reg, st: VerifierState) -> None:
         """``check_return_code`` for the program types with a fixed range."""
         ranges = {"cgroup_skb": (0, 1), "cgroup_sock_addr": (0, 1)}
         if self.prog_type not in ranges:
@@ -770,6 +860,7 @@ class Walker:
         lo, hi = ranges[self.prog_type]
         if r0.type != SCALAR:
             raise Reject(f"At program exit the register R0 is not a known value ({r0.type_name()})", "EINVAL")
+        self.mark_precise(st, 0)  # the range check rests on r0's exact bounds
         b = r0.b
         if b.smin >= lo and b.smax <= hi:
             return
@@ -794,6 +885,29 @@ class Walker:
         from .helper_args import check_helper_call
 
         return check_helper_call(self, idx, insn.imm, st)
+
+
+LINKED_REGS_MAX = 6
+
+
+def linked_regs(st: VerifierState, *ids: int) -> tuple[tuple[int, int], ...]:
+    """``collect_linked_regs``: the scalar registers and spilled slots, in every frame, that share one of
+    these ids, as (frame, regno) or (frame, -1 - slot); at most six."""
+    out: list[tuple[int, int]] = []
+    for sid in ids:
+        if not sid:
+            continue
+        for fr in range(len(st.frames) - 1, -1, -1):
+            f = st.frames[fr]
+            for regno in range(10):
+                r = f.regs[regno]
+                if r.type == SCALAR and r.id == sid and len(out) < LINKED_REGS_MAX:
+                    out.append((fr, regno))
+            for spi, r in f.spilled:
+                if r.type == SCALAR and r.id == sid and f.byte(-spi * 8 - 8) == STACK_SPILL \
+                        and len(out) < LINKED_REGS_MAX:
+                    out.append((fr, -1 - spi))
+    return tuple(out)
 
 
 def _reserved_name(spec: isa.OpSpec) -> str:

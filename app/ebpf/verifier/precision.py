@@ -1,0 +1,315 @@
+"""Precision tracking: which scalars a path relied on exactly (``mark_chain_precision``, ``backtrack_insn``,
+``propagate_precision`` in ``kernel/bpf/verifier.c``).
+
+A privileged walk compares kept states loosely: an old scalar counts only if it is *precise*, that is, if
+some check after it depended on its exact value (a comparison whose outcome was known, a scalar added to a
+pointer, a helper's size argument, a constant map key, the return code of a program type with a range).
+Such a check asks for precision of the registers involved; the walk then goes back through the
+instructions of the current path (``backtrack_insn``), following where the value came from (a move, an ALU
+operand, a stack spill, a caller's argument), and marks each register or spilled slot it reaches as precise
+in the states kept along the path. Kept states start imprecise and only gain marks, so a state kept early
+can later refuse a match it would have accepted before.
+
+The path between two kept states is not stored instruction by instruction: like the kernel, a state keeps a
+short history (``HistEntry``) of only the instructions that were reached by a jump (``prev`` is where from),
+that spilled or filled a register on the stack, or that compared registers linked by a scalar id. Every
+other instruction's predecessor is the one before it.
+
+Unprivileged loaders get no precision tracking: every scalar counts as precise (``__mark_reg_unknown``
+sets ``precise = !bpf_capable``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import isa
+from ..insn import Insn
+from .state import SCALAR, STACK_SPILL, Frame
+
+REGMASK_ARGS = frozenset(range(1, 6))
+
+
+@dataclass(frozen=True)
+class HistEntry:
+    """``struct bpf_jmp_history_entry``: instruction ``idx`` was reached from ``prev``; ``stack`` is the
+    (frame, slot) it spilled to or filled from (``INSN_F_STACK_ACCESS``); ``linked`` the registers and
+    slots sharing a scalar id with a compared register (``linked_regs``): ``(frame, regno)`` for a register,
+    ``(frame, -1 - slot)`` for a spilled slot."""
+
+    idx: int
+    prev: int
+    stack: tuple[int, int] | None = None
+    linked: tuple[tuple[int, int], ...] = ()
+
+
+# A path's history is a persistent list: (entry, older) pairs ending in None, newest first.
+History = tuple | None
+
+
+def push(hist: History, entry: HistEntry) -> History:
+    """``push_jmp_history``; an instruction records at most one entry, so a second record for the same
+    visit merges into the first (the caller passes the merged entry)."""
+    return (entry, hist)
+
+
+@dataclass(eq=False)
+class Marks:
+    """The precision marks a kept state has gained: ``regs`` and ``slots`` as (frame, number) pairs, or
+    ``everything`` after the fallback (``mark_all_scalars_precise``)."""
+
+    regs: set = field(default_factory=set)
+    slots: set = field(default_factory=set)
+    everything: bool = False
+
+    def reg(self, frame: int, regno: int) -> bool:
+        return self.everything or (frame, regno) in self.regs
+
+    def slot(self, frame: int, spi: int) -> bool:
+        return self.everything or (frame, spi) in self.slots
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One register or slot marked precise in a kept state: for the walk's events."""
+
+    state_seq: int  # the walk event at which the kept state was recorded
+    insn_idx: int  # the instruction it was kept at
+    frame: int
+    what: str  # "r3" or "fp-8"
+
+    def to_json(self) -> dict:
+        return {"state_seq": self.state_seq, "insn_idx": self.insn_idx, "frame": self.frame, "what": self.what}
+
+
+class NotSupported(Exception):
+    """``-ENOTSUPP`` from ``backtrack_insn``: precision falls back to marking every scalar."""
+
+
+class Backtrack:
+    """``struct backtrack_state``: the registers and slots still wanted, per frame, and the frame the
+    backtracking is in."""
+
+    def __init__(self, frame: int):
+        self.frame = frame
+        self.regs: list[set[int]] = [set() for _ in range(frame + 1)]
+        self.slots: list[set[int]] = [set() for _ in range(frame + 1)]
+
+    def empty(self) -> bool:
+        return not any(self.regs) and not any(self.slots)
+
+    def has_reg(self, regno: int, frame: int | None = None) -> bool:
+        return regno in self.regs[self.frame if frame is None else frame]
+
+    def has_slot(self, spi: int, frame: int) -> bool:
+        return spi in self.slots[frame]
+
+    def set_reg(self, regno: int, frame: int | None = None) -> None:
+        self.regs[self.frame if frame is None else frame].add(regno)
+
+    def clear_reg(self, regno: int, frame: int | None = None) -> None:
+        self.regs[self.frame if frame is None else frame].discard(regno)
+
+    def set_slot(self, spi: int, frame: int) -> None:
+        self.slots[frame].add(spi)
+
+    def enter_subprog(self) -> None:
+        """``bt_subprog_enter``: going back over an exit, into the callee."""
+        self.frame += 1
+        while len(self.regs) <= self.frame:
+            self.regs.append(set())
+            self.slots.append(set())
+
+    def exit_subprog(self) -> None:
+        """``bt_subprog_exit``: going back over the call, into the caller."""
+        if self.frame == 0:
+            raise NotSupported("backtracking out of the main program")
+        self.frame -= 1
+
+
+def _sync_linked(bt: Backtrack, entry: HistEntry | None) -> None:
+    """``bt_sync_linked_regs``: if one of the registers a jump refined together is wanted, all are."""
+    if entry is None or not entry.linked:
+        return
+    if not any(bt.has_reg(n, fr) if n >= 0 else bt.has_slot(-1 - n, fr) for fr, n in entry.linked
+               if fr < len(bt.regs)):
+        return
+    for fr, n in entry.linked:
+        if fr >= len(bt.regs):
+            continue
+        if n >= 0:
+            bt.set_reg(n, fr)
+        else:
+            bt.set_slot(-1 - n, fr)
+
+
+def backtrack_insn(insns: tuple[Insn, ...], idx: int, subseq_idx: int, entry: HistEntry | None,
+                   bt: Backtrack) -> None:
+    """``backtrack_insn``: turn what is wanted after instruction ``idx`` into what is wanted before it."""
+    _sync_linked(bt, entry)
+    insn = insns[idx]
+    spec = insn.spec
+    if spec is None:
+        return
+    cls, op, d, s = spec.cls, spec.op, insn.dst, insn.src
+    x = spec.source == isa.Source.X
+    stack = entry.stack if entry is not None else None
+    if cls in (isa.Class.ALU, isa.Class.ALU64):
+        if not bt.has_reg(d):
+            return
+        if op in ("le", "be", "bswap", "neg"):
+            return
+        if op in ("mov", "movsx"):
+            bt.clear_reg(d)
+            if x and s != 10:
+                bt.set_reg(s)
+        elif x and s != 10:
+            bt.set_reg(s)  # dst op= src: both needed before
+    elif cls == isa.Class.LDX:
+        if not bt.has_reg(d):
+            return
+        bt.clear_reg(d)
+        if stack is not None:  # a fill: the slot's spilled scalar is what is wanted
+            bt.set_slot(stack[1], stack[0])
+    elif cls in (isa.Class.STX, isa.Class.ST):
+        if bt.has_reg(d):
+            raise NotSupported("a wanted scalar used as a store's address")
+        if stack is None or not bt.has_slot(stack[1], stack[0]):
+            return
+        bt.slots[stack[0]].discard(stack[1])
+        if cls == isa.Class.STX:
+            bt.set_reg(s)
+    elif cls in (isa.Class.JMP, isa.Class.JMP32):
+        if op == "call_local":
+            # going back over the call, from the callee's first instruction: r1-r5 are the caller's
+            if bt.regs[bt.frame] - REGMASK_ARGS or bt.slots[bt.frame]:
+                raise NotSupported("callee registers other than arguments wanted at its entry")
+            wanted = set(bt.regs[bt.frame])
+            bt.regs[bt.frame].clear()
+            bt.exit_subprog()
+            for r in wanted:
+                bt.set_reg(r)
+        elif op in ("call", "call_kfunc", "callx"):
+            bt.clear_reg(0)  # the helper set r0
+            if bt.regs[bt.frame] & REGMASK_ARGS:
+                raise NotSupported("arguments wanted after a helper call")
+        elif op == "exit":
+            # going back from the instruction after a call into the callee's exit
+            r0 = subseq_idx >= 1 and insns[subseq_idx - 1].spec is not None \
+                and insns[subseq_idx - 1].spec.op == "call_local" and bt.has_reg(0)
+            if bt.regs[bt.frame] & REGMASK_ARGS:
+                raise NotSupported("arguments wanted after a subprogram returned")
+            bt.clear_reg(0)
+            bt.enter_subprog()
+            if r0:
+                bt.set_reg(0)
+        elif op in ("ja", "may_goto"):
+            pass
+        elif x and (bt.has_reg(d) or bt.has_reg(s)):
+            bt.set_reg(s)  # dst <cond> src: both needed before
+            bt.set_reg(d)
+    elif op == "ld_imm64":
+        bt.clear_reg(d)
+    elif op in ("ld_abs", "ld_ind"):
+        if bt.has_reg(d):
+            raise NotSupported("ld_abs/ld_ind")
+    _sync_linked(bt, entry)
+
+
+def is_spilled_scalar(frame: Frame, spi: int) -> bool:
+    """``is_spilled_scalar_reg``: the slot's lowest byte is a spill and what was spilled is a scalar."""
+    if frame.byte(-spi * 8 - 8) != STACK_SPILL:
+        return False
+    r = frame.spill_at(spi)
+    return r is not None and r.type == SCALAR
+
+
+def mark_chain(insns: tuple[Insn, ...], st, last_idx: int, bt: Backtrack) -> list[Mark]:
+    """``__mark_chain_precision``: backtrack from instruction ``last_idx`` of the current state ``st``
+    (whose own instruction is skipped: its registers are the ones wanted), then through every kept
+    ancestor (``st.parent``), marking what is wanted in each. Returns the new marks. The current state
+    itself gets none: it is compared only once kept, and kept states start imprecise."""
+    start_parent = st.parent
+    marks: list[Mark] = []
+    first_idx = st.first_insn_idx
+    hist = st.hist
+    subseq = -1
+    skip_first = True
+    try:
+        while True:
+            i = last_idx
+            while True:
+                if skip_first:
+                    skip_first = False
+                else:
+                    entry = hist[0] if hist is not None and hist[0].idx == i else None
+                    backtrack_insn(insns, i, subseq, entry, bt)
+                if bt.empty():
+                    return marks
+                subseq = i
+                # get_prev_insn_idx
+                if i == first_idx and (hist is None or (hist[1] is None and hist[0].idx == i)):
+                    break
+                if hist is not None and hist[0].idx == i:
+                    i = hist[0].prev
+                    hist = hist[1]
+                else:
+                    i -= 1
+                if i < 0:
+                    raise NotSupported("backtracked past the program's start")
+            kept = st.parent
+            if kept is None:
+                break
+            parent = kept.state
+            for fr in range(bt.frame, -1, -1):
+                if fr >= len(parent.frames):
+                    raise NotSupported("a kept state with fewer frames")
+                f = parent.frames[fr]
+                for regno in sorted(bt.regs[fr]):
+                    if f.regs[regno].type != SCALAR or kept.marks.reg(fr, regno):
+                        bt.regs[fr].discard(regno)
+                    else:
+                        kept.marks.regs.add((fr, regno))
+                        marks.append(Mark(kept.seq, kept.insn_idx, fr, f"r{regno}"))
+                for spi in sorted(bt.slots[fr]):
+                    if not is_spilled_scalar(f, spi) or kept.marks.slot(fr, spi):
+                        bt.slots[fr].discard(spi)
+                    else:
+                        kept.marks.slots.add((fr, spi))
+                        marks.append(Mark(kept.seq, kept.insn_idx, fr, f"fp{-8 * (spi + 1)}"))
+            if bt.empty():
+                return marks
+            subseq = first_idx
+            last_idx = kept.last_insn_idx
+            first_idx = parent.first_insn_idx
+            hist = parent.hist
+            st = parent
+    except NotSupported:
+        pass
+    # something wanted was never found (or backtracking gave up): every scalar of every ancestor is precise
+    kept = start_parent
+    while kept is not None:
+        if not kept.marks.everything:
+            kept.marks.everything = True
+            marks.append(Mark(kept.seq, kept.insn_idx, -1, "all scalars"))
+        kept = kept.state.parent
+    return marks
+
+
+def wanted_from(kept, frames_count: int) -> Backtrack:
+    """``propagate_precision``: what a covering kept state had marked precise is wanted in the pruned path too."""
+    bt = Backtrack(frames_count - 1)
+    old = kept.state
+    for fr, f in enumerate(old.frames):
+        if fr >= frames_count:
+            break
+        for regno in range(10):
+            if f.regs[regno].type == SCALAR and kept.marks.reg(fr, regno):
+                bt.set_reg(regno, fr)
+        for spi, r in f.spilled:
+            if r.type == SCALAR and f.byte(-spi * 8 - 8) == STACK_SPILL and kept.marks.slot(fr, spi):
+                bt.set_slot(spi, fr)
+    return bt
+
+
+__all__ = ["HistEntry", "Marks", "Mark", "Backtrack", "NotSupported", "backtrack_insn", "mark_chain", "wanted_from",
+           "push", "is_spilled_scalar"]
