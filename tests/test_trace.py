@@ -121,3 +121,22 @@ def test_replay_with_an_empty_packet():
     result = run(program, prog_type="socket_filter", packet=bytes(14), trace=True)
     assert result.fault is not None and result.fault.pc == 2
     assert [result.trace.state_at(k).pc for k in range(len(result.trace) + 1)] == [0, 1, 2, 2]
+
+
+def test_breakpoint_hits_forward_and_back_match_a_plain_scan():
+    r = run(LOOP, trace=True, checkpoint_every=1024)
+    pcs, trace = list(r.trace.pcs), r.trace
+    for wanted in ((3,), (0, 6), (4, 5), (99,)):
+        for k in (-1, 0, 1, 5, 4000, len(pcs) - 2, len(pcs), len(pcs) + 3):
+            forward = next((i for i in range(max(k + 1, 0), len(pcs)) if pcs[i] in wanted), None)
+            back = next((i for i in range(min(k, len(pcs)) - 1, -1, -1) if pcs[i] in wanted), None)
+            assert trace.next_hit(wanted, k) == forward, (wanted, k)
+            assert trace.prev_hit(wanted, k) == back, (wanted, k)
+
+
+@pytest.mark.parametrize("start, stop", [(0, 5), (1020, 1030), (len(LOOP.insns), 4100), (10_000, 10_010),
+                                         (9_990, 20_000), (50, 50)])
+def test_a_range_of_step_records_is_each_step_record(start, stop):
+    r = run(LOOP, trace=True, checkpoint_every=1024)
+    stop = min(stop, len(r.trace))
+    assert list(r.trace.step_records(start, stop)) == [r.trace.step_record(k) for k in range(start, stop)]

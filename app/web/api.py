@@ -8,9 +8,9 @@ its JSON path (``source``, ``input.mem``, ``options.max_insns``); assembly error
 decode errors ``pc``. The bodies are read and checked by ``jsonbody.py``.
 
 ``run``, ``verify`` and ``share`` take one body, the *setup*: ``source`` or ``bytecode``, ``type``, ``maps``,
-``input``, ``env``, ``seeds``, ``options`` (``max_insns``, ``max_processed``, ``walk``) and ``view``. Each checks
-all of it and uses what applies: ``run`` ignores ``max_processed``, ``walk`` and ``view``; ``verify`` ignores
-``input``, ``env``, ``seeds``, ``max_insns`` and ``view``. So a share's ``/p/<id>.json`` goes as it is to
+``input``, ``env``, ``seeds``, ``options`` (``max_insns``, ``max_processed``, ``walk``, ``trace``) and ``view``. Each
+checks all of it and uses what applies: ``run`` ignores ``max_processed``, ``walk`` and ``view``; ``verify``
+ignores ``input``, ``env``, ``seeds``, ``max_insns``, ``trace`` and ``view``. So a share's ``/p/<id>.json`` goes as it is to
 either (``verify`` needs a program ``type``, which ``raw`` is not). Both are rate-limited per client
 (``ratelimit.py``): 429 with ``Retry-After``.
 
@@ -44,13 +44,21 @@ Every ``source`` is assembly unless ``"language": "c"``: C is compiled as the pl
     ``env`` sets what helpers see (``{"pid": 7, "comm": "nginx", "cpu": 1, ...}``); ``seeds`` sets map
     entries first (``[{"map": name or index, "key": hex, "value": hex}]``).
 
+    ``"options": {"trace": {"offset"?: int, "limit"?: int, "run"?: int}}`` adds one page of the run's trace:
+    ``trace``, what each step from ``offset`` did (``StepRecord.to_json``: ``step``, ``pc``, ``next_pc``,
+    ``regs``, ``memory``, ``output``, ``frame_depth``, ``fault``, ``retval``), at most ``limit`` of them
+    (default 100, at most 1,000: ``jsonbody.PAGE_SIZES``), and ``trace_page``, ``{"offset", "limit", "total",
+    "next_offset"}`` (null on the last page; plus ``run``, whose trace it is, with several packets, by
+    default the last). The page is computed in one pass from the trace's checkpoint before ``offset``.
+
 ``POST /api/v1/verify``
     ``{"source": str | "bytecode": hex, "type": str, "maps"?: [...], "options"?: {"max_processed": int,
     "walk": bool}}`` -> the CLI's ``verify --json`` object: ``accepted``, ``verdict`` (``accept``,
     ``reject``, or ``incomplete`` when the walk reached ``max_processed``, by default the server's limit,
     before a verdict), ``error`` (``{"insn", "message", "errno"}`` or null), ``stats`` (``processed_insns``,
     ``total_states``, ``peak_states``, ``max_states_per_insn``, ``max_pending``), ``log``, and with ``walk``
-    the walk's events. ``type`` is required: the verifier's rules depend on the program type. A rejection is a
+    the walk's events (all of them, and ``walk_truncated``); ``"walk": {"offset"?, "limit"?}`` gives one page
+    of them instead, with ``walk_page`` as ``trace_page`` above. ``type`` is required: the verifier's rules depend on the program type. A rejection is a
     result (200), not an error.
 
 ``POST /api/v1/share``
@@ -75,11 +83,11 @@ from app.ebpf import AsmError, DecodeError, InputError, Program, assemble, disas
 from app.ebpf.asm import format_insn
 from app.ebpf.maps import check_map
 from app.ebpf.progtypes import PROG_TYPES
-from app.ebpf.vm import run, run_packets
+from app.ebpf.vm import RunResult, run, run_packets
 
 from .forms import LANG_ASM, LANG_C, LANGUAGES, RAW
 from .inputs import FieldError, Limits, check_source, parse_hex
-from .jsonbody import SETUP_FIELDS, STYLES, ApiError, map_defs, read_body, run_inputs, string
+from .jsonbody import SETUP_FIELDS, STYLES, ApiError, TracePage, map_defs, read_body, run_inputs, string
 from .openapi import document
 from .present import insn_rows
 from .runs import compile_program
@@ -202,22 +210,40 @@ def run_program():
     program = replace(program, maps=program.maps + map_defs(data.get("maps", []), len(program.maps)))
     prog_type, packets, mem = inputs.prog_type, inputs.packets, inputs.mem
     common = {"prog_type": prog_type, "env": inputs.env, "seeds": inputs.seeds, "max_insns": inputs.max_insns}
+    paged = inputs.trace
     try:
         if packets is not None and len(packets) > 1:
-            results = run_packets(program, list(packets), **common)
+            which = len(packets) - 1 if paged is None or paged.run is None else paged.run
+            if which >= len(packets):
+                raise ApiError(400, f"there are {len(packets)} packets: runs 0 to {len(packets) - 1}",
+                               "options.trace.run")
+            results = run_packets(program, list(packets), trace_run=which if paged else None, **common)
             body = results[-1].to_json()
             body["runs"] = [{k: v for k, v in r.to_json().items() if k != "maps"} for r in results]
-            return jsonify(body)
+            return jsonify(_with_trace(body, results[which], paged, which))
+        if paged is not None and paged.run:
+            raise ApiError(400, "there is one run: run 0", "options.trace.run")
         if prog_type == RAW and packets is not None:
             mem, layout, packet = packets[0], "packet", None
         else:
             layout, packet = "mem", packets[0] if packets else None
         strings = {k: v.encode() for k, v in inputs.strings.items()}
         result = run(program, mem=mem, layout=layout, packet=packet, ctx=inputs.ctx or None, event=inputs.event,
-                     strings=strings or None, **common)
+                     strings=strings or None, trace=paged is not None, **common)
     except InputError as e:
         raise ApiError(400, e.message, _api_field(e.field, inputs.source)) from None
-    return jsonify(result.to_json())
+    return jsonify(_with_trace(result.to_json(), result, paged))
+
+
+def _with_trace(body: dict[str, Any], result: RunResult, paged: TracePage | None, which: int | None = None):
+    """The answer with a page of ``result``'s trace, when one was asked for: ``trace`` lists what each step
+    did (``StepRecord.to_json``), ``trace_page`` says where the page is (and, with several packets, whose)."""
+    if paged is None or result.trace is None:
+        return body
+    records = result.trace.step_records(paged.offset, paged.offset + paged.limit)
+    body["trace"] = [record.to_json() for record in records]
+    body["trace_page"] = paged.of(len(result.trace)) | ({"run": which} if which is not None else {})
+    return body
 
 
 @bp.post("/verify")
@@ -238,7 +264,14 @@ def verify_program():
         if problem:
             raise ApiError(400, f"map {mdef.name} cannot be created: {problem}",
                            "source" if i < declared else f"maps[{i - declared}]")
-    return jsonify(verify(program, prog_type, max_processed=inputs.max_processed).to_json(walk=inputs.walk))
+    result = verify(program, prog_type, max_processed=inputs.max_processed)
+    paged = inputs.walk_page
+    body = result.to_json(walk=inputs.walk and paged is None)
+    if paged is not None:
+        body["walk"] = [event.to_json() for event in result.walk[paged.offset:paged.offset + paged.limit]]
+        body["walk_truncated"] = result.walk_truncated
+        body["walk_page"] = paged.of(len(result.walk))
+    return jsonify(body)
 
 
 @bp.post("/share")

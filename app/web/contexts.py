@@ -471,6 +471,22 @@ class LastStep:
 
 
 @dataclass(frozen=True)
+class Breakpoints:
+    """The VM stepper's breakpoints (``_stepper.html``, ``_listing.html``, ``_step.html``; ``breakpoints.py``
+    reads and uses them): the ``pcs`` set, in order, and its ``text`` as the ``break`` field and the URL carry
+    it (``3,7``); ``problems``, one sentence for each part of the text given that names no instruction;
+    ``note``, what the last Continue or Reverse continue did (blank when the position came another way)."""
+
+    pcs: tuple[int, ...] = ()
+    problems: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def text(self) -> str:
+        return ",".join(map(str, self.pcs))
+
+
+@dataclass(frozen=True)
 class StepContext:
     """The machine at one position of the run (``_step.html``).
 
@@ -481,7 +497,8 @@ class StepContext:
     a subprogram it called, ...); ``registers`` and ``regions`` (stacks, input memory, anything else) are
     the machine state, with the ``ctx`` decoded field by field, the ``packet`` as the program sees it and
     the ``maps``' value memory; ``output`` is what helpers printed so far; ``abstract`` is what the verifier
-    knew about the registers at this instruction (``abstractview.AbstractView``; None for raw programs).
+    knew about the registers at this instruction (``abstractview.AbstractView``; None for raw programs);
+    ``breakpoints`` are the stepper's breakpoints (``Breakpoints``).
     """
 
     index: int
@@ -499,6 +516,7 @@ class StepContext:
     maps: tuple[MapRegions, ...]
     output: tuple[OutputLine, ...]
     abstract: AbstractView | None = None
+    breakpoints: Breakpoints = Breakpoints()
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ Field names (the element ids are the same, except the repeated seed rows, ``seed
 
 ``source``, ``language`` (``asm``, the default, or ``c``: see ``runs.py``), ``type`` (``raw`` or a program
 type), ``max_insns``, ``step`` (position in the run) and ``run`` (which packet's run to step, from 0);
+the step form's ``to`` (run to an instruction), ``break`` (breakpoints, ``3,7``), ``toggle`` (a breakpoint to
+set or clear), ``go`` (``continue`` or ``reverse``) and ``at`` (the position they start from), see
+``breakpoints.py``;
 ``mem`` (raw programs: input memory as hex);
 ``packet_from`` (``fields``, ``spec``, ``hex`` or ``pcap``) with ``packets`` (hex, one packet per line),
 ``packet_spec`` (one spec per line), ``pcap`` (a file) or the layer form (``packetform.FORM_NAMES``);
@@ -48,8 +51,10 @@ class SeedRow:
 class RunForm:
     """The form's fields as sent (all text), kept to show them again (see the module docstring):
     ``source``, ``max_insns``, ``step``, ``type``, ``mem``, ``run``, ``packet_from``, ``packets``,
-    ``packet_spec``, ``event`` and ``language`` as named there (``walk``: the verifier walk event to show, blank for
-    where the walk opens; ``to``: run from ``step`` to the next time this instruction runs); ``layers``, ``ctx``, ``strings`` and ``env`` hold the layer
+    ``packet_spec``, ``event`` and ``language`` as named there (``walk``: the verifier walk event to show,
+    blank for where the walk opens; ``to``: run from ``step`` to the next time this instruction runs;
+    ``breaks`` is the ``break`` field, and ``toggle``, ``go`` and ``at`` are as ``breakpoints.py`` says);
+    ``layers``, ``ctx``, ``strings`` and ``env`` hold the layer
     form, ``ctx_*``, ``str_*`` and ``env_*`` fields by their names without the prefix; ``seeds`` the seed
     rows; ``pcap_name`` is the file the packets came from."""
 
@@ -72,6 +77,10 @@ class RunForm:
     walk: str = ""
     to: str = ""
     language: str = LANG_ASM
+    breaks: str = ""
+    toggle: str = ""
+    go: str = ""
+    at: str = ""
 
     @property
     def prog_type(self) -> str:
@@ -97,7 +106,8 @@ class RunForm:
             packet_spec=form.get("packet_spec", ""), layers=layers, ctx=prefixed("ctx_"), event=form.get("event", ""),
             strings=prefixed("str_"), env=prefixed("env_", ENV_NAMES), seeds=rows[:limits.packets],
             pcap_name=form.get("pcap_name", ""), walk=form.get("walk", ""),
-            to=form.get("to", ""), language=form.get("language", LANG_ASM))
+            to=form.get("to", ""), language=form.get("language", LANG_ASM), breaks=form.get("break", ""),
+            toggle=form.get("toggle", ""), go=form.get("go", ""), at=form.get("at", ""))
 
     @classmethod
     def from_request(cls, form, files, limits: Limits) -> tuple["RunForm", dict[str, str]]:

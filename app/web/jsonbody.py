@@ -12,7 +12,8 @@ checks everything a run takes besides the program (``type``, ``input``, ``env``,
 * for context hooks, what the engine would refuse: an unknown tracepoint event, unknown context fields (or
   aliases), values that do not fit their field (the engine's own ``context_input`` decides);
 * anything unbounded: integers outside 64 bits, names longer than ``MAX_NAME`` characters, view positions
-  past the run limits.
+  past the run limits, pages (``options.walk`` as an object, ``options.trace``) larger than ``PAGE_SIZES``
+  allows.
 
 Every failure is an ``ApiError`` (or an ``inputs.FieldError``) naming the field by its JSON path (``source``,
 ``input.packets[2]``, ``seeds[0].map``).
@@ -43,14 +44,23 @@ SOURCES = ("mem", "packet", "packets", "packet_spec", "packet_fields")
 """Where a run's memory or packets come from: at most one per request."""
 CONTEXT_FIELDS = ("ctx", "event", "strings")
 INPUT_FIELDS = SOURCES + CONTEXT_FIELDS
-OPTION_FIELDS = ("max_insns", "max_processed", "walk")
+OPTION_FIELDS = ("max_insns", "max_processed", "walk", "trace")
 VIEW_FIELDS = ("step", "run")
+PAGE_FIELDS = ("offset", "limit")
+"""A page of a long list in an answer (``options.walk``, ``options.trace``): from item ``offset`` (default 0),
+at most ``limit`` items (default and cap in ``PAGE_SIZES``)."""
+TRACE_FIELDS = (*PAGE_FIELDS, "run")
+"""``options.trace`` is a page, plus with several packets the ``run`` whose trace it is (default: the last)."""
+PAGE_SIZES = {"walk": (100, 1000), "trace": (100, 1000)}
+"""Per paged list, the ``limit`` used when none is given and the largest one the server takes."""
 MAP_FIELDS = ("name", "type", "key_size", "value_size", "max_entries", "flags")
 SEED_FIELDS = ("map", "key", "value")
 ENV_FIELDS = tuple(f.name for f in dataclass_fields(Env) if f.name != "memory")
 STYLES = ("asm", "log")  # how instructions are printed: the assembler's syntax, or the verifier log's
 MAX_NAME = 128
 """Longest name (of a map, a context field, an event) a body may use: longer ones name nothing."""
+MAX_WALK_OFFSET = 1_000_000
+"""Largest ``options.walk.offset`` (the walk keeps fewer events than this: ``walk.MAX_EVENTS``)."""
 INT_RANGE = (-(1 << 63), (1 << 64) - 1)
 """Integers a body may hold where the engine takes a 64-bit value (signed or unsigned)."""
 
@@ -76,11 +86,35 @@ class ApiError(Exception):
 
 
 @dataclass(frozen=True)
+class Page:
+    """Which items of a long list to answer with: ``limit`` of them from ``offset``."""
+
+    offset: int
+    limit: int
+
+    def of(self, total: int) -> dict[str, Any]:
+        """What the answer says about the page: ``{"offset", "limit", "total", "next_offset"}``, where
+        ``next_offset`` is the offset of the following page, or null when this one reaches the end."""
+        end = self.offset + self.limit
+        return {"offset": self.offset, "limit": self.limit, "total": total,
+                "next_offset": end if end < total else None}
+
+
+@dataclass(frozen=True)
+class TracePage(Page):
+    """A page of a run's trace, and with several packets which ``run`` (None: the last)."""
+
+    run: int | None = None
+
+
+@dataclass(frozen=True)
 class RunInputs:
     """A checked body, apart from the program: the hook (``prog_type``); which of ``SOURCES`` gave the input
     (``source``, or None) and its ``mem`` or ``packets``; the context (``ctx`` by the names given, ``event``,
     ``strings``); ``env`` and ``seeds``; the options (``max_insns`` for runs, ``max_processed`` and ``walk``
-    for the verifier, each defaulting to the server's limit) and the ``view`` (``step``, ``run``)."""
+    for the verifier, each defaulting to the server's limit; ``walk_page`` when ``walk`` asks for one page of the
+    walk rather than all of it; ``trace`` when a run's trace is asked for) and the ``view`` (``step``,
+    ``run``)."""
 
     prog_type: str
     source: str | None
@@ -96,6 +130,8 @@ class RunInputs:
     walk: bool
     step: int
     run: int
+    walk_page: Page | None = None
+    trace: TracePage | None = None
 
 
 # --- the body and its plain values ---------------------------------------------------------------------------
@@ -381,8 +417,22 @@ def run_inputs(data: dict[str, Any], limits: Limits) -> RunInputs:
     _context(prog_type, ctx, event, texts, limits)
     options = object_of(data.get("options", {}), "options", OPTION_FIELDS)
     walk = options.get("walk", False)
-    if not isinstance(walk, bool):
-        raise ApiError(400, "must be true or false", "options.walk")
+    walk_page = None
+    if isinstance(walk, dict):
+        walk_page, walk = page(walk, "walk", MAX_WALK_OFFSET), True
+    elif not isinstance(walk, bool):
+        raise ApiError(400, "must be true (the whole walk), false, or a page {\"offset\"?: int, \"limit\"?: int}",
+                       "options.walk")
+    trace = options.get("trace", False)
+    if trace is not False:
+        if not isinstance(trace, dict):
+            raise ApiError(400, "must be false or a page {\"offset\"?: int, \"limit\"?: int, \"run\"?: int}: a trace "
+                                f"may be {limits.run_insns:,} steps long, so it comes in pages of at most "
+                                f"{PAGE_SIZES['trace'][1]:,}", "options.trace")
+        object_of(trace, "options.trace", TRACE_FIELDS)
+        first = page(trace, "trace", limits.run_insns)
+        which = integer(trace["run"], "options.trace.run", 0, limits.packets - 1) if "run" in trace else None
+        trace = TracePage(first.offset, first.limit, which)
     view = object_of(data.get("view", {}), "view", VIEW_FIELDS)
     return RunInputs(
         prog_type, source, mem, tuple(found) if found is not None else None, ctx, event, texts,
@@ -390,4 +440,14 @@ def run_inputs(data: dict[str, Any], limits: Limits) -> RunInputs:
         count_option(options, "max_insns", limits.run_insns),
         count_option(options, "max_processed", limits.verify_insns),
         walk, integer(view.get("step", 0), "view.step", 0, limits.run_insns + 1),
-        integer(view.get("run", 0), "view.run", 0, limits.packets))
+        integer(view.get("run", 0), "view.run", 0, limits.packets), walk_page, trace or None)
+
+
+def page(value: dict[str, Any], name: str, highest_offset: int) -> Page:
+    """``options.<name>`` as a page: ``offset`` from 0 to ``highest_offset`` (past the end of the list is
+    an empty page), ``limit`` from 1 to the cap of ``PAGE_SIZES``."""
+    path = f"options.{name}"
+    object_of(value, path, TRACE_FIELDS if name == "trace" else PAGE_FIELDS)
+    default, most = PAGE_SIZES[name]
+    return Page(integer(value.get("offset", 0), f"{path}.offset", 0, highest_offset),
+                integer(value.get("limit", default), f"{path}.limit", 1, most))

@@ -17,9 +17,12 @@ from .jsonbody import (
     INPUT_FIELDS,
     MAP_FIELDS,
     OPTION_FIELDS,
+    PAGE_FIELDS,
+    PAGE_SIZES,
     SEED_FIELDS,
     SETUP_FIELDS,
     STYLES,
+    TRACE_FIELDS,
     VIEW_FIELDS,
 )
 
@@ -54,7 +57,11 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     # options and view
     "max_insns": _INTEGER,
     "max_processed": _INTEGER,
-    "walk": {"type": "boolean"},
+    "walk": {"oneOf": [{"type": "boolean"}, {"$ref": "#/components/schemas/WalkPage"}],
+             "description": "verify: true for the whole walk, or one page of its events"},
+    "trace": {"oneOf": [{"const": False}, {"$ref": "#/components/schemas/TracePage"}],
+              "description": "run: one page of the trace"},
+    "offset": {**_INTEGER, "minimum": 0, "default": 0},
     "step": _INTEGER,
     "run": _INTEGER,
     # maps and seeds
@@ -67,6 +74,16 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "key": _HEX,
     "value": _HEX,
 }
+
+
+def _page(name: str, fields: tuple[str, ...], what: str) -> dict:
+    """A page request of ``options.<name>``, with its default and largest ``limit`` (``PAGE_SIZES``)."""
+    default, most = PAGE_SIZES[name]
+    limit = {**_INTEGER, "minimum": 1, "maximum": most, "default": default}
+    run = {**_INTEGER, "minimum": 0, "description": "with several packets, whose run (default: the last)"}
+    out = _object(fields, overrides={"limit": limit, "run": run})
+    out["description"] = f"{what}: at most {most:,} items from offset (the answer says the total and next offset)"
+    return out
 
 
 def _object(fields: tuple[str, ...], required: tuple[str, ...] = (), overrides: dict | None = None) -> dict:
@@ -106,9 +123,11 @@ def document() -> dict[str, Any]:
                                          "{text, insns}"),
             "/api/v1/run": _post("Run a program in the VM", setup,
                                  "the CLI's run --json object: retval, retval_name, insns_executed, fault, "
-                                 "packet_out, maps, output (runs with several packets)"),
+                                 "packet_out, maps, output (runs with several packets); with options.trace, "
+                                 "trace (what each step of the page changed) and trace_page (a PageInfo)"),
             "/api/v1/verify": _post("Check a program as the kernel's verifier would", setup,
-                                    "the CLI's verify --json object: accepted, verdict, error, stats, log (walk)"),
+                                    "the CLI's verify --json object: accepted, verdict, error, stats, log; with "
+                                    "options.walk, walk and walk_truncated, and for a page walk_page (a PageInfo)"),
             "/api/v1/share": _post("Store a setup under a permanent link", setup, "{id, url} (201 when new)"),
             "/p/{id}.json": {"get": {
                 "summary": "A shared setup, in the shape the POST endpoints take",
@@ -123,6 +142,12 @@ def document() -> dict[str, Any]:
             "Input": _object(INPUT_FIELDS),
             "Options": _object(OPTION_FIELDS),
             "View": _object(VIEW_FIELDS),
+            "WalkPage": _page("walk", PAGE_FIELDS, "a page of the verifier walk's events (verify)"),
+            "TracePage": _page("trace", TRACE_FIELDS, "a page of the run's trace, what each step changed (run)"),
+            "PageInfo": {"type": "object", "required": ["offset", "limit", "total", "next_offset"], "properties": {
+                "offset": _INTEGER, "limit": _INTEGER, "total": _INTEGER,
+                "next_offset": {"oneOf": [_INTEGER, {"type": "null"}]},
+                "run": {**_INTEGER, "description": "trace_page with several packets: whose run"}}},
             "Env": _object(ENV_FIELDS, overrides={name: {"oneOf": [_INTEGER, _STRING]} for name in ENV_FIELDS}),
             "MapDecl": _object(MAP_FIELDS, ("type", "key_size", "value_size", "max_entries"),
                                {"type": {"enum": list(MAP_TYPES)}}),

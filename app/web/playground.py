@@ -2,7 +2,7 @@
 
 Routes (all answer a full page to a plain request and a fragment to htmx, see ``render.py``):
 
-``GET /`` (``?example=slug``, and ``step``, ``run``, ``walk`` as in ``view_args``)
+``GET /`` (``?example=slug``, and ``step``, ``run``, ``walk``, ``break`` as in ``with_view_args``)
     the page with an example loaded and already run (default: the first example); 404 for an unknown slug.
 ``POST /run`` (the form of ``forms.py``: ``source``, ``type``, the hook's input fields, ``env_*``, seeds,
 ``max_insns``, ``step``, ``run``, ``csrf_token``; multipart when it carries a ``pcap`` upload)
@@ -10,7 +10,9 @@ Routes (all answer a full page to a plain request and a fragment to htmx, see ``
     and of the declared maps. 422 when a field cannot be used; an assembly error or a fault is a result.
 ``POST /step`` (the same fields, sent by the step form with the inputs of the result on screen)
     htmx gets ``_step.html`` for position ``step`` of run ``run``; if the inputs no longer run, the whole
-    result instead.
+    result instead. ``to`` runs to an instruction, ``go`` (``continue``, ``reverse``) to the next or previous
+    breakpoint hit of ``break`` from position ``at``, and ``toggle`` sets or clears a breakpoint there
+    (``breakpoints.py``); ``/run`` takes them too (the step form without JavaScript posts there).
 ``POST /walk`` (the same fields plus ``walk``, sent by the walk form with the inputs of the result on screen)
     htmx gets ``_walk.html`` at event ``walk`` of the verifier's walk; if the program no longer builds
     or names no hook, the whole result instead.
@@ -25,9 +27,10 @@ from typing import Mapping
 
 from flask import Blueprint, abort, current_app, render_template, request
 
+from . import breakpoints
 from .abstractview import abstract_view
 from .checkview import verified, verifier_check
-from .contexts import ExampleLink, PlaygroundPage
+from .contexts import Breakpoints, ExampleLink, PlaygroundPage
 from .examples import BY_SLUG, DEFAULT, MENU, Example
 from .forms import RunForm
 from .inputs import FieldError, Limits
@@ -63,12 +66,14 @@ def build_page(form: RunForm, limits: Limits, example: Example | None = None,
                errors: Mapping[str, str] | None = None) -> tuple[PlaygroundPage, int]:
     """The whole page for a form, and the HTTP status it deserves (422 when a field was unusable)."""
     outcome, errors, step = _outcome(form, limits, errors or {})
-    step = run_to(outcome, step, form.to)
+    step, marks = navigate(outcome, form, step)
     asm_error = outcome.asm_error if outcome else None
     links = tuple(ExampleLink(e.slug, e.title, e.summary, e.type, e is example) for e in MENU)
     selected = next((link for link in links if link.selected), None)
     editor = editor_context(form, errors, asm_error, outcome.program if outcome else None, limits)
     result = result_context(form, errors, outcome, step)
+    if result.step is not None:
+        result = replace(result, step=replace(result.step, breakpoints=marks))
     checked = None
     if outcome is not None and outcome.program is not None and result.verdict is not None:
         checked = verified(outcome.program, form.prog_type, limits.verify_insns)
@@ -97,11 +102,14 @@ VIEW_ARGS = ("step", "run", "walk")
 
 
 def with_view_args(form: RunForm, args: Mapping[str, str]) -> RunForm:
-    """The form opened where a URL says: ``?step=N`` (position in the run), ``run=R`` (which packet's run)
-    and ``walk=E`` (the verifier walk's event), which the page's scripts keep in the address bar so that a
-    reload, back/forward and a copied link show the same place. Anything but a plain number is ignored
-    (the views clamp numbers into range)."""
-    given = {k: args[k] for k in VIEW_ARGS if args.get(k, "").isdigit() and len(args[k]) <= 9}
+    """The form opened where a URL says: ``?step=N`` (position in the run), ``run=R`` (which packet's run),
+    ``walk=E`` (the verifier walk's event) and ``break=3,7`` (the stepper's breakpoints), which the page's
+    scripts keep in the address bar so that a reload, back/forward and a copied link show the same place.
+    For the first three anything but a plain number is ignored (the views clamp numbers into range); the
+    breakpoints are checked against the program, which says what is wrong with them."""
+    given = {k: args[k] for k in VIEW_ARGS if _number(args.get(k, ""))}
+    if args.get("break"):
+        given["breaks"] = args["break"][:breakpoints.MAX_TEXT + 1]
     return replace(form, **given) if given else form
 
 
@@ -130,8 +138,9 @@ def step():
     outcome, errors, index = _outcome(form, limits, {})
     if outcome is None or outcome.program is None or outcome.result is None:
         return _result_response(form, limits, errors, retarget="#result")
-    index = run_to(outcome, index, form.to)
-    context = step_context(outcome.program, outcome.result, index, run_setting(form, outcome))
+    index, marks = navigate(outcome, form, index)
+    context = replace(step_context(outcome.program, outcome.result, index, run_setting(form, outcome)),
+                      breakpoints=marks)
     checked = verified(outcome.program, form.prog_type, limits.verify_insns)
     context = _with_abstract(context, outcome.program, checked, outcome.result,
                              lambda: verified(outcome.program, form.prog_type, limits.verify_insns, True))
@@ -139,13 +148,35 @@ def step():
                             lambda: ("playground/page.html", build_page(form, limits)[0]))
 
 
+def navigate(outcome: Outcome | None, form: RunForm, step: int) -> tuple[int, Breakpoints]:
+    """The position to show and the breakpoints: position ``step``, unless the step form asked to run to an
+    instruction (``to``), to continue to a breakpoint (``go``) or to toggle one (``toggle``), which start from
+    the position on screen (``at``; ``step`` when it is not given)."""
+    trace = outcome.result.trace if outcome is not None and outcome.result is not None else None
+    if outcome is None or outcome.program is None or trace is None:
+        return step, Breakpoints()
+    marks = breakpoints.parse(form.breaks, outcome.program, form.toggle)
+    at = form.at.strip()
+    start = min(int(at), len(trace)) if _number(at) else step
+    if form.go:
+        return breakpoints.go(trace, marks, start, form.go)
+    if form.to:
+        return run_to(outcome, start, form.to), marks
+    return (start if form.toggle else step), marks
+
+
 def run_to(outcome: Outcome | None, step: int, to: str) -> int:
     """"Run to here": the position of the next time instruction ``to`` is about to run, after ``step``
     (the position stays when the run never gets there again)."""
-    if outcome is None or outcome.result is None or outcome.result.trace is None or not to.isdigit():
+    if outcome is None or outcome.result is None or outcome.result.trace is None or not _number(to):
         return step
-    pcs, pc = outcome.result.trace.pcs, int(to)
-    return next((k for k in range(step + 1, len(pcs)) if pcs[k] == pc), step)
+    hit = outcome.result.trace.next_hit((int(to),), step)
+    return step if hit is None else hit
+
+
+def _number(text: str) -> bool:
+    """A plain decimal number of at most 9 digits (``isdigit`` alone takes ``²``, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
 
 
 def _walk_index(form: RunForm, result) -> int:

@@ -15,7 +15,9 @@ single ``packet`` becomes ``packets``, a ``packet_spec`` string becomes a one-it
 fields are left out and the others lose surrounding blanks (the payload is kept as typed), context fields
 go by their own names (``rdi`` and ``arg1`` are ``di``), and defaults are left out (``type`` is always
 present; ``language`` ``asm``, ``max_insns`` equal to the server's limit, ``walk`` false, a ``view`` at step 0
-of run 0 and empty objects are dropped, so setups made before C existed keep their ids). ``canonical_json``
+of run 0 and empty objects are dropped, so setups made before C existed keep their ids; pages asked of the
+walk or the trace, ``options.walk`` as an object and ``options.trace``, are how an answer is read, not part of
+the setup, and are dropped too). ``canonical_json``
 is the text that is hashed and stored: sorted keys, no spaces, UTF-8, at most ``Limits.setup_bytes``.
 
 A setup is checked as ``/api/v1/run`` checks its body (``jsonbody.run_inputs``: shapes, sizes, inputs the
@@ -136,7 +138,7 @@ def _options(inputs: RunInputs, limits: Limits) -> dict[str, Any]:
         out["max_insns"] = inputs.max_insns
     if inputs.max_processed != limits.verify_insns:
         out["max_processed"] = inputs.max_processed
-    if inputs.walk:
+    if inputs.walk and inputs.walk_page is None:  # pages of the walk or trace are how an answer is read
         out["walk"] = True
     return out
 

@@ -1,12 +1,17 @@
 // Stepping through a run: the step buttons, the slider, the keyboard (←/→, Home/End) and the "step N"
 // buttons of the helper output ask the server for the machine state at a position (POST /step with the
 // inputs of the result on screen, swapped into #step by htmx), then mark the current instruction in the
-// listing. With several packets, picking another run fetches that run's whole result. Only one request is in flight; a
-// position asked for meanwhile is fetched when it returns, so holding an arrow key never queues a backlog.
+// listing. Continue and Reverse continue (buttons, C and Shift+C) and "run to here" ask the server to search
+// the run's path for a breakpoint or an instruction. With several packets, picking another run fetches that
+// run's whole result. Only one request is in flight; a position asked for meanwhile is fetched when it
+// returns, so holding an arrow key never queues a backlog.
 "use strict";
 (() => {
   let inFlight = false;
   let wanted = null;
+  // htmx sends the step form's last clicked submit button along with the form: these blank out a Continue,
+  // "run to" or breakpoint toggle clicked earlier, so that a plain step stays a plain step.
+  const PLAIN = { go: "", to: "", toggle: "" };
 
   const stepper = () => document.getElementById("stepper");
   const slider = () => document.getElementById("step-slider");
@@ -42,7 +47,7 @@
     inFlight = true;
     wanted = index;
     htmx.ajax("POST", form.dataset.stepUrl, {
-      source: form, values: { step: String(index) }, target: "#step", swap: "outerHTML",
+      source: form, values: { ...PLAIN, step: String(index) }, target: "#step", swap: "outerHTML",
     }).finally(() => {
       inFlight = false;
       // The step may be swapped in now or a moment later (htmx settles after the request): whichever
@@ -101,6 +106,10 @@
     for (const button of form.querySelectorAll("button[data-step]")) {
       button.value = String(values[button.dataset.step]);
     }
+    const at = form.querySelector("input[name=at]");
+    if (at) {
+      at.value = String(index);
+    }
     const range = slider();
     if (range) {
       range.setAttribute("aria-valuetext", step.dataset.summary || "");
@@ -154,22 +163,42 @@
     }
   });
 
-  // "Run to here" (a listing row's ▸): the server finds the next time that instruction runs after the step
-  // on screen; without JavaScript the button posts the step form, which searches from the start.
-  document.addEventListener("click", (event) => {
-    const button = event.target.closest("button[data-run-to]");
+  // "Run to here" (a listing row's ▸), Continue and Reverse continue (to the next or previous breakpoint
+  // hit): the server searches the run's path from the step on screen (the form's "at", also what the buttons
+  // post without JavaScript).
+  function search(values) {
     const form = stepper();
-    if (!button || !form || typeof htmx === "undefined" || inFlight) {
+    if (!form || typeof htmx === "undefined" || inFlight) {
       return;
     }
-    event.preventDefault();
     inFlight = true;
+    const at = String(shownIndex());
     htmx.ajax("POST", form.dataset.stepUrl, {
-      source: form, values: { step: String(shownIndex()), to: button.value }, target: "#step", swap: "outerHTML",
+      source: form, values: { ...PLAIN, step: at, at, ...values }, target: "#step", swap: "outerHTML",
     }).finally(() => {
       inFlight = false;
       wanted = null;
     });
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-run-to], #stepper button[data-go]");
+    if (!button || !stepper() || typeof htmx === "undefined") {
+      return;
+    }
+    event.preventDefault();
+    search(button.dataset.go ? { go: button.value } : { to: button.value });
+  });
+
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (event.key.toLowerCase() !== "c" || event.altKey || event.ctrlKey || event.metaKey || !stepper() ||
+        TYPING.has(target.tagName) || target.isContentEditable || (target.closest && target.closest("#walk")) ||
+        (target.tagName === "INPUT" && target.type !== "range")) {
+      return;
+    }
+    event.preventDefault();
+    search({ go: event.shiftKey ? "reverse" : "continue" });
   });
 
   // Several packets: picking another run (a radio button of the step form) shows that run's result.
@@ -180,7 +209,7 @@
       return;
     }
     htmx.ajax("POST", form.dataset.runUrl, {
-      source: form, values: { step: "0" }, target: "#result", swap: "outerHTML",
+      source: form, values: { ...PLAIN, step: "0" }, target: "#result", swap: "outerHTML",
     });
   });
 

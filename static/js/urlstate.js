@@ -1,12 +1,13 @@
 // The place on the page lives in the address bar: on an example (/?example=...) or a shared link (/p/<id>),
-// the run's position (step), the packet's run (run) and the verifier walk's event (walk) are written into
+// the run's position (step), the packet's run (run), the verifier walk's event (walk) and the stepper's
+// breakpoints (break, as "3,7"; breakpoints.js announces changes) are written into
 // the query string as they change (history.replaceState: no history entry per step), so a reload or a
 // copied link opens at the same place; the server reads them (playground.with_view_args). Once the editor
 // runs a program that differs from the one the URL names, the URL no longer describes the page: it becomes
 // "/" again.
 "use strict";
 (() => {
-  const STATE = ["step", "run", "walk"];
+  const STATE = ["step", "run", "walk", "break"];
 
   function describesPage() {
     const url = new URL(window.location.href);
@@ -28,6 +29,10 @@
     const walk = document.getElementById("walk");
     if (walk && walk.dataset.index !== undefined && walk.dataset.index !== walk.dataset.start) {
       values.walk = walk.dataset.index;
+    }
+    const breaks = document.querySelector("#stepper input[name=break]");
+    if (breaks && breaks.value) {
+      values.break = breaks.value;
     }
     return values;
   }
@@ -61,6 +66,7 @@
   });
 
   document.addEventListener("htmx:afterSettle", write);
+  document.addEventListener("breakpoints:change", write);
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", write);
   } else {

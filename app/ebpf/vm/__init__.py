@@ -237,13 +237,14 @@ def run(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, l
 
 
 def run_packets(program: Program, packets: list[bytes], *, prog_type: str, env: Env | None = None,
-                seeds: tuple[MapSeed, ...] = (), **kwargs) -> list[RunResult]:
+                seeds: tuple[MapSeed, ...] = (), trace_run: int | None = None, **kwargs) -> list[RunResult]:
     """Run one program on several packets in turn, on the same maps, as repeated BPF_PROG_TEST_RUN calls
-    on one loaded program would."""
+    on one loaded program would. The run numbered ``trace_run`` (from 0), if any, is traced."""
     env = env or Env()
     env.check()
     maps = create_maps(program, env.ncpus, seeds)
-    return [run(program, prog_type=prog_type, packet=p, env=env, maps=maps, **kwargs) for p in packets]
+    return [run(program, prog_type=prog_type, packet=p, env=env, maps=maps, trace=i == trace_run, **kwargs)
+            for i, p in enumerate(packets)]
 
 
 def _result(m: Machine, trace: Trace | None, ptype: progtypes.ProgType | None) -> RunResult:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 from array import array
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 from .machine import Frame, Machine, OutputRecord, Snapshot, VmFault
 
@@ -107,6 +107,47 @@ class Trace:
         after = self.state_at(k + 1)
         return diff_states(k, before, after)
 
+    def next_hit(self, pcs: Iterable[int], after: int) -> int | None:
+        """The first step ``k > after`` about to run one of ``pcs`` (a breakpoint hit: the machine before
+        that instruction), or None. Scans the recorded path in chunks at C speed (``array.index``), so a
+        hit near ``after`` is found without reading the rest of a long trace."""
+        wanted = frozenset(pcs)
+        n = len(self.pcs)
+        for lo in range(max(after + 1, 0), n, _SCAN_CHUNK):
+            hi = min(n, lo + _SCAN_CHUNK)
+            hits = [k for k in (_index(self.pcs, pc, lo, hi) for pc in wanted) if k is not None]
+            if hits:
+                return min(hits)
+        return None
+
+    def prev_hit(self, pcs: Iterable[int], before: int) -> int | None:
+        """The last step ``k < before`` about to run one of ``pcs``, or None (scanning back in chunks)."""
+        wanted = frozenset(pcs)
+        for hi in range(min(before, len(self.pcs)), 0, -_SCAN_CHUNK):
+            lo = max(0, hi - _SCAN_CHUNK)
+            backwards = self.pcs[lo:hi][::-1]
+            hits = [k for k in (_index(backwards, pc, 0, hi - lo) for pc in wanted) if k is not None]
+            if hits:
+                return hi - 1 - min(hits)
+        return None
+
+    def step_records(self, start: int, stop: int) -> Iterator[StepRecord]:
+        """What steps ``start`` .. ``stop - 1`` changed, computed in one pass from the checkpoint before
+        ``start`` (``step_record`` replays from a checkpoint for every step; a page of steps should not)."""
+        start, stop = max(start, 0), min(stop, len(self.pcs))
+        if start >= stop:
+            return
+        machine = self._machine_at(start)
+        before = state_of(machine)
+        for k in range(start, stop):
+            if k + 1 == len(self.pcs):
+                after = self.final
+            else:
+                machine.run(max_steps=1)
+                after = state_of(machine)
+            yield diff_states(k, before, after)
+            before = after
+
     def _machine_at(self, k: int) -> Machine:
         i = bisect.bisect_right(self._steps, k) - 1
         if self._replay is None:
@@ -128,6 +169,17 @@ class Trace:
                     total += len(data)
             total += 200
         return total
+
+
+_SCAN_CHUNK = 1 << 16
+"""Steps a breakpoint search reads at a time (256 KiB of the path)."""
+
+
+def _index(path: array, pc: int, lo: int, hi: int) -> int | None:
+    try:
+        return path.index(pc, lo, hi)
+    except ValueError:
+        return None
 
 
 def state_of(m: Machine) -> MachineState:
