@@ -142,77 +142,104 @@ def _sync_linked(bt: Backtrack, entry: HistEntry | None) -> None:
             bt.set_slot(-1 - n, fr)
 
 
-def backtrack_insn(insns: tuple[Insn, ...], idx: int, subseq_idx: int, entry: HistEntry | None,
-                   bt: Backtrack) -> None:
-    """``backtrack_insn``: turn what is wanted after instruction ``idx`` into what is wanted before it."""
-    _sync_linked(bt, entry)
-    insn = insns[idx]
+# what backtracking needs of an instruction, computed once per program (``insn_table``)
+(K_NONE, K_ALU, K_ALU_SELF, K_MOV, K_LDX, K_STX, K_ST, K_CALL_LOCAL, K_CALL, K_EXIT, K_COND, K_LD_IMM64,
+ K_LD_ABS) = range(13)
+
+
+def insn_table(insns: tuple[Insn, ...]) -> list[tuple[int, int, int, bool]]:
+    """For each instruction: (kind, dst, src, source is a register), the facts ``backtrack_insn`` reads."""
+    return [_describe(insn) for insn in insns]
+
+
+def _describe(insn: Insn) -> tuple[int, int, int, bool]:
     spec = insn.spec
     if spec is None:
-        return
-    cls, op, d, s = spec.cls, spec.op, insn.dst, insn.src
-    x = spec.source == isa.Source.X
-    stack = entry.stack if entry is not None else None
+        return K_NONE, 0, 0, False
+    cls, op, x = spec.cls, spec.op, spec.source == isa.Source.X
     if cls in (isa.Class.ALU, isa.Class.ALU64):
-        if not bt.has_reg(d):
-            return
-        if op in ("le", "be", "bswap", "neg"):
-            return
-        if op in ("mov", "movsx"):
-            bt.clear_reg(d)
-            if x and s != 10:
-                bt.set_reg(s)
-        elif x and s != 10:
-            bt.set_reg(s)  # dst op= src: both needed before
+        kind = K_ALU_SELF if op in ("le", "be", "bswap", "neg") else K_MOV if op in ("mov", "movsx") else K_ALU
     elif cls == isa.Class.LDX:
-        if not bt.has_reg(d):
-            return
-        bt.clear_reg(d)
-        if stack is not None:  # a fill: the slot's spilled scalar is what is wanted
-            bt.set_slot(stack[1], stack[0])
+        kind = K_LDX
     elif cls in (isa.Class.STX, isa.Class.ST):
-        if bt.has_reg(d):
+        kind = K_STX if cls == isa.Class.STX else K_ST
+    elif cls in (isa.Class.JMP, isa.Class.JMP32):
+        kind = {"call_local": K_CALL_LOCAL, "call": K_CALL, "call_kfunc": K_CALL, "callx": K_CALL,
+                "exit": K_EXIT, "ja": K_NONE, "may_goto": K_NONE}.get(op, K_COND)
+    elif op == "ld_imm64":
+        kind = K_LD_IMM64
+    elif op in ("ld_abs", "ld_ind"):
+        kind = K_LD_ABS
+    else:
+        kind = K_NONE
+    return kind, insn.dst, insn.src, x
+
+
+def backtrack_insn(insns: tuple[Insn, ...], idx: int, subseq_idx: int, entry: HistEntry | None,
+                   bt: Backtrack, table: list | None = None) -> None:
+    """``backtrack_insn``: turn what is wanted after instruction ``idx`` into what is wanted before it.
+    ``table`` is ``insn_table(insns)``, computed once by a caller that backtracks often."""
+    if entry is not None and entry.linked:
+        _sync_linked(bt, entry)
+    kind, d, s, x = table[idx] if table is not None else _describe(insns[idx])
+    wanted = bt.regs[bt.frame]
+    if kind == K_ALU or kind == K_ALU_SELF or kind == K_MOV:
+        if d not in wanted:
+            return
+        if kind == K_MOV:
+            wanted.discard(d)
+            if x and s != 10:
+                wanted.add(s)
+        elif kind == K_ALU and x and s != 10:
+            wanted.add(s)  # dst op= src: both needed before
+    elif kind == K_LDX:
+        if d not in wanted:
+            return
+        wanted.discard(d)
+        if entry is not None and entry.stack is not None:  # a fill: the slot's spilled scalar is wanted
+            bt.set_slot(entry.stack[1], entry.stack[0])
+    elif kind == K_STX or kind == K_ST:
+        if d in wanted:
             raise NotSupported("a wanted scalar used as a store's address")
+        stack = entry.stack if entry is not None else None
         if stack is None or not bt.has_slot(stack[1], stack[0]):
             return
         bt.slots[stack[0]].discard(stack[1])
-        if cls == isa.Class.STX:
+        if kind == K_STX:
             bt.set_reg(s)
-    elif cls in (isa.Class.JMP, isa.Class.JMP32):
-        if op == "call_local":
-            # going back over the call, from the callee's first instruction: r1-r5 are the caller's
-            if bt.regs[bt.frame] - REGMASK_ARGS or bt.slots[bt.frame]:
-                raise NotSupported("callee registers other than arguments wanted at its entry")
-            wanted = set(bt.regs[bt.frame])
-            bt.regs[bt.frame].clear()
-            bt.exit_subprog()
-            for r in wanted:
-                bt.set_reg(r)
-        elif op in ("call", "call_kfunc", "callx"):
-            bt.clear_reg(0)  # the helper set r0
-            if bt.regs[bt.frame] & REGMASK_ARGS:
-                raise NotSupported("arguments wanted after a helper call")
-        elif op == "exit":
-            # going back from the instruction after a call into the callee's exit
-            r0 = subseq_idx >= 1 and insns[subseq_idx - 1].spec is not None \
-                and insns[subseq_idx - 1].spec.op == "call_local" and bt.has_reg(0)
-            if bt.regs[bt.frame] & REGMASK_ARGS:
-                raise NotSupported("arguments wanted after a subprogram returned")
-            bt.clear_reg(0)
-            bt.enter_subprog()
-            if r0:
-                bt.set_reg(0)
-        elif op in ("ja", "may_goto"):
-            pass
-        elif x and (bt.has_reg(d) or bt.has_reg(s)):
-            bt.set_reg(s)  # dst <cond> src: both needed before
-            bt.set_reg(d)
-    elif op == "ld_imm64":
-        bt.clear_reg(d)
-    elif op in ("ld_abs", "ld_ind"):
-        if bt.has_reg(d):
+    elif kind == K_COND:
+        if x and (d in wanted or s in wanted):
+            wanted.add(s)  # dst <cond> src: both needed before
+            wanted.add(d)
+    elif kind == K_CALL_LOCAL:
+        # going back over the call, from the callee's first instruction: r1-r5 are the caller's
+        if wanted - REGMASK_ARGS or bt.slots[bt.frame]:
+            raise NotSupported("callee registers other than arguments wanted at its entry")
+        args = set(wanted)
+        wanted.clear()
+        bt.exit_subprog()
+        for r in args:
+            bt.set_reg(r)
+    elif kind == K_CALL:
+        wanted.discard(0)  # the helper set r0
+        if wanted & REGMASK_ARGS:
+            raise NotSupported("arguments wanted after a helper call")
+    elif kind == K_EXIT:
+        # going back from the instruction after a call into the callee's exit
+        r0 = subseq_idx >= 1 and 0 in wanted and _describe(insns[subseq_idx - 1])[0] == K_CALL_LOCAL
+        if wanted & REGMASK_ARGS:
+            raise NotSupported("arguments wanted after a subprogram returned")
+        wanted.discard(0)
+        bt.enter_subprog()
+        if r0:
+            bt.set_reg(0)
+    elif kind == K_LD_IMM64:
+        wanted.discard(d)
+    elif kind == K_LD_ABS:
+        if d in wanted:
             raise NotSupported("ld_abs/ld_ind")
-    _sync_linked(bt, entry)
+    if entry is not None and entry.linked:
+        _sync_linked(bt, entry)
 
 
 def is_spilled_scalar(frame: Frame, spi: int) -> bool:
@@ -223,11 +250,12 @@ def is_spilled_scalar(frame: Frame, spi: int) -> bool:
     return r is not None and r.type == SCALAR
 
 
-def mark_chain(insns: tuple[Insn, ...], st, last_idx: int, bt: Backtrack) -> list[Mark]:
+def mark_chain(insns: tuple[Insn, ...], st, last_idx: int, bt: Backtrack, table: list | None = None) -> list[Mark]:
     """``__mark_chain_precision``: backtrack from instruction ``last_idx`` of the current state ``st``
     (whose own instruction is skipped: its registers are the ones wanted), then through every kept
     ancestor (``st.parent``), marking what is wanted in each. Returns the new marks. The current state
-    itself gets none: it is compared only once kept, and kept states start imprecise."""
+    itself gets none: it is compared only once kept, and kept states start imprecise. ``table``:
+    ``insn_table(insns)``."""
     start_parent = st.parent
     marks: list[Mark] = []
     first_idx = st.first_insn_idx
@@ -242,7 +270,7 @@ def mark_chain(insns: tuple[Insn, ...], st, last_idx: int, bt: Backtrack) -> lis
                     skip_first = False
                 else:
                     entry = hist[0] if hist is not None and hist[0].idx == i else None
-                    backtrack_insn(insns, i, subseq, entry, bt)
+                    backtrack_insn(insns, i, subseq, entry, bt, table)
                 if bt.empty():
                     return marks
                 subseq = i

@@ -167,6 +167,7 @@ class Walker:
         self.live_states = 0
         self.max_states_per_insn = 0
         self.jmp_points = jmp_points(self.insns)
+        self.bt_table = P.insn_table(self.insns)
         self.cur_idx = 0
         self.marks: list[P.Mark] = []  # precision marks made since the last event
         self.insn_stack: tuple[int, int] | None = None  # the (frame, slot) this instruction spilled or filled
@@ -247,7 +248,7 @@ class Walker:
                         here = self.with_history(st, idx, prev) if idx in self.jmp_points else st
                         bt = P.wanted_from(k, len(st.frames))
                         if not bt.empty():
-                            self.marks.extend(P.mark_chain(self.insns, here, idx, bt))
+                            self.marks.extend(P.mark_chain(self.insns, here, idx, bt, self.bt_table))
                     return k, st
             else:
                 if k.state == st:
@@ -300,7 +301,7 @@ class Walker:
         for fr, spi in slots:
             bt.set_slot(spi, fr)
         if not bt.empty():
-            self.marks.extend(P.mark_chain(self.insns, st, self.cur_idx, bt))
+            self.marks.extend(P.mark_chain(self.insns, st, self.cur_idx, bt, self.bt_table))
 
     def step(self, idx: int, st: VerifierState, prev: int = -1):
         self.processed += 1
