@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VERIFIER_SOURCES = sorted((ROOT / "app" / "ebpf" / "verifier").glob("*.py")) + [ROOT / "app" / "ebpf" / "loadcheck.py"]
 
 #: The functions that carry a message, and which positional argument it is.
-MESSAGE_ARGUMENT = {"Reject": 0, "LoadError": 1, "CfgError": 1, "_rejected": 1}
+MESSAGE_ARGUMENT = {"Reject": 0, "LoadError": 1, "CfgError": 1, "_rejected": 1, "BtfAccessError": 0}
 
 #: Values to try for an f-string field, by the field's source text; any other field gets "1". A format is
 #: explained when one combination gives a message the catalogue knows.

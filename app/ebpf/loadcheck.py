@@ -46,9 +46,14 @@ def subprog_starts(insns: tuple[Insn, ...]) -> list[int]:
 
 
 def check_subprogs(insns: tuple[Insn, ...]) -> LoadError | None:
-    """Mirrors ``check_subprogs``: jumps stay in their subprogram, which ends in exit or goto."""
+    """Mirrors ``check_subprogs``: jumps stay in their subprogram, which ends in exit or goto. Before it, as
+    ``add_subprog_and_kfunc`` (``add_subprog``), every ``call pc+N`` and ``ld_func`` must name an instruction
+    of the program."""
     if not insns:
         return None
+    for pc, insn in enumerate(insns):
+        if refers_to_function(insn) and not 0 <= jump_target(insn, pc) < len(insns):
+            return LoadError(pc, "call to invalid destination")
     starts = subprog_starts(insns)
     bounds = list(zip(starts, starts[1:] + [len(insns)]))
     for start, end in bounds:

@@ -9,7 +9,20 @@ from ..insn import Insn
 from . import bounds as B
 from . import tnum as T
 from .bounds import Bounds
-from .state import PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_PACKET_META, SCALAR, Reg, VerifierState, const
+from .state import (
+    CONST_PTR_TO_MAP,
+    PTR_TO_MAP_KEY,
+    PTR_TO_MAP_VALUE,
+    PTR_TO_MEM,
+    PTR_TO_PACKET,
+    PTR_TO_PACKET_END,
+    PTR_TO_PACKET_META,
+    PTR_TO_SOCKET,
+    SCALAR,
+    Reg,
+    VerifierState,
+    const,
+)
 
 NEGATE = {"jeq": "jne", "jne": "jeq", "jgt": "jle", "jle": "jgt", "jge": "jlt", "jlt": "jge", "jsgt": "jsle",
           "jsle": "jsgt", "jsge": "jslt", "jslt": "jsge", "jset": "jset"}
@@ -27,10 +40,15 @@ def branch_taken(op: str, width: int, dst: Reg, src: Reg) -> bool | None:
     """True/False when the comparison's outcome is the same for every possible value, else None."""
     if dst.type == SCALAR and src.type == SCALAR:
         return _scalar_taken(op, width, dst.b, src.b)
-    if src.type == SCALAR and src.b.is_const() and src.b.var_off.value == 0 and dst.is_pointer \
+    if src.type == SCALAR and src.b.is_const() and src.b.var_off.value == 0 and dst.type in NOT_NULL \
             and not dst.maybe_null and op in ("jeq", "jne") and width == 64:
         return op == "jne"  # a pointer that cannot be NULL is never 0
     return None
+
+
+#: ``reg_not_null``: the pointer types known never to be NULL (not the context, stack or packet pointers, nor
+#: an untrusted pointer into the kernel read from a map's struct: a comparison of those with 0 is explored).
+NOT_NULL = frozenset({PTR_TO_SOCKET, PTR_TO_MAP_VALUE, PTR_TO_MAP_KEY, PTR_TO_MEM, CONST_PTR_TO_MAP})
 
 
 def _scalar_taken(op: str, width: int, a: Bounds, b: Bounds) -> bool | None:
@@ -193,14 +211,17 @@ MAX_PACKET_OFF = 0xFFFF
 
 
 def _packet_range(st: VerifierState, pkt: Reg, cond: str, dst_is_pkt: bool) -> VerifierState:
-    """``find_good_pkt_pointers``: when ``pkt cond pkt_end`` proves pkt <= pkt_end, every packet pointer
-    with the same id may access ``pkt.off`` bytes."""
-    proves = cond in ("jle", "jlt")
-    if not proves or not pkt.b.is_const():
+    """``find_good_pkt_pointers``: when ``pkt cond pkt_end`` proves pkt <= pkt_end (or pkt < pkt_end, one byte
+    more), every packet pointer with the same id, hence the same variable part, may access ``pkt.off`` bytes
+    past that part (``pkt.off + 1`` for ``<``)."""
+    if cond not in ("jle", "jlt"):
         return st
-    if pkt.off < 0 or pkt.b.umax + pkt.off > MAX_PACKET_OFF:
-        return st  # offsets this large learn nothing
-    new_range = pkt.off
+    right_open = cond == "jlt"
+    if pkt.off < 0 or (pkt.off == 0 and right_open):
+        return st  # this gives no range
+    if pkt.b.umax > MAX_PACKET_OFF or pkt.b.umax + pkt.off > MAX_PACKET_OFF:
+        return st  # risk of overflow: offsets this large learn nothing
+    new_range = pkt.off + right_open
 
     def fix(r: Reg) -> Reg:
         if r.type == pkt.type and r.id == pkt.id and r.range < new_range:

@@ -55,7 +55,7 @@ def check_cfg(insns: tuple[Insn, ...], *, allow_loops: bool = True) -> CfgError 
     for root in roots:
         if not 0 <= root < n:
             caller = next(pc for pc, i in enumerate(insns) if jump_target(i, pc) == root)
-            return CfgError(caller, f"jump out of range from insn {caller} to {root}")
+            return CfgError(caller, "call to invalid destination")  # add_subprog
         if state[root]:
             continue
         error = _dfs(insns, root, state, allow_loops)

@@ -427,6 +427,18 @@ ENTRIES: tuple[Entry, ...] = (
         detail="{size} byte(s) at offset {off} of the context is not a field this program type allows here.",
     ),
     Entry(
+        key="ctx-negative-offset",
+        pattern=re.compile(r"negative offset ctx ptr R(?P<reg>\d+) off=(?P<off>-?\d+) disallowed"),
+        title="A context pointer moved backwards",
+        check="check_ptr_off_reg",
+        meaning="The context pointer was moved below the start of the context (r1 += -8) and then dereferenced "
+                "or passed to a helper. Context accesses are rewritten field by field from the context "
+                "itself, so the pointer must stay unmoved.",
+        fix="Keep R1 (or a copy) unmoved and put the field's offset in the load instead.",
+        lesson="ctx-access",
+        detail="R{reg} was moved by {off} bytes from the start of the context.",
+    ),
+    Entry(
         key="ctx-modified",
         pattern=re.compile(r"dereference of modified ctx ptr R(?P<reg>\d+) off=(?P<off>-?\d+) disallowed"),
         title="A moved context pointer",
@@ -620,6 +632,95 @@ ENTRIES: tuple[Entry, ...] = (
         lesson="map-values",
     ),
     Entry(
+        key="map-struct-unprivileged",
+        pattern=re.compile(r"'struct (?P<type>\w+)' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN"),
+        title="Reading the kernel's map structure without privileges",
+        check="check_ptr_to_map_access",
+        meaning="Reading the kernel's struct behind a map (struct bpf_map and the type built on it) through the "
+                "map pointer shows kernel memory, so only privileged loaders (CAP_PERFMON, CAP_SYS_ADMIN) may.",
+        fix="Keep the sizes you need in your own constants or in a map value.",
+        lesson="map-values",
+    ),
+    Entry(
+        key="map-struct-negative",
+        pattern=re.compile(r"R(?P<reg>\d+) is (?P<type>\w+) invalid negative access: off=(?P<off>-?\d+)"),
+        title="Reading before the kernel's map structure",
+        check="check_ptr_to_map_access",
+        meaning="Through a map pointer a privileged program may read fields of the map's kernel struct, at "
+                "offsets from 0 up; a negative offset lies before it.",
+        fix="Use the field's offset in struct bpf_map (max_entries is at 76 on Linux 6.18 x86-64).",
+        lesson="map-values",
+    ),
+    Entry(
+        key="btf-no-field",
+        pattern=re.compile(r"struct (?P<type>\S*) doesn't have field at offset (?P<off>\d+)"),
+        title="No field at this offset of a kernel struct",
+        check="btf_struct_walk",
+        meaning="Reads of kernel structs (here through a map pointer) are checked against the struct's BTF "
+                "layout: the offset falls in padding between members, or splits a bitfield.",
+        fix="Read at the offset of a member: pahole or bpftool btf dump show the layout.",
+        lesson="map-values",
+        detail="Offset {off} of struct {type} is not the start or inside of a member.",
+    ),
+    Entry(
+        key="btf-partial-pointer",
+        pattern=re.compile(r"cannot access ptr member (?P<member>\S+) with moff (?P<moff>\d+) in struct "
+                           r"(?P<type>\S*) with off (?P<off>\d+) size (?P<size>\d+)"),
+        title="Part of a pointer in a kernel struct",
+        check="btf_struct_walk",
+        meaning="A pointer member of a kernel struct may only be read whole (8 bytes at its own offset); the "
+                "result is then a pointer the verifier can follow.",
+        fix="Read the member with an 8-byte load at its offset.",
+        example="r2 = *(u64 *)(r1 + 40)    /* map->ops */",
+        lesson="map-values",
+        detail="{member} is at offset {moff}; the read was {size} byte(s) at {off}.",
+    ),
+    Entry(
+        key="btf-beyond-member",
+        pattern=re.compile(r"access beyond the end of member (?P<member>\S+) \(mend:(?P<mend>\d+)\) in struct "
+                           r"(?P<type>\S*) with off (?P<off>\d+) size (?P<size>\d+)"),
+        title="A read running past a member of a kernel struct",
+        check="btf_struct_walk",
+        meaning="A read of an integer member of a kernel struct must stay inside that member (or inside the "
+                "whole array it belongs to); it may not spill into the next member.",
+        fix="Read each member separately, with a load no wider than the member.",
+        example="r0 = *(u32 *)(r1 + 76)    /* map->max_entries, 4 bytes */",
+        lesson="map-values",
+        detail="{member} ends at offset {mend}; the read was {size} byte(s) at {off}.",
+    ),
+    Entry(
+        key="btf-beyond-struct",
+        pattern=re.compile(r"access beyond struct (?P<type>\S*) at off (?P<off>\d+) size (?P<size>\d+)"),
+        title="A read past the end of a kernel struct",
+        check="btf_struct_walk",
+        meaning="Reads of kernel structs (here through a map pointer) are checked against the struct's BTF "
+                "layout, and this one ends before the read does.",
+        fix="Read a member inside the struct: pahole or bpftool btf dump show the layout.",
+        lesson="map-values",
+    ),
+    Entry(
+        key="kernel-pointer-not-modelled",
+        pattern=re.compile(r"R(?P<reg>\d+) points to a kernel struct \(ptr_(?P<type>\w+)\): accesses through "
+                           r"it are not modelled yet"),
+        title="Following a kernel pointer (not modelled here)",
+        check="",
+        meaning="A pointer read from the map's kernel struct points to another kernel struct. The kernel checks "
+                "reads through it against that struct's BTF; this playground knows only the map structs, so "
+                "it stops here. The kernel may well accept the program.",
+        fix="Check such programs against the real kernel.",
+        lesson="map-values",
+    ),
+    Entry(
+        key="rdonly-mem-write",
+        pattern=re.compile(r"R(?P<reg>\d+) cannot write into (?P<type>\w+)"),
+        title="Writing read-only memory",
+        check="check_mem_access",
+        meaning="The pointer leads to memory the program may only read, such as rdonly_untrusted_mem: kernel "
+                "memory reached through a pointer read from a kernel struct.",
+        fix="Only read through it; keep what you want to write in the stack or a map value.",
+        lesson="map-values",
+    ),
+    Entry(
         key="atomic-target",
         pattern=re.compile(r"BPF_ATOMIC stores into R(?P<reg>\d+) (?P<type>\S+) is not allowed"),
         title="An atomic operation on memory that does not allow it",
@@ -693,6 +794,18 @@ ENTRIES: tuple[Entry, ...] = (
         meaning="number - pointer gives no pointer the verifier could follow, so it is refused; pointer - "
                 "number is fine.",
         fix="Swap the operands, or subtract two pointers to get a distance.",
+        lesson="pointer-arithmetic",
+    ),
+    Entry(
+        key="ptr-alu-unsupported-unprivileged",
+        pattern=re.compile(r"R(?P<reg>\d+) has pointer with unsupported alu operation, pointer arithmetic with "
+                           r"it prohibited for !root"),
+        title="Moving a pointer by a register, without privileges",
+        check="sanitize_ptr_alu",
+        meaning="For unprivileged programs the verifier masks pointer arithmetic against speculative "
+                "execution, which needs a known limit for the pointer's type; a context pointer has none, so "
+                "moving it by a register is refused.",
+        fix="Keep the context pointer unmoved and read fields at constant offsets.",
         lesson="pointer-arithmetic",
     ),
     Entry(

@@ -38,7 +38,7 @@ EXPECTED = {
 
 
 def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierState:
-    from .walk import Reject
+    from .walk import Reject, check_ctx_off
 
     name = HELPER_NAMES.get(func_id)
     spec = HELPERS.get(func_id)
@@ -64,8 +64,7 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
         elif kind == "ARG_PTR_TO_CTX":
             if r.type != PTR_TO_CTX:
                 raise Reject(f"R{i} type={r.type_name()} expected=ctx")
-            if r.off or not r.b.is_const() or r.b.var_off.value:
-                raise Reject(f"dereference of modified ctx ptr R{i} off={r.off} disallowed")
+            check_ctx_off(i, r)  # check_func_arg_reg_off -> __check_ptr_off_reg, as for an access
         elif kind in ("ARG_PTR_TO_MAP_KEY", "ARG_PTR_TO_MAP_VALUE"):
             if r.type not in MEMORY_TYPES or r.maybe_null:
                 raise Reject(f"R{i} type={r.type_name()} expected={EXPECTED[kind]}")
@@ -136,7 +135,7 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
         if spec.name == "bpf_tail_call" and index.type == SCALAR and index.b.is_const() \
                 and index.b.var_off.value < w.program.maps[map_index].max_entries:
             w.mark_precise(st, 3)  # record_func_key: a constant index in range is remembered
-    st = _release(st, released) if released else st
+    st = _release(w, st, released) if released else st
     frame = st.cur
     regs = list(frame.regs)
     for i in range(1, 6):
@@ -242,9 +241,12 @@ def _check_memory(w, st: VerifierState, regno: int, r: Reg, size: int, write: bo
     w.mem_access(st, regno, r, 0, size, write=False)
 
 
-def _release(st: VerifierState, ref: int) -> VerifierState:
-    """Drop reference ``ref``: every register holding it becomes unusable."""
+def _release(w, st: VerifierState, ref: int) -> VerifierState:
+    """``release_reference``: drop reference ``ref``; every register holding it, in every frame and stack slot,
+    goes through ``mark_reg_invalid``: an unknown scalar with allow_ptr_leaks (root), NOT_INIT otherwise."""
+    gone = UNKNOWN if w.privileged else Reg()
+
     def fix(r: Reg) -> Reg:
-        return Reg() if r.ref_obj_id == ref else r
+        return gone if r.ref_obj_id == ref else r
 
     return replace(st.map_regs(fix), refs=tuple(x for x in st.refs if x[0] != ref))

@@ -106,7 +106,7 @@ def reg_str(r: Reg, maps: Sequence = (), frameno: int | None = None) -> str:
         parts += scalar_ranges(r.b)
         if not T.is_unknown(r.b.var_off):
             parts.append(f"var_off={T.strn(r.b.var_off)}")
-    prefix = "fp" if r.type == PTR_TO_STACK else r.type_name()
+    prefix = "fp" if r.type == PTR_TO_STACK else r.type_name() + r.btf  # ptr_bpf_map_ops
     return f"{prefix}{other if r.type == PTR_TO_STACK else ''}({','.join(parts)})"
 
 

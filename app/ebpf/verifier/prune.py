@@ -172,8 +172,8 @@ def regsafe(old: Reg, cur: Reg, ids: IdMap, precise: bool = True) -> bool:
         if old.id and not ids.same_scalar(old.id, cur.id):
             return False
         return range_within(old.b, cur.b) and T.contains(old.b.var_off, cur.b.var_off)
-    if (old.type, old.maybe_null, old.off, old.map, old.frameno, old.mem_size, old.subprog) != \
-            (cur.type, cur.maybe_null, cur.off, cur.map, cur.frameno, cur.mem_size, cur.subprog):
+    if (old.type, old.maybe_null, old.off, old.map, old.frameno, old.mem_size, old.subprog, old.btf) != \
+            (cur.type, cur.maybe_null, cur.off, cur.map, cur.frameno, cur.mem_size, cur.subprog, cur.btf):
         return False
     if old.range > cur.range:
         return False

@@ -31,6 +31,8 @@ PTR_TO_PACKET_END = "pkt_end"
 PTR_TO_MEM = "mem"
 PTR_TO_FUNC = "func"
 PTR_TO_SOCKET = "sock"
+PTR_TO_BTF_ID = "ptr_"  # a kernel struct, read from one (``btf`` names it)
+PTR_TO_UNTRUSTED_MEM = "rdonly_untrusted_mem"  # PTR_TO_MEM | MEM_RDONLY | PTR_UNTRUSTED: other kernel memory
 
 # stack byte types (``enum bpf_stack_slot_type``), as the log prints them
 STACK_INVALID, STACK_SPILL, STACK_MISC, STACK_ZERO = "?", "r", "m", "0"
@@ -49,6 +51,7 @@ class Reg:
     mem_size: int = 0  # PTR_TO_MEM: size of the block
     frameno: int = 0  # PTR_TO_STACK: whose stack
     subprog: int = -1  # PTR_TO_FUNC: the subprogram's first instruction
+    btf: str = ""  # PTR_TO_BTF_ID: the kernel struct it points to
 
     @property
     def is_pointer(self) -> bool:

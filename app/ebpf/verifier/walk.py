@@ -29,11 +29,13 @@ from . import scalar as S
 from . import tnum as T
 from .branches import branch_taken, refine
 from . import precision as P
+from .map_btf import BtfAccessError, map_struct, struct_access
 from .prune import Kept, jmp_points, live_registers, prune_points, states_equal
 from .state import (
     CONST_PTR_TO_MAP,
     MAX_BPF_STACK,
     NOT_INIT,
+    PTR_TO_BTF_ID,
     PTR_TO_CTX,
     PTR_TO_FUNC,
     PTR_TO_MAP_VALUE,
@@ -43,6 +45,7 @@ from .state import (
     PTR_TO_PACKET_META,
     PTR_TO_SOCKET,
     PTR_TO_STACK,
+    PTR_TO_UNTRUSTED_MEM,
     SCALAR,
     STACK_INVALID,
     STACK_MISC,
@@ -131,7 +134,7 @@ def describe(r: Reg) -> str:
         extra.append(f"r={r.range}")
     if r.type == PTR_TO_STACK:
         return f"fp{r.off + B.s64(r.b.var_off.value):+d}" if r.b.is_const() else "fp(var)"
-    return f"{r.type_name()}({','.join(extra)})"
+    return f"{r.type_name()}{r.btf}({','.join(extra)})"  # ptr_bpf_map_ops(...)
 
 
 class Walker:
@@ -440,7 +443,8 @@ class Walker:
             if spec.source == isa.Source.X and dst.is_pointer != src.is_pointer:
                 # adjust_reg_min_max_vals: the pointer's new offset rests on the scalar's exact value
                 self.mark_precise(st, insn.src if dst.is_pointer else d)
-            return self.write(st, d, self.pointer_alu(insn, op, width, dst, src))
+            reg, st = self.pointer_alu(insn, op, width, dst, src, st)
+            return self.write(st, d, reg)
         if op in ("lsh", "rsh", "arsh"):
             amount = src.b
             if not (amount.umax < width):
@@ -468,12 +472,17 @@ class Walker:
             raise Reject(f"R{regno} partial copy of pointer")
         return UNKNOWN if width == 64 else scalar(B.from_urange(0, B.U32_MAX))
 
-    def pointer_alu(self, insn: Insn, op: str, width: int, dst: Reg, src: Reg) -> Reg:
-        """``adjust_ptr_min_max_vals``: pointer +/- scalar keeps the pointer; pointer - pointer is a scalar."""
+    def pointer_alu(self, insn: Insn, op: str, width: int, dst: Reg, src: Reg,
+                    st: VerifierState) -> tuple[Reg, VerifierState]:
+        """``adjust_ptr_min_max_vals``: pointer +/- scalar keeps the pointer; pointer - pointer is a scalar.
+
+        A packet pointer moved by a variable amount is a new base: it gets a fresh id (so that a bounds check
+        of it, ``find_good_pkt_pointers``, marks only pointers sharing that variable part) and loses its range,
+        except when a subtrahend known to be non-negative moved it back."""
         d = insn.dst
         if dst.is_pointer and src.is_pointer:  # adjust_reg_min_max_vals, before any width check
             if op == "sub" and self.privileged:  # any two pointers, 64- or 32-bit: allow_ptr_leaks
-                return UNKNOWN
+                return UNKNOWN, st
             raise Reject(f"R{d} pointer {_OP_SYM.get(op, op)} pointer prohibited")
         if width == 32:
             raise Reject(f"R{d} 32-bit pointer arithmetic prohibited")
@@ -487,7 +496,9 @@ class Walker:
             raise Reject(f"R{d} tried to subtract pointer from scalar")
         if base.maybe_null:
             raise Reject(f"R{d} pointer arithmetic on {base.type_name()} prohibited, null-check it first")
-        if base.type in (CONST_PTR_TO_MAP, PTR_TO_PACKET_END, PTR_TO_SOCKET, PTR_TO_FUNC):
+        map_ptr_plus_0 = base.type == CONST_PTR_TO_MAP and op == "add" and off_reg.b.is_const() \
+            and off_reg.b.var_off.value == 0  # the one change allowed to a map pointer
+        if base.type in (CONST_PTR_TO_MAP, PTR_TO_PACKET_END, PTR_TO_SOCKET, PTR_TO_FUNC) and not map_ptr_plus_0:
             raise Reject(f"R{d} pointer arithmetic on {base.type} prohibited")
         o = off_reg.b
         what = base.type_name()
@@ -498,15 +509,22 @@ class Walker:
             new_off = base.off + delta if op == "add" else base.off - delta
             if not -MAX_VAR_OFF < new_off < MAX_VAR_OFF:
                 raise Reject(f"{what} pointer offset {new_off} is not allowed")
-            return replace(base, off=new_off)
-        if base.type == PTR_TO_CTX:
-            raise Reject(f"R{d} pointer arithmetic on ctx prohibited")
+            return replace(base, off=new_off), st
+        if base.type == PTR_TO_CTX and not self.privileged:
+            # sanitize_ptr_alu: retrieve_ptr_limit knows no limit for a ctx pointer (REASON_TYPE, sanitize_err);
+            # root may move it, and check_ptr_off_reg refuses the access later
+            raise Reject(f"R{d} has pointer with unsupported alu operation, pointer arithmetic with it prohibited "
+                         f"for !root")
         if o.smin == B.S64_MIN:
             raise Reject(f"math between {what} pointer and register with unbounded min value is not allowed")
         if not -MAX_VAR_OFF < o.smin < MAX_VAR_OFF:
             raise Reject(f"value {o.smin} makes {what} pointer be out of bounds")
         var = S.alu(op, 64, base.b, o)
-        return replace(base, b=var, range=0 if base.type in (PTR_TO_PACKET, PTR_TO_PACKET_META) else base.range)
+        if base.type not in (PTR_TO_PACKET, PTR_TO_PACKET_META):
+            return replace(base, b=var), st
+        new_id, st = st.new_id()
+        keeps_range = op == "sub" and o.smin >= 0
+        return replace(base, b=var, id=new_id, range=base.range if keeps_range else 0), st
 
     # memory
 
@@ -561,8 +579,17 @@ class Walker:
 
         ``value_regno`` is the register a store writes (-1 for an immediate or an atomic's own write): a
         pointer there "leaks addr" into the context, map value or memory, for unprivileged loaders only."""
-        if reg.maybe_null or reg.type in (SCALAR, CONST_PTR_TO_MAP, PTR_TO_PACKET_END, PTR_TO_FUNC):
+        if reg.maybe_null or reg.type in (SCALAR, PTR_TO_PACKET_END, PTR_TO_FUNC):
             raise Reject(f"R{regno} invalid mem access '{reg.type_name()}'")
+        if reg.type == CONST_PTR_TO_MAP:
+            return self.map_ptr_access(regno, reg, off, size, write)
+        if reg.type == PTR_TO_BTF_ID:
+            raise Reject(f"R{regno} points to a kernel struct (ptr_{reg.btf}): accesses through it are not "
+                         f"modelled yet")
+        if reg.type == PTR_TO_UNTRUSTED_MEM:  # read with probe instructions: no bounds, never written
+            if write:
+                raise Reject(f"R{regno} cannot write into {reg.type_name()}")
+            return UNKNOWN
         if reg.type == PTR_TO_STACK:
             return self.stack_access(st, regno, reg, off, size, write, value, value_regno)
         if reg.type == PTR_TO_CTX:
@@ -583,14 +610,37 @@ class Walker:
         if reg.type in (PTR_TO_PACKET, PTR_TO_PACKET_META):
             if write and not self.packet_writable():
                 raise Reject(f"cannot write into packet")
-            lo = reg.off + off + reg.b.smin
-            hi = reg.off + off + reg.b.umax + size
-            if lo < 0 or hi > reg.range:
-                at = reg.off + off  # __check_packet_access prints this offset twice
+            # check_packet_access: the variable part must be non-negative; the range, learned for the pointers
+            # sharing this one's id (hence its variable part), covers the fixed offset only
+            if reg.b.smin < 0:
+                raise Reject(f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) "
+                             f"check.")
+            at = reg.off + off  # __check_mem_access prints this offset twice
+            if at < 0 or at + size > reg.range:
                 raise Reject(f"invalid access to packet, off={at} size={size}, R{regno}(id={reg.id},off={at},"
                              f"r={reg.range})")
             return st if write else UNKNOWN
         raise Reject(f"R{regno} invalid mem access '{reg.type_name()}'")
+
+    def map_ptr_access(self, regno: int, reg: Reg, off: int, size: int, write: bool) -> Reg:
+        """``check_ptr_to_map_access``: root may read the kernel struct of the map (``struct bpf_htab`` for a hash
+        map, which starts with ``struct bpf_map``) as its BTF allows (``map_btf.struct_access``); an integer
+        member loads as an unknown scalar, a pointer to a struct as a pointer to it (``mark_btf_ld_reg``)."""
+        struct = map_struct(self.program.maps[reg.map].type)
+        if not self.privileged:
+            raise Reject(f"'struct {struct}' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN", "EPERM")
+        off += reg.off
+        if off < 0:
+            raise Reject(f"R{regno} is {struct} invalid negative access: off={off}")
+        if write:
+            raise Reject(f"only read from {struct} is supported")
+        try:
+            kind, target = struct_access(struct, off, size)
+        except BtfAccessError as e:
+            raise Reject(e.message, e.errno) from None
+        if kind == "ptr":
+            return ptr(PTR_TO_BTF_ID, btf=target)
+        return ptr(PTR_TO_UNTRUSTED_MEM) if kind == "mem" else UNKNOWN
 
     def leaks(self, write: bool, value: Reg | None, value_regno: int) -> bool:
         """``check_mem_access``: a store of a pointer (``is_pointer_value``) without allow_ptr_leaks. (Into
@@ -608,9 +658,10 @@ class Walker:
             if at < 0 or at + size > limit:
                 raise Reject(f"invalid access to {what}, {extra} off={at} size={size}")
             return
-        if b.smin < 0:
-            raise Reject(f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.")
         lo = reg.off + off + b.smin
+        # a negative minimum is fine while the fixed offset keeps the lowest byte inside (and within s32)
+        if b.smin < 0 and (b.smin == B.S64_MIN or lo != B.s32(lo) or lo < 0):
+            raise Reject(f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.")
         if lo < 0 or lo + size > limit:
             raise Reject(f"invalid access to {what}, {extra} off={lo} size={size}")
         if b.umax >= MAX_VAR_OFF:
@@ -718,8 +769,7 @@ class Walker:
 
     def ctx_access(self, st: VerifierState, regno: int, reg: Reg, off: int, size: int, write: bool,
                    value: Reg | None):
-        if reg.off or not reg.b.is_const() or reg.b.var_off.value:
-            raise Reject(f"dereference of modified ctx ptr R{regno} off={reg.off} disallowed")
+        check_ctx_off(regno, reg)
         if not self.ptype.is_valid_access(off, size, write):
             raise Reject(f"invalid bpf_context access off={off} size={size}")
         if write:
@@ -770,8 +820,7 @@ class Walker:
             raise Reject("at the time of BPF_LD_ABS|IND R6 != pointer to skb", "EINVAL")
         if spec.op == "ld_ind":
             self.read(st, insn.src)
-        if ctx.off:  # check_ptr_off_reg (a ctx pointer never has a variable offset: pointer_alu refuses it)
-            raise Reject(f"dereference of modified ctx ptr R6 off={ctx.off} disallowed")
+        check_ctx_off(6, ctx)
         cur = st.cur
         regs = list(cur.regs)
         for i in range(1, 6):
@@ -909,6 +958,17 @@ def linked_regs(st: VerifierState, *ids: int) -> tuple[tuple[int, int], ...]:
                         and len(out) < LINKED_REGS_MAX:
                     out.append((fr, -1 - spi))
     return tuple(out)
+
+
+def check_ctx_off(regno: int, reg: Reg) -> None:
+    """``check_ptr_off_reg`` for a context pointer (loads, ``ld_abs`` and helper arguments): it must be the
+    context itself, neither moved by a constant (negative first) nor by a variable offset."""
+    if reg.off < 0:
+        raise Reject(f"negative offset ctx ptr R{regno} off={reg.off} disallowed")
+    if reg.off:
+        raise Reject(f"dereference of modified ctx ptr R{regno} off={reg.off} disallowed")
+    if not reg.b.is_const() or reg.b.var_off.value:
+        raise Reject(f"variable ctx access var_off={T.strn(reg.b.var_off)} disallowed")
 
 
 def _reserved_name(spec: isa.OpSpec) -> str:
