@@ -24,6 +24,7 @@ Assembly templates use the kernel/LLVM syntax with placeholders:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from enum import IntEnum
 
 
@@ -157,7 +158,7 @@ class OpSpec:
     doc: str
     aliases: tuple[str, ...] = ()  # other spellings the assembler accepts (LLVM's, e.g. "skb[r1]")
 
-    @property
+    @cached_property
     def source(self) -> Source | None:
         if self.cls in (Class.ALU, Class.ALU64, Class.JMP, Class.JMP32):
             return Source(self.opcode & 0x08)

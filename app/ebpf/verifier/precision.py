@@ -147,9 +147,22 @@ def _sync_linked(bt: Backtrack, entry: HistEntry | None) -> None:
  K_LD_ABS) = range(13)
 
 
-def insn_table(insns: tuple[Insn, ...]) -> list[tuple[int, int, int, bool]]:
-    """For each instruction: (kind, dst, src, source is a register), the facts ``backtrack_insn`` reads."""
-    return [_describe(insn) for insn in insns]
+def insn_table(insns: tuple[Insn, ...]) -> list[tuple]:
+    """For each instruction: (kind, dst, src, source is a register, the registers it may pass the need
+    on from), the facts ``backtrack_insn`` reads, worked out once per program."""
+    return [(*d, _touches(*d)) for d in map(_describe, insns)]
+
+
+def _touches(kind: int, d: int, s: int, x: bool) -> frozenset[int] | None:
+    """The registers of the current frame whose being wanted lets the instruction change what is wanted
+    (without a history entry), or None when it may change it regardless (calls and exits)."""
+    if kind in (K_CALL, K_CALL_LOCAL, K_EXIT):
+        return None
+    if kind in (K_NONE, K_ALU_SELF):
+        return frozenset()
+    if kind == K_COND:
+        return frozenset({d, s}) if x else frozenset()
+    return frozenset({d})
 
 
 def _describe(insn: Insn) -> tuple[int, int, int, bool]:
@@ -181,7 +194,7 @@ def backtrack_insn(insns: tuple[Insn, ...], idx: int, subseq_idx: int, entry: Hi
     ``table`` is ``insn_table(insns)``, computed once by a caller that backtracks often."""
     if entry is not None and entry.linked:
         _sync_linked(bt, entry)
-    kind, d, s, x = table[idx] if table is not None else _describe(insns[idx])
+    kind, d, s, x = table[idx][:4] if table is not None else _describe(insns[idx])
     wanted = bt.regs[bt.frame]
     if kind == K_ALU or kind == K_ALU_SELF or kind == K_MOV:
         if d not in wanted:
@@ -268,11 +281,16 @@ def mark_chain(insns: tuple[Insn, ...], st, last_idx: int, bt: Backtrack, table:
             while True:
                 if skip_first:
                     skip_first = False
+                    if bt.empty():
+                        return marks
                 else:
                     entry = hist[0] if hist is not None and hist[0].idx == i else None
-                    backtrack_insn(insns, i, subseq, entry, bt, table)
-                if bt.empty():
-                    return marks
+                    touched = table[i][4] if table is not None else None
+                    # most instructions on the way touch nothing wanted: skip them without a call
+                    if entry is not None or touched is None or touched & bt.regs[bt.frame]:
+                        backtrack_insn(insns, i, subseq, entry, bt, table)
+                        if bt.empty():
+                            return marks
                 subseq = i
                 # get_prev_insn_idx
                 if i == first_idx and (hist is None or (hist[1] is None and hist[0].idx == i)):

@@ -17,6 +17,16 @@ from .bounds import Bounds
 
 MAX_BPF_STACK = 512
 
+def evolve(obj, **changes):
+    """``dataclasses.replace`` for the walk's hot paths: a copy of a frozen dataclass instance (without
+    slots or ``__post_init__``) with some fields changed, made without re-running ``__init__``."""
+    new = object.__new__(type(obj))
+    d = new.__dict__
+    d.update(obj.__dict__)
+    d.update(changes)
+    return new
+
+
 # register types (``enum bpf_reg_type``), spelled as the verifier log prints them (``reg_type_str``)
 NOT_INIT = "not_init"
 SCALAR = "scalar"
@@ -74,7 +84,16 @@ def scalar(b: Bounds = B.UNBOUNDED) -> Reg:
 
 
 def const(v: int) -> Reg:
-    return Reg(SCALAR, B.const(v))
+    """A known scalar (shared: programs use few distinct constants, and registers are immutable)."""
+    r = _CONSTS.get(v)
+    if r is None:
+        if len(_CONSTS) >= 4096:
+            _CONSTS.clear()
+        r = _CONSTS[v] = Reg(SCALAR, B.const(v))
+    return r
+
+
+_CONSTS: dict[int, "Reg"] = {}
 
 
 UNKNOWN = Reg(SCALAR)
@@ -98,7 +117,7 @@ class Frame:
     def with_reg(self, i: int, r: Reg) -> "Frame":
         regs = list(self.regs)
         regs[i] = r
-        return replace(self, regs=tuple(regs))
+        return evolve(self, regs=tuple(regs))
 
     def byte(self, off: int) -> str:
         """Type of the stack byte at fp+off (off < 0)."""
@@ -139,7 +158,7 @@ class VerifierState:
         return self.frames[-1]
 
     def with_frame(self, f: Frame) -> "VerifierState":
-        return replace(self, frames=self.frames[:-1] + (f,))
+        return evolve(self, frames=self.frames[:-1] + (f,))
 
     def map_regs(self, fix: Callable[[Reg], Reg]) -> "VerifierState":
         """Every register of every frame, spilled ones included, passed through ``fix``

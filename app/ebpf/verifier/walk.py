@@ -82,7 +82,8 @@ class Reject(Exception):
 @dataclass(frozen=True)
 class Event:
     """One step of the walk, for the UI to replay: ``kind`` is visit, push_branch, pop_branch, prune,
-    exit, reject or accept; ``changes`` lists registers written as (regno, new Reg).
+    exit, reject or accept; ``changes`` lists registers written as (regno, new Reg), worked out when asked
+    from the registers ``before`` a visit.
 
     ``state`` is the whole state after the event (states are immutable, so keeping it costs a reference):
     after the instruction for a visit, the pending state for push_branch, the resumed one for pop_branch,
@@ -95,12 +96,20 @@ class Event:
     seq: int
     insn_idx: int
     kind: str
-    changes: tuple = ()
+    before: tuple | None = field(default=None, compare=False, repr=False)  # a visit's registers before it
     detail: str = ""
     frame: int = 0
     state: VerifierState | None = field(default=None, compare=False, repr=False)
     other: int = -1
     precise: tuple = ()  # precision.Mark: registers and slots this step marked precise in kept states
+
+    @property
+    def changes(self) -> tuple:
+        """The registers a visit wrote, as (regno, new Reg) (none when it called or returned)."""
+        if self.before is None or self.state is None or len(self.state.frames) - 1 != self.frame:
+            return ()
+        return tuple((i, r) for i, (r, old) in enumerate(zip(self.state.cur.regs, self.before))
+                     if r is not old and r != old)
 
     def to_json(self) -> dict:
         out = {"seq": self.seq, "insn_idx": self.insn_idx, "kind": self.kind, "detail": self.detail,
@@ -171,6 +180,7 @@ class Walker:
         self.max_states_per_insn = 0
         self.jmp_points = jmp_points(self.insns)
         self.bt_table = P.insn_table(self.insns)
+        self.specs: list[isa.OpSpec | None] = [None] * len(self.insns)  # filled as instructions pass checks
         self.cur_idx = 0
         self.marks: list[P.Mark] = []  # precision marks made since the last event
         self.insn_stack: tuple[int, int] | None = None  # the (frame, slot) this instruction spilled or filled
@@ -179,13 +189,13 @@ class Walker:
 
     # --- events -------------------------------------------------------------------------------------------
 
-    def event(self, idx: int, kind: str, changes: tuple = (), detail: str = "", frame: int = 0,
+    def event(self, idx: int, kind: str, before: tuple | None = None, detail: str = "", frame: int = 0,
               state: VerifierState | None = None, other: int = -1) -> None:
         marks, self.marks = tuple(self.marks), []
         if len(self.events) >= MAX_EVENTS:
             self.truncated = True
             return
-        self.events.append(Event(len(self.events), idx, kind, changes, detail, frame, state, other, marks))
+        self.events.append(Event(len(self.events), idx, kind, before, detail, frame, state, other, marks))
 
     # --- the loop -----------------------------------------------------------------------------------------
 
@@ -317,16 +327,9 @@ class Walker:
         if not 0 <= idx < len(self.insns):
             raise Reject(f"jump out of range from insn {idx - 1} to {idx}", "EINVAL")
         insn = self.insns[idx]
-        spec = insn.spec
+        spec = self.specs[idx]
         if spec is None:
-            raise Reject(f"unknown opcode {insn.opcode:02x}", "EINVAL")
-        try:
-            # do_check checks exit's imm, src and dst but not its off: exit with off=1 loads
-            check_one(replace(insn, off=0) if spec.op == "exit" else insn, idx)
-        except DecodeError:
-            if insn.dst > 10 or insn.src > 10:
-                raise Reject(f"R{max(insn.dst, insn.src)} is invalid", "EINVAL") from None
-            raise Reject(f"{_reserved_name(spec)} uses reserved fields", "EINVAL") from None
+            spec = self.specs[idx] = self.checked_spec(idx, insn)
         if idx in self.prune_points:
             covering, st = self.visited(idx, st, prev)
             if covering is not None:
@@ -348,10 +351,24 @@ class Walker:
         nidx, nst, pushed = out
         if self.insn_stack is not None:
             nst = self.with_history(nst, idx, prev, stack=self.insn_stack, merge=self.jmp_point)
-        changes = tuple((i, r) for i, (r, old) in enumerate(zip(nst.cur.regs, before)) if r is not old and r != old) \
-            if len(nst.frames) == len(st.frames) else ()
-        self.event(idx, "visit", changes, frame=len(st.frames) - 1, state=nst)
+        self.event(idx, "visit", before, frame=len(st.frames) - 1, state=nst)
         return nidx, nst, pushed
+
+    @staticmethod
+    def checked_spec(idx: int, insn: Insn) -> isa.OpSpec:
+        """The instruction's form, once its fields pass ``do_check``'s checks (instructions do not change,
+        so the walk checks each once)."""
+        spec = insn.spec
+        if spec is None:
+            raise Reject(f"unknown opcode {insn.opcode:02x}", "EINVAL")
+        try:
+            # do_check checks exit's imm, src and dst but not its off: exit with off=1 loads
+            check_one(replace(insn, off=0) if spec.op == "exit" else insn, idx)
+        except DecodeError:
+            if insn.dst > 10 or insn.src > 10:
+                raise Reject(f"R{max(insn.dst, insn.src)} is invalid", "EINVAL") from None
+            raise Reject(f"{_reserved_name(spec)} uses reserved fields", "EINVAL") from None
+        return spec
 
     # --- instructions -------------------------------------------------------------------------------------
 
