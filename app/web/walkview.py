@@ -4,14 +4,15 @@ The verifier records every step of its walk (``app.ebpf.verifier.walk.Event``), 
 after it. This module turns event ``index`` into what ``_walk.html`` shows: what happened (a sentence), the
 registers in the kernel's notation (``notation.reg_str``) and decoded for people, the stack slots, the
 branches still pending, the call frames, the listing with visit counts, and the log in the kernel's format
-around the event. Navigation targets (the previous and next visit of the same instruction, the error) are
-computed here too, so the page needs no knowledge of the walk's structure.
+around the event, with the precision marks it made, compared or holds (``precisionview.py``). Navigation
+targets (the previous and next visit of the same instruction, the error) are computed here too, so the page
+needs no knowledge of the walk's structure.
 
 Every request re-runs the verifier (it is deterministic): nothing about a walk is kept between requests.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 from markupsafe import Markup
@@ -45,6 +46,7 @@ from app.ebpf.verifier.walklog import log_with_positions
 from .cfgview import CfgView, cfg_view
 from .contexts import ListingRow
 from .highlight import highlight_lines
+from .precisionview import PrecisionView, precision_view
 from .present import insn_rows
 
 LOG_WINDOW = 12  # log lines shown before and after the current one
@@ -61,16 +63,19 @@ class RegRow:
     meaning: str
     bits: str
     changed: bool
+    precise: str = ""  # at the event that kept a state: why this register is marked P (its tooltip)
 
 
 @dataclass(frozen=True)
 class SlotRow:
-    """One 8-byte stack slot: ``name`` (``fp-8``), ``notation`` (the kernel's), ``meaning``, ``changed``."""
+    """One 8-byte stack slot: ``name`` (``fp-8``), ``notation`` (the kernel's), ``meaning``, ``changed``,
+    and ``precise`` as for a register."""
 
     name: str
     notation: str
     meaning: str
     changed: bool
+    precise: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,7 @@ class WalkView:
     line: int | None = None
     source: Markup = Markup("")
     covered_by: int | None = None  # a prune: the event where the state that covered this one was kept
+    precision: PrecisionView = field(default_factory=PrecisionView)  # precision marks made, compared or held here (precisionview.py)
 
 
 def start_index(result: VerifierResult) -> int:
@@ -156,7 +162,9 @@ def walk_view(program: Program, result: VerifierResult, index: int,
     maps = program.maps
     before = _state_before(events, index)
     state = event.state or before
-    frames = tuple(_frame_view(f, before.frames[i] if before and i < len(before.frames) else None, maps)
+    precision = precision_view(program, result, index, before)
+    frames = tuple(_frame_view(f, before.frames[i] if before and i < len(before.frames) else None, maps,
+                               _precise_titles(precision, before, f.frameno, event.insn_idx, index, maps))
                    for i, f in enumerate(state.frames)) if state else ()
     visits: dict[int, int] = {}
     for e in events[:index + 1]:
@@ -189,7 +197,7 @@ def walk_view(program: Program, result: VerifierResult, index: int,
         summary=f"event {index} of {len(events) - 1}: {event.kind} insn {event.insn_idx}",
         cfg=cfg_view(program, events, index, rejected_at=rejected_at, texts=texts),
         line=_line_of(sources, event.insn_idx), source=_source_of(listing, _line_of(sources, event.insn_idx)),
-        covered_by=event.other if event.kind == "prune" and event.other >= 0 else None)
+        covered_by=event.other if event.kind == "prune" and event.other >= 0 else None, precision=precision)
 
 
 _LOGS: dict[int, tuple[VerifierResult, list[str], list[int]]] = {}
@@ -232,9 +240,10 @@ def _state_before(events: Sequence[Event], index: int) -> VerifierState | None:
     return None
 
 
-def _frame_view(frame: Frame, before: Frame | None, maps) -> FrameView:
+def _frame_view(frame: Frame, before: Frame | None, maps, precise: dict[str, str] | None = None) -> FrameView:
+    precise = precise or {}
     regs = tuple(RegRow(f"R{i}", reg_str(r, maps), meaning(r, maps), _bits(r),
-                        before is not None and before.regs[i] != r)
+                        before is not None and before.regs[i] != r, precise.get(f"R{i}", ""))
                  for i, r in enumerate(frame.regs) if r.type != NOT_INIT)
     slots = []
     for slot in range((len(frame.stack) + SLOT - 1) // SLOT):
@@ -243,9 +252,32 @@ def _frame_view(frame: Frame, before: Frame | None, maps) -> FrameView:
             continue
         name, _, notation = text.partition("=")
         old = slot_str(before, slot, maps) if before is not None else text
-        slots.append(SlotRow(name, notation, _slot_meaning(frame, slot, maps), old != text))
+        slots.append(SlotRow(name, notation, _slot_meaning(frame, slot, maps), old != text, precise.get(name, "")))
     return FrameView(frame.frameno, frame.callsite if frame.callsite >= 0 else None, frame.subprog, regs,
                      tuple(slots))
+
+
+def _precise_titles(precision: PrecisionView, kept: VerifierState | None, frameno: int, insn: int, index: int,
+                    maps) -> dict[str, str]:
+    """At the event that kept a state (``kept``, the state before its instruction): the tooltip of each
+    register (``R7``) and slot (``fp-16``) of frame ``frameno`` that a later event marks precise in it."""
+    marked = precision.markers(frameno) if precision.kept_here else {}
+    if not marked or kept is None or frameno >= len(kept.frames):
+        return {}
+    frame = kept.frames[frameno]
+    values = {f"R{i}": reg_str(r, maps) for i, r in enumerate(frame.regs) if r.type == SCALAR}
+    for slot, r in frame.spilled:
+        if r.type == SCALAR:
+            values[f"fp{-(slot + 1) * SLOT}"] = reg_str(r, maps)
+    out = {}
+    for name, value in values.items():
+        since = marked.get(name, marked.get("*"))
+        if since is not None:
+            by = "this event" if since == index else f"event {since}"
+            out[name] = (f"Precise: {by} marks {name} precise in the state kept here, before insn {insn} "
+                         f"ran ({name}={value} then). From then on a path reaching insn {insn} is pruned against "
+                         f"this state only if its {name} stays within what this state allows.")
+    return out
 
 
 def meaning(r: Reg, maps: Sequence = ()) -> str:

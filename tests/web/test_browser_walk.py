@@ -128,3 +128,37 @@ def test_run_to_here_from_the_listing(page):
     assert int(page.locator("#step").get_attribute("data-index")) > first
     expect(page.locator("#listing tr.is-current")).to_have_id("insn-3")
     page.console.assert_clean()
+
+
+def test_a_marking_event_links_to_the_kept_state_and_back(page):
+    from app.ebpf import assemble
+    from app.ebpf.verifier import verify
+
+    from .test_walk import INHERITED
+
+    walk = verify(assemble(INHERITED), "socket_filter").walk
+    marking = next(e for e in walk if e.kind == "visit" and e.precise)
+    kept = marking.precise[0].state_seq
+    page.goto("/")
+    page.select_option("#type", "socket_filter")
+    page.fill("#source", INHERITED)
+    page.locator("#source").press("Control+Enter")
+    expect(page.locator("#walk")).to_have_attribute("data-index", "0")
+    expect(page.locator("#walk .walk-precision")).to_have_count(0)
+
+    page.locator("#walk-slider").fill(str(marking.seq))
+    expect(page.locator("#walk")).to_have_attribute("data-index", str(marking.seq))
+    made = page.locator("#walk .walk-precision .precision-made")
+    expect(made).to_contain_text("moves a pointer by the scalar r7")
+    expect(made).to_contain_text(f"r7 marked precise in the state kept at insn {marking.precise[0].insn_idx}")
+
+    made.locator(f"button[data-precise-state='{kept}']").click()
+    expect(page.locator("#walk")).to_have_attribute("data-index", str(kept))
+    expect(page.locator("#walk .precision-kept")).to_contain_text("A state was kept here")
+    r7 = page.locator("#walk .walk-regs th").filter(has_text=re.compile(r"^R7\b"))
+    expect(r7.locator(".precise-mark")).to_have_text("P")
+    expect(r7.locator(".precise-mark")).to_have_attribute("title", re.compile(r"R7=4 then"))
+
+    page.locator(f"#walk .precision-kept button[data-precise-mark='{marking.seq}']").click()  # and back
+    expect(page.locator("#walk")).to_have_attribute("data-index", str(marking.seq))
+    page.console.assert_clean()

@@ -171,3 +171,111 @@ def test_the_log_of_a_walk_is_built_once_while_it_is_stepped(monkeypatch):
     assert len(calls) == 1 and [v.index for v in views] == [0, 1, 2, 3]
     walkview.walk_view(program, verify(program, "xdp"), 0)  # another result object: its own log
     assert len(calls) == 2
+
+
+# --- precision marks (precisionview.py) -------------------------------------------------------------------
+
+PAD = "r3 = 0\n" + "r3 += 1\n" * 7  # as in tests/test_verifier_precision.py: lets the join keep a state
+# r7 offsets a stack pointer after the join: the first arm marks r7 precise in the state kept at the join; the
+# second arm keeps a state of its own on the way, is pruned at the join and inherits the mark
+INHERITED = ("call bpf_get_prandom_u32\nr7 = 4\n" + PAD + "r8 = 1\nif r0 > 7 goto far\nr8 = 2\ngoto join\n"
+             "far:\nr8 = 3\n" + PAD + "goto +0\nr9 = 0\n"
+             "join:\nr2 = r10\nr2 += -8\nr2 += r7\nr0 = *(u32 *)(r2 + 0)\nr0 = 0\nexit")
+
+
+def _precise_events(source: str, prog_type: str = "socket_filter"):
+    from app.ebpf import assemble
+    from app.ebpf.verifier import verify
+
+    return verify(assemble(source), prog_type).walk
+
+
+def _walk_at(post_form, source: str, event: int, prog_type: str = "socket_filter") -> str:
+    return walk_section(post_form("/walk", source=source, type=prog_type, walk=str(event), htmx=True)
+                        .get_data(as_text=True))
+
+
+def _text(fragment: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", fragment)).strip()
+
+
+def _precision(walk: str) -> str:
+    match = re.search(r'<div class="walk-precision".*?</div>', walk, re.S)
+    assert match, "no precision paragraph"
+    return match.group(0)
+
+
+def test_an_event_that_marks_says_why_and_links_the_kept_state(post_form):
+    walk = _precise_events(INHERITED)
+    marking = next(e for e in walk if e.kind == "visit" and e.precise)
+    (mark,) = marking.precise
+    html = _precision(_walk_at(post_form, INHERITED, marking.seq))
+    text = _text(html)
+    assert "This instruction moves a pointer by the scalar r7" in text and "so its exact value matters" in text
+    assert f"r7 marked precise in the state kept at insn {mark.insn_idx} event {mark.state_seq}." in text
+    assert f'value="{mark.state_seq}" data-walk="goto"' in html  # a button to the kept state's event
+
+
+def test_a_prune_says_which_scalars_it_compared_and_passes_the_marks_back(post_form):
+    walk = _precise_events(INHERITED)
+    prune = next(e for e in walk if e.kind == "prune")
+    text = _text(_precision(_walk_at(post_form, INHERITED, prune.seq)))
+    assert f"Compared with the state kept at event {prune.other}: only its precise scalar r7" in text
+    assert "Its other scalars were not compared (imprecise: any value would do)." in text
+    (inherited,) = prune.precise
+    assert f"r7 marked precise in the state kept at insn {inherited.insn_idx} event {inherited.state_seq}." in text
+
+
+def test_a_prune_before_any_mark_compared_no_scalar(post_form):
+    source = "call bpf_get_prandom_u32\nr2 = 1\nif r0 > 7 goto join\nr2 = 2\n" + PAD + "join:\nr0 = r2\nexit"
+    prune = next(e for e in _precise_events(source) if e.kind == "prune")
+    text = _text(_precision(_walk_at(post_form, source, prune.seq)))
+    assert "no scalar was compared (imprecise: any value would do)" in text
+
+
+def test_the_event_that_kept_a_state_marks_its_precise_registers(post_form):
+    walk = _precise_events(INHERITED)
+    mark = next(e for e in walk if e.kind == "visit" and e.precise).precise[0]
+    at_kept = _walk_at(post_form, INHERITED, mark.state_seq)
+    text = _text(_precision(at_kept))
+    assert f"A state was kept here, before insn {mark.insn_idx} ran" in text
+    marker = re.search(r'<th scope="row">R7 <span class="precise-mark" title="([^"]*)">P</span>', at_kept)
+    assert marker and "R7=4 then" in marker.group(1)
+    assert not re.search(r'<th scope="row">R8 <span class="precise-mark"', at_kept)  # r8 stays imprecise
+    assert "<code>4</code>" in at_kept  # the kernel notation column is unchanged
+    before = _walk_at(post_form, INHERITED, mark.state_seq - 1)  # another event: no P markers
+    assert 'class="precise-mark"' not in before
+
+
+def test_why_follows_the_kind_of_instruction(post_form):
+    cases = [
+        ("socket_filter", "call bpf_get_prandom_u32\nr6 = 5\nr7 = 6\nif r0 > 7 goto join\nr8 = 1\n" + PAD
+         + "join:\nif r6 > r7 goto +1\nr0 = 0\nexit",
+         "This comparison's outcome was known from r6 and r7, so their exact values matter"),
+        ("kprobe", "call bpf_get_prandom_u32\nr2 = 8\nif r0 > 7 goto join\nr8 = 1\n" + PAD + "join:\nr1 = r10\n"
+         "r1 += -8\nr3 = 0\ncall bpf_probe_read_kernel\nr0 = 0\nexit",
+         "The checks of bpf_probe_read_kernel relied on the exact value of its size argument r2"),
+        ("socket_filter", "call bpf_get_prandom_u32\nr2 = 0\nif r0 > 7 goto join\nr8 = 1\n" + PAD
+         + "join:\n*(u8 *)(r10 - 7) = r2\nr0 = 0\nexit",  # not at a slot's start: no spill, zero bytes
+         "Storing the zero in r2 on the stack makes those bytes known zeros"),
+        ("cgroup_skb", "call bpf_get_prandom_u32\nr6 = 1\nif r0 > 7 goto join\nr8 = 1\n" + PAD
+         + "join:\nr0 = r6\nexit", "The return code is checked against the range this hook allows"),
+    ]
+    for prog_type, source, why in cases:
+        marking = next(e for e in _precise_events(source, prog_type) if e.precise)
+        assert why in _text(_precision(_walk_at(post_form, source, marking.seq, prog_type))), why
+
+
+def test_the_precision_index_is_built_once_while_a_walk_is_stepped(monkeypatch):
+    from app.ebpf import assemble
+    from app.ebpf.verifier import verify
+    from app.web import precisionview, walkview
+
+    calls = []
+    real = precisionview.build_index
+    monkeypatch.setattr(precisionview, "build_index", lambda *a: calls.append(1) or real(*a))
+    program = assemble(INHERITED)
+    result = verify(program, "socket_filter")
+    for i in range(0, len(result.walk), 5):
+        walkview.walk_view(program, result, i)
+    assert len(calls) == 1
