@@ -141,8 +141,6 @@ def refine(st: VerifierState, insn: Insn, op: str, width: int, taken: bool, insn
     """The state on one side of the jump (``taken`` or falling through), or None when that side is
     impossible. The condition that holds is ``op`` when taken and its negation otherwise."""
     cond = op if taken else NEGATE[op]
-    if op == "jset" and not taken:
-        return st  # "no common bit" narrows nothing here
     frame = st.cur
     dst = frame.reg(insn.dst)
     src_is_reg = bool(insn.opcode & 0x08)
@@ -162,6 +160,8 @@ def refine(st: VerifierState, insn: Insn, op: str, width: int, taken: bool, insn
         return _packet_range(st, src, FLIP[cond], dst_is_pkt=True)
     if dst.type != SCALAR or src.type != SCALAR:
         return st
+    if op == "jset":
+        return _jset(st, insn, width, taken, dst, src, src_is_reg)
     new_dst = _narrow(dst.b, width, cond, src.b)
     if new_dst is None:
         return None
@@ -172,6 +172,36 @@ def refine(st: VerifierState, insn: Insn, op: str, width: int, taken: bool, insn
             return None
         st = _set_reg_and_copies(st, insn.src, src, replace(src, b=new_src))
     return st
+
+
+def _jset(st: VerifierState, insn: Insn, width: int, taken: bool, dst: Reg, src: Reg, src_is_reg: bool
+          ) -> VerifierState | None:
+    """``regs_refine_cond_op`` for ``if dst & src``, one side of it a constant: when taken and the constant is
+    a single bit, that bit is set; when not taken, every bit of the constant is clear (the ranges are
+    forgotten first and rebuilt from the tnum). Anything else learns nothing. None: the side is impossible."""
+    reg, regno, other = dst, insn.dst, src
+    if not _is_const(other.b, width) and src_is_reg:
+        reg, regno, other = src, insn.src, dst
+    if not _is_const(other.b, width):
+        return st
+    val = (T.subreg(other.b.var_off) if width == 32 else other.b.var_off).value
+    var = reg.b.var_off
+    if taken:
+        if val == 0 or val & (val - 1):
+            return st  # several bits: which of them is set is not known
+        view = T.or_(T.subreg(var) if width == 32 else var, T.const(val))
+        b = replace(reg.b, var_off=T.with_subreg(var, view) if width == 32 else view)
+    else:
+        view = T.and_(T.subreg(var) if width == 32 else var, T.const(~val & (B.U32_MAX if width == 32 else B.U64_MAX)))
+        b = replace(B.UNBOUNDED, var_off=T.with_subreg(var, view) if width == 32 else view)
+    b = B.sync(b)
+    if B.check_invariants(b):
+        return None
+    return _set_reg_and_copies(st, regno, reg, replace(reg, b=b))
+
+
+def _is_const(b: Bounds, width: int) -> bool:
+    return T.is_const(T.subreg(b.var_off) if width == 32 else b.var_off)
 
 
 def _set_reg_and_copies(st: VerifierState, regno: int, old: Reg, new: Reg) -> VerifierState:
