@@ -79,3 +79,11 @@ def test_a_null_check_drops_the_pointers_id_as_the_kernel_does():
     assert any(line.endswith("; R0=map_value_or_null(id=1,map=h,ks=4,vs=8)") for line in lines)
     assert any(line.startswith("7: (15) if r0 == 0x0 goto pc+1") and line.endswith("; R0=map_value(map=h,ks=4,vs=8)")
                for line in lines)
+
+
+def test_a_fill_prints_the_slot_it_read():
+    """check_stack_read_fixed_off scratches the slot it reads: the kernel's line after a fill shows it."""
+    program = assemble("r1 = 7\n*(u64 *)(r10 - 8) = r1\nr2 = *(u64 *)(r10 - 8)\nr0 = 0\nexit")
+    lines, _ = log_lines(program, verify(program, "socket_filter"))
+    fill = next(line for line in lines if line.startswith("2: "))
+    assert fill.endswith("; R2=7 R10=fp0 fp-8=7")

@@ -15,9 +15,12 @@ from collections.abc import Callable
 from app.ebpf.asm import disassemble
 from app.ebpf.program import Program
 
+from .. import isa
+from .bounds import s64
 from .notation import SLOT, frame_str, slot_str
 from .result import VerifierResult
-from .state import VerifierState
+from .state import MAX_BPF_STACK as MAX_STACK
+from .state import PTR_TO_STACK, VerifierState
 from .walk import Event
 
 
@@ -105,13 +108,27 @@ def _touched(program: Program, event: Event, previous: VerifierState | None) -> 
             regs.add(insn.src)
         if spec.op == "call":
             regs.add(0)
-    slots = []
+    slots = set()
     if previous is not None and event.state is not None and len(previous.frames) == len(event.state.frames):
         old, new = previous.cur, event.state.cur
         for slot in range((max(len(old.stack), len(new.stack)) + SLOT - 1) // SLOT):
             if slot_str(old, slot) != slot_str(new, slot) or old.spill_at(slot) != new.spill_at(slot):
-                slots.append(slot)
-    return sorted(regs), slots
+                slots.add(slot)
+        read = _stack_slot_read(insn, spec, old)
+        if read is not None and slot_str(new, read) is not None:
+            slots.add(read)  # check_stack_read_fixed_off scratches the slot it reads
+    return sorted(regs), sorted(slots)
+
+
+def _stack_slot_read(insn, spec, frame) -> int | None:
+    """The slot of this frame's stack a load (or an atomic's read) reads at a known offset, if any."""
+    if spec is None or not (spec.cls == isa.Class.LDX or spec.op.startswith("atomic_")):
+        return None
+    base = frame.regs[insn.src if spec.cls == isa.Class.LDX else insn.dst]
+    if base.type != PTR_TO_STACK or base.frameno != frame.frameno or not base.b.is_const():
+        return None
+    off = base.off + s64(base.b.var_off.value) + insn.off
+    return (-off - 1) // SLOT if -MAX_STACK <= off < 0 else None
 
 
 def kernel_log(program: Program, result: VerifierResult, level: int) -> str:
