@@ -9,6 +9,7 @@ import pytest
 from app.ebpf import assemble
 from app.ebpf.insn import Insn, encode
 from app.ebpf.verifier import verify
+from app.ebpf.verifier.notation import slot_str
 from app.oracle import bpf_available, create_map, verify_in_kernel
 
 MAPS = {
@@ -124,6 +125,46 @@ def test_pointer_leaks_are_refused_for_unprivileged_loaders_only(source, insn, m
     assert (unpriv.error.message, unpriv.error.insn_idx) == (message, insn)
     root = verify(program, "socket_filter")  # accepted, or refused for something else (an atomic into the ctx)
     assert root.error is None or root.error.message == "BPF_ATOMIC stores into R1 ctx is not allowed"
+
+
+# Stack pointers without CAP_PERFMON (no bypass_spec_v1, allow_uninit_stack or allow_ptr_leaks): no variable
+# offset at all (sanitize_check_bounds), so none of the root-only variable-offset accesses can be reached, and a
+# helper may read only initialised stack. The messages were checked against Linux 6.18 by loading each program
+# in a child process that kept CAP_BPF but dropped CAP_PERFMON and CAP_SYS_ADMIN (capset).
+RANDOM_0_7 = "call bpf_get_prandom_u32\nr0 &= 7\n"
+UNPRIVILEGED_STACK = [
+    (RANDOM_0_7 + "r1 = r10\nr1 += -16\nr1 += r0\nr2 = 0\n*(u8 *)(r1 + 0) = r2\nr0 = 0\nexit", 4,
+     "R1 variable stack access prohibited for !root, var_off=(0x0; 0x7) off=-16"),
+    (RANDOM_0_7 + "r1 = r10\nr1 += -16\nr0 += r1\nr0 = 0\nexit", 4,
+     "R0 variable stack access prohibited for !root, var_off=(0x0; 0x7) off=-16"),
+    ("r1 = r10\nr1 += -600\nr0 = 0\nexit", 1,
+     "R1 stack pointer arithmetic goes out of range, prohibited for !root; off=-600"),
+    ("r1 = r10\nr1 += -8\nr1 += 8\nr0 = 0\nexit", 2,
+     "R1 stack pointer arithmetic goes out of range, prohibited for !root; off=0"),
+    (RANDOM_0_7 + "r0 -= 4\nr1 = r10\nr1 += -16\nr1 += r0\nr0 = 0\nexit", 5,
+     "R0 has unknown scalar with mixed signed bounds, pointer arithmetic with it prohibited for !root"),
+    (HASH8 + "r2 = r10\nr2 += -8\nr1 = m ll\ncall bpf_map_lookup_elem\nr0 = 0\nexit", 4,
+     "invalid read from stack R2 off=-8 size=8"),
+    (HASH8 + "*(u64 *)(r10 - 8) = r1\nr2 = r10\nr2 += -8\nr1 = m ll\ncall bpf_map_lookup_elem\nr0 = 0\nexit", 5,
+     "invalid read from stack R2 off -8+0 size 8"),
+]
+
+
+@pytest.mark.parametrize("source, insn, message", UNPRIVILEGED_STACK, ids=[c[2] for c in UNPRIVILEGED_STACK])
+def test_stack_pointers_of_unprivileged_loaders(source, insn, message):
+    program = assemble(source)
+    unpriv = verify(program, "socket_filter", privileged=False)
+    assert (unpriv.error.message, unpriv.error.insn_idx) == (message, insn)
+    assert verify(program, "socket_filter").accepted
+
+
+def test_a_spill_destroyed_by_a_variable_offset_store_reads_back_as_misc_data():
+    """check_stack_write_var_off scrubs the whole slot of a spill it may touch (kernel: fp-8=mm??mmmm)."""
+    source = ("r1 = 0\n*(u16 *)(r10 - 2) = r1\nr1 = 5\n*(u32 *)(r10 - 8) = r1\n" + RANDOM_0_7.replace("7", "1")
+              + "r2 = r10\nr2 += -8\nr2 += r0\nr3 = 7\n*(u8 *)(r2 + 0) = r3\nr0 = 0\nexit")
+    result = verify(assemble(source), "socket_filter")
+    after = next(e.state for e in result.walk if e.kind == "visit" and e.insn_idx == 10)
+    assert slot_str(after.cur, 0) == "fp-8=mm??mmmm" and after.cur.spill_at(0) is None
 
 
 def with_fds(program, fds):

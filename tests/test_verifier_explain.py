@@ -36,6 +36,9 @@ FIELD_SAMPLES = {
     "base.type_name()": ("scalar", "map_value_or_null"),
     "r0.type_name()": ("scalar",),
     "base.type": ("map_ptr",),
+    "T.strn(b.var_off)": ("(0x0; 0x7)",),
+    "T.strn(reg.b.var_off)": ("(0x0; 0x7)",),
+    "T.strn(ptr_reg.b.var_off)": ("(0x0; 0x7)",),
 }
 
 #: The kernel's wording where neither the corpus nor our verifier has it (older kernels, unprivileged

@@ -9,8 +9,9 @@ kernel's message for the first violation, the number of processed instructions, 
 The layers, bottom-up: ``tnum`` (tristate numbers, ``kernel/bpf/tnum.c``) and ``bounds`` (signed and
 unsigned 64/32-bit ranges kept consistent as ``reg_bounds_sync`` does) are the value domain; ``scalar``
 holds the ALU transfer functions; ``state`` the registers, stack and frames; ``branches`` what jumps
-learn; ``helper_args`` helper prototypes; ``prune`` state equivalence; ``precision`` which scalars a path
-relied on exactly; ``walk`` the loop.
+learn; ``helper_args`` helper prototypes; ``stack_range`` stack accesses over a range of bytes (variable
+offsets, helper memory); ``prune`` state equivalence; ``precision`` which scalars a path relied on exactly;
+``walk`` the loop.
 
 ``max_processed`` lets a caller (the web page) stop the walk earlier than the kernel's 1,000,000: the
 result's verdict is then ``"incomplete"``, with an error whose errno is ``LIMIT``, never a kernel verdict.

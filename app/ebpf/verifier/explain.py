@@ -399,15 +399,34 @@ ENTRIES: tuple[Entry, ...] = (
         lesson="calls",
     ),
     Entry(
-        key="stack-var-write-unmodelled",
-        pattern=re.compile(r"variable-offset stack writes are not modelled yet \(R(?P<reg>\d+)\)"),
-        title="A stack write at a variable offset (not modelled here)",
-        check="",
-        meaning="The kernel lets privileged programs write to the stack at a variable offset when the whole "
-                "range is inside the frame (check_stack_write_var_off). The playground's verifier does not "
-                "model such writes yet and stops here; the kernel may accept the program.",
-        fix="Use constant offsets for stack writes (choose the slot with branches), or keep the buffer in a "
-            "map value.",
+        key="stack-uninit-read",
+        pattern=re.compile(r"invalid read from stack R(?P<reg>\d+) (?:off (?P<off>-?\d+)|var_off (?P<var_off>\(.*?\)))"
+                           r"\+(?P<byte>\d+) size (?P<size>\d+)"),
+        title="A helper reading stack bytes that hold nothing it may read",
+        check="check_stack_range_initialized",
+        meaning="A helper's memory argument (a map key, a buffer to read) and a load at a variable offset may "
+                "only read stack bytes the program has written. Without privileges, bytes never written and "
+                "bytes holding a saved pointer are refused: the helper would copy kernel data or an address "
+                "somewhere the program can read it. The message counts the bad byte from the start of the "
+                "range.",
+        fix="Initialise the whole buffer before the call (store zero into each slot), and keep pointers out of "
+            "memory passed to helpers.",
+        example="r1 = 0\n*(u64 *)(r10 - 8) = r1    /* the key is initialised */",
+        lesson="stack",
+        detail="Byte {byte} of the {size}-byte range is the first that may not be read.",
+    ),
+    Entry(
+        key="stack-var-no-register",
+        pattern=re.compile(r"variable offset stack pointer cannot be passed into helper function; "
+                           r"var_off=(?P<var_off>\(.*?\)) off=(?P<off>-?\d+) size=(?P<size>\d+)"),
+        title="A read at a variable stack offset that goes into no register",
+        check="check_stack_read",
+        meaning="A variable-offset stack read is allowed only when the value goes into a register, which then "
+                "becomes an unknown number. An atomic instruction (lock *(u64 *)(r1 + 0) += r2) reads the old "
+                "value into no register, so the kernel refuses it through a variable-offset stack pointer, with "
+                "wording from the time when helpers were the only such readers.",
+        fix="Give the atomic operation a constant stack offset (choose the slot with branches), or keep the "
+            "counters in a map value.",
         lesson="stack",
     ),
     # --- context ------------------------------------------------------------------------------------------
@@ -806,6 +825,56 @@ ENTRIES: tuple[Entry, ...] = (
                 "execution, which needs a known limit for the pointer's type; a context pointer has none, so "
                 "moving it by a register is refused.",
         fix="Keep the context pointer unmoved and read fields at constant offsets.",
+        lesson="pointer-arithmetic",
+    ),
+    Entry(
+        key="ptr-sub-from-stack",
+        pattern=re.compile(r"R(?P<reg>\d+) subtraction from stack pointer prohibited"),
+        title="Subtracting from a stack pointer",
+        check="adjust_ptr_min_max_vals",
+        meaning="Nothing may be subtracted from a pointer into the stack, not even a constant (some JITs could "
+                "not do it). Moving down the stack is done by adding a negative number.",
+        fix="Add the negated value instead: r1 += -8 rather than r1 -= 8.",
+        example="r1 = r10\nr1 += -8",
+        lesson="pointer-arithmetic",
+    ),
+    Entry(
+        key="ptr-stack-var-unprivileged",
+        pattern=re.compile(r"R(?P<reg>\d+) variable stack access prohibited for !root, var_off=(?P<var_off>\(.*?\)) "
+                           r"off=(?P<off>-?\d+)"),
+        title="A stack pointer with a variable offset, without privileges",
+        check="check_stack_access_for_ptr_arithmetic",
+        meaning="Without privileges (CAP_PERFMON), a stack pointer must keep a constant offset: the kernel "
+                "masks pointer arithmetic against speculative execution (Spectre v1), which it can only do for "
+                "a known offset. So adding a number that is not a constant to a stack pointer is refused.",
+        fix="Pick the slot with branches and constant offsets, or keep the array in a map value, where a "
+            "bounded variable index is allowed.",
+        lesson="pointer-arithmetic",
+    ),
+    Entry(
+        key="ptr-stack-out-of-range-unprivileged",
+        pattern=re.compile(r"R(?P<reg>\d+) stack pointer arithmetic goes out of range, prohibited for !root; "
+                           r"off=(?P<off>-?\d+)"),
+        title="A stack pointer moved outside the frame, without privileges",
+        check="check_stack_access_for_ptr_arithmetic",
+        meaning="Without privileges, every stack pointer the program computes must point inside the frame, "
+                "fp-512 to fp-1, even before it is used (R10 itself, at fp+0, is the only exception), so that "
+                "speculative accesses through it stay inside too.",
+        fix="Compute the pointer to the start of the buffer directly (r1 = r10; r1 += -16) rather than passing "
+            "through offsets outside the frame.",
+        lesson="pointer-arithmetic",
+        detail="The pointer would be at offset {off} from the frame pointer.",
+    ),
+    Entry(
+        key="ptr-mixed-signed-bounds",
+        pattern=re.compile(r"R(?P<reg>\d+) has unknown scalar with mixed signed bounds, pointer arithmetic with it "
+                           r"prohibited for !root"),
+        title="Adding a number that may be negative or positive to a pointer, without privileges",
+        check="sanitize_ptr_alu",
+        meaning="Without privileges, pointer arithmetic is masked against speculative execution, which needs to "
+                "know which way the pointer moves. A number whose range includes both negative and positive "
+                "values does not say, so it is refused.",
+        fix="Bound the number on one side of zero first: compare it unsigned, or mask it (r1 &= 15).",
         lesson="pointer-arithmetic",
     ),
     Entry(

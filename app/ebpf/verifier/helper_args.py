@@ -8,6 +8,7 @@ from dataclasses import replace
 from ..helpers import HELPER_NAMES, HELPERS
 from . import bounds as B
 from .map_compat import map_func_problem, tail_call_map_problem
+from .stack_range import check_stack_range_initialized
 from .state import (
     CONST_PTR_TO_MAP,
     NOT_INIT,
@@ -50,6 +51,7 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
     map_index = -1
     released = None
     sized = None  # (regno, register, written) of a memory argument whose size argument comes next
+    raw = None  # (regno, size) of fixed-offset stack memory the helper only writes (meta->raw_mode)
     for i, arg in enumerate(spec.args, start=1):
         r = regs[i]
         kind = arg.split("|")[0]
@@ -72,7 +74,7 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
             size = m.key_size if kind == "ARG_PTR_TO_MAP_KEY" else m.value_size
             if size == 0:  # a ring buffer's key: check_helper_mem_access refuses a zero-sized access
                 raise Reject("invalid zero-sized read")
-            _check_memory(w, st, i, r, size, write="MEM_UNINIT" in arg)
+            st, raw = _check_memory(w, st, i, r, size, "MEM_UNINIT" in arg, raw)
             if kind == "ARG_PTR_TO_MAP_KEY":
                 key_slot = _constant_key_slot(st, r, m)
                 if key_slot is not None:  # get_constant_map_key relies on the spilled key's exact value
@@ -96,7 +98,7 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
             if r.b.umax >= 1 << 29:
                 raise Reject(f"R{i} unbounded memory access, use 'var &= const' or 'if (var < const)'")
             if sized is not None and r.b.umax:
-                _check_memory(w, st, sized[0], sized[1], r.b.umax, write=sized[2])
+                st, raw = _check_memory(w, st, sized[0], sized[1], r.b.umax, sized[2], raw)
             sized = None
             w.mark_precise(st, i)  # check_mem_size_reg: the access was checked for the size's exact bounds
         elif kind == "ARG_CONST_ALLOC_SIZE_OR_ZERO":
@@ -135,6 +137,9 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
         if spec.name == "bpf_tail_call" and index.type == SCALAR and index.b.is_const() \
                 and index.b.var_off.value < w.program.maps[map_index].max_entries:
             w.mark_precise(st, 3)  # record_func_key: a constant index in range is remembered
+    if raw is not None:  # check_helper_call: the written bytes become misc data, one byte store at a time
+        for i in range(raw[1]):
+            st = w.mem_access(st, raw[0], regs[raw[0]], i, 1, write=True)
     st = _release(w, st, released) if released else st
     frame = st.cur
     regs = list(frame.regs)
@@ -223,22 +228,14 @@ def _constant_array_key(w, st: VerifierState, frame, map_index: int) -> bool:
     return spilled.b.var_off.value < m.max_entries
 
 
-def _check_memory(w, st: VerifierState, regno: int, r: Reg, size: int, write: bool) -> None:
-    """The helper reads or writes ``size`` bytes at ``r`` (``check_helper_mem_access``)."""
-    from .walk import Reject
-
+def _check_memory(w, st: VerifierState, regno: int, r: Reg, size: int, write: bool, raw):
+    """The helper reads or writes ``size`` bytes at ``r`` (``check_helper_mem_access``); returns the state and
+    the raw-mode destination, which for fixed-offset stack the helper call marks written afterwards."""
     if r.type == PTR_TO_STACK:
-        if not r.b.is_const():
-            return
-        base = r.off + B.s64(r.b.var_off.value)
-        if base < -512 or base + size > 0:
-            what = "write to" if write else "read from"
-            raise Reject(f"invalid {what} stack R{regno} off={r.off} size={size}")
-        owner = next((f for f in st.frames if f.frameno == r.frameno), None)
-        if owner is not None:
-            w.grow_stack(owner.subprog, -base)
-        return  # privileged loaders may pass uninitialised stack
+        st = check_stack_range_initialized(w, st, regno, r, r.off, size, write=write)
+        return st, (regno, size) if write and r.b.is_const() else raw
     w.mem_access(st, regno, r, 0, size, write=False)
+    return st, raw
 
 
 def _release(w, st: VerifierState, ref: int) -> VerifierState:

@@ -31,6 +31,7 @@ from .branches import branch_taken, refine
 from . import precision as P
 from .map_btf import BtfAccessError, map_struct, struct_access
 from .prune import Kept, jmp_points, live_registers, prune_points, states_equal
+from .stack_range import stack_access_var_off
 from .state import (
     CONST_PTR_TO_MAP,
     MAX_BPF_STACK,
@@ -523,10 +524,11 @@ class Walker:
             delta = B.s64(o.var_off.value)
             if not -MAX_VAR_OFF < delta < MAX_VAR_OFF:
                 raise Reject(f"math between {what} pointer and {delta} is not allowed")
+            self.check_stack_sub(d, op, base)
             new_off = base.off + delta if op == "add" else base.off - delta
             if not -MAX_VAR_OFF < new_off < MAX_VAR_OFF:
                 raise Reject(f"{what} pointer offset {new_off} is not allowed")
-            return replace(base, off=new_off), st
+            return self.sanitize_check_bounds(d, replace(base, off=new_off)), st
         if base.type == PTR_TO_CTX and not self.privileged:
             # sanitize_ptr_alu: retrieve_ptr_limit knows no limit for a ctx pointer (REASON_TYPE, sanitize_err);
             # root may move it, and check_ptr_off_reg refuses the access later
@@ -536,19 +538,46 @@ class Walker:
             raise Reject(f"math between {what} pointer and register with unbounded min value is not allowed")
         if not -MAX_VAR_OFF < o.smin < MAX_VAR_OFF:
             raise Reject(f"value {o.smin} makes {what} pointer be out of bounds")
+        if not self.privileged and (o.smin < 0) != (o.smax < 0):  # sanitize_ptr_alu: REASON_BOUNDS
+            scalar_regno = insn.src if dst.is_pointer else d
+            raise Reject(f"R{scalar_regno} has unknown scalar with mixed signed bounds, pointer arithmetic with it "
+                         f"prohibited for !root")
+        self.check_stack_sub(d, op, base)
         var = S.alu(op, 64, base.b, o)
         if base.type not in (PTR_TO_PACKET, PTR_TO_PACKET_META):
-            return replace(base, b=var), st
+            return self.sanitize_check_bounds(d, replace(base, b=var)), st
         new_id, st = st.new_id()
         keeps_range = op == "sub" and o.smin >= 0
         return replace(base, b=var, id=new_id, range=base.range if keeps_range else 0), st
+
+    @staticmethod
+    def check_stack_sub(d: int, op: str, base: Reg) -> None:
+        """``adjust_ptr_min_max_vals``, BPF_SUB: nothing may be subtracted from a stack pointer, not even a
+        constant (some JITs could not do it); ``r1 += -8`` is the way down the stack."""
+        if op == "sub" and base.type == PTR_TO_STACK:
+            raise Reject(f"R{d} subtraction from stack pointer prohibited")
+
+    def sanitize_check_bounds(self, d: int, ptr_reg: Reg) -> Reg:
+        """``sanitize_check_bounds`` for stack pointers (``check_stack_access_for_ptr_arithmetic``): without
+        bypass_spec_v1 a stack pointer must keep a constant offset inside the frame, so that speculative
+        accesses through it can be masked. So an unprivileged loader never gets a variable-offset stack
+        pointer. (The map value part of the check is not modelled.)"""
+        if self.privileged or ptr_reg.type != PTR_TO_STACK:
+            return ptr_reg
+        at = ptr_reg.off + B.s64(ptr_reg.b.var_off.value)
+        if not ptr_reg.b.is_const():
+            raise Reject(f"R{d} variable stack access prohibited for !root, var_off={T.strn(ptr_reg.b.var_off)} "
+                         f"off={at}")
+        if at >= 0 or at < -MAX_BPF_STACK:
+            raise Reject(f"R{d} stack pointer arithmetic goes out of range, prohibited for !root; off={at}")
+        return ptr_reg
 
     # memory
 
     def load(self, insn: Insn, spec: isa.OpSpec, st: VerifierState) -> VerifierState:
         base = self.read(st, insn.src)
         size = spec.size
-        value = self.mem_access(st, insn.src, base, insn.off, size, write=False)
+        value = self.mem_access(st, insn.src, base, insn.off, size, write=False, value_regno=insn.dst)
         if value.type == SCALAR and size < 8 and spec.op == "ldx":  # coerce_reg_to_size (the id stays)
             value = replace(value, b=S.alu("and", 64, value.b, B.const((1 << (size * 8)) - 1)))
         if spec.op == "ldxs" and value.type == SCALAR and not value.b.is_const():
@@ -595,7 +624,9 @@ class Walker:
         """``check_mem_access``: a load returns the loaded register; a store returns the new state.
 
         ``value_regno`` is the register a store writes (-1 for an immediate or an atomic's own write): a
-        pointer there "leaks addr" into the context, map value or memory, for unprivileged loaders only."""
+        pointer there "leaks addr" into the context, map value or memory, for unprivileged loaders only. For a
+        load it is the destination register (-1 for an atomic's read, which a variable-offset stack pointer
+        may not do)."""
         if reg.maybe_null or reg.type in (SCALAR, PTR_TO_PACKET_END, PTR_TO_FUNC):
             raise Reject(f"R{regno} invalid mem access '{reg.type_name()}'")
         if reg.type == CONST_PTR_TO_MAP:
@@ -700,9 +731,7 @@ class Walker:
         frame = st.frames[frame_i]
         self.grow_stack(frame.subprog, -(reg.off + reg.b.smin + off))
         if not reg.b.is_const():
-            if not write:
-                return UNKNOWN  # privileged variable-offset reads of initialised stack
-            raise Reject(f"variable-offset stack writes are not modelled yet (R{regno})")
+            return stack_access_var_off(self, st, regno, reg, off, size, write, value, value_regno)
         base = reg.off + B.s64(reg.b.var_off.value) + off
         if base % size:
             var = B.s64(reg.b.var_off.value)
