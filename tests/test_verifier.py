@@ -238,3 +238,15 @@ def test_a_c_callback_with_its_btf_is_walked_and_accepted():
     elf = load_elf(compile_c((Path(__file__).parent / "data" / "c" / "bpf_loop.c").read_text()).object)
     assert elf.program.func_info
     assert verify(elf.program, elf.prog_type).accepted
+
+
+def test_the_cycle_collector_is_paused_only_during_a_walk():
+    import gc
+
+    assert gc.isenabled()
+    verify(assemble("r0 = 0\nexit"), "socket_filter")
+    assert gc.isenabled()
+    try:
+        verify(assemble("r0 = *(u8 *)(r9 + 0)\nexit"), "socket_filter")  # a rejection raises inside the walk
+    finally:
+        assert gc.isenabled()

@@ -158,3 +158,4 @@ def test_a_wanted_register_used_as_a_store_address_is_not_supported():
     except NotSupported:
         return
     raise AssertionError("expected NotSupported")
+
