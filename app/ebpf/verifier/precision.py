@@ -275,29 +275,35 @@ def mark_chain(insns: tuple[Insn, ...], st, last_idx: int, bt: Backtrack, table:
     hist = st.hist
     subseq = -1
     skip_first = True
+    if table is None:
+        table = insn_table(insns)
+    wanted_regs, wanted_slots = bt.regs, bt.slots
     try:
         while True:
             i = last_idx
             while True:
+                head = hist[0] if hist is not None else None
+                at_entry = head is not None and head.idx == i
                 if skip_first:
                     skip_first = False
-                    if bt.empty():
+                    if not any(wanted_regs) and not any(wanted_slots):
                         return marks
                 else:
-                    entry = hist[0] if hist is not None and hist[0].idx == i else None
-                    touched = table[i][4] if table is not None else None
+                    touched = table[i][4]
                     # most instructions on the way touch nothing wanted: skip them without a call
-                    if entry is not None or touched is None or touched & bt.regs[bt.frame]:
-                        backtrack_insn(insns, i, subseq, entry, bt, table)
-                        if bt.empty():
+                    if at_entry or touched is None or touched & wanted_regs[bt.frame]:
+                        backtrack_insn(insns, i, subseq, head if at_entry else None, bt, table)
+                        if not any(wanted_regs) and not any(wanted_slots):
                             return marks
                 subseq = i
                 # get_prev_insn_idx
-                if i == first_idx and (hist is None or (hist[1] is None and hist[0].idx == i)):
-                    break
-                if hist is not None and hist[0].idx == i:
-                    i = hist[0].prev
+                if at_entry:
+                    if i == first_idx and hist[1] is None:
+                        break
+                    i = head.prev
                     hist = hist[1]
+                elif i == first_idx and hist is None:
+                    break
                 else:
                     i -= 1
                 if i < 0:

@@ -342,7 +342,7 @@ class Walker:
         if self.jmp_point:
             st = self.with_history(st, idx, prev)
         self.insn_stack = None
-        if spec.cls in (isa.Class.JMP, isa.Class.JMP32):
+        if insn.opcode & 7 in _JMP_CLASSES:
             self.jmps_processed += 1
         before = st.cur.regs
         out = self.execute(idx, insn, spec, st)
@@ -374,10 +374,10 @@ class Walker:
     # --- instructions -------------------------------------------------------------------------------------
 
     def execute(self, idx: int, insn: Insn, spec: isa.OpSpec, st: VerifierState):
-        cls = spec.cls
-        if cls in (isa.Class.ALU, isa.Class.ALU64):
+        cls = insn.opcode & 7
+        if cls in _ALU_CLASSES:
             return idx + 1, self.alu(insn, spec, st), None
-        if cls in (isa.Class.JMP, isa.Class.JMP32):
+        if cls in _JMP_CLASSES:
             return self.jump(idx, insn, spec, st)
         if cls == isa.Class.LDX:
             return idx + 1, self.load(insn, spec, st), None
@@ -984,6 +984,8 @@ class Walker:
 
 
 LINKED_REGS_MAX = 6
+_ALU_CLASSES = frozenset({int(isa.Class.ALU), int(isa.Class.ALU64)})
+_JMP_CLASSES = frozenset({int(isa.Class.JMP), int(isa.Class.JMP32)})
 
 
 def linked_regs(st: VerifierState, *ids: int) -> tuple[tuple[int, int], ...]:
