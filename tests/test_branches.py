@@ -13,7 +13,10 @@ def _state(r0: B.Bounds) -> VerifierState:
     return VerifierState((initial_frame().with_reg(0, scalar(r0)),))
 
 
-def _r0_after(cond: str, taken: bool, r0: B.Bounds = B.from_urange(0, 15)) -> str | None:
+ZERO_TO_15 = B.from_urange(0, 15)
+
+
+def _r0_after(cond: str, taken: bool, r0: B.Bounds = ZERO_TO_15) -> str | None:
     insn = assemble(cond).insns[0]
     spec = insn.spec
     out = refine(_state(r0), insn, spec.op, spec.width, taken, ())

@@ -16,8 +16,8 @@ scalar of a kept state is one no prune compares.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 from app.ebpf import Program, isa
 from app.ebpf.helpers import HELPERS

@@ -248,9 +248,8 @@ def backtrack_insn(insns: tuple[Insn, ...], idx: int, subseq_idx: int, entry: Hi
             bt.set_reg(0)
     elif kind == K_LD_IMM64:
         wanted.discard(d)
-    elif kind == K_LD_ABS:
-        if d in wanted:
-            raise NotSupported("ld_abs/ld_ind")
+    elif kind == K_LD_ABS and d in wanted:
+        raise NotSupported("ld_abs/ld_ind")
     if entry is not None and entry.linked:
         _sync_linked(bt, entry)
 
@@ -363,5 +362,15 @@ def wanted_from(kept, frames_count: int) -> Backtrack:
     return bt
 
 
-__all__ = ["HistEntry", "Marks", "Mark", "Backtrack", "NotSupported", "backtrack_insn", "mark_chain", "wanted_from",
-           "push", "is_spilled_scalar"]
+__all__ = [
+    "Backtrack",
+    "HistEntry",
+    "Mark",
+    "Marks",
+    "NotSupported",
+    "backtrack_insn",
+    "is_spilled_scalar",
+    "mark_chain",
+    "push",
+    "wanted_from",
+]

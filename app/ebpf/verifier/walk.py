@@ -20,15 +20,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from .. import isa, progtypes
-from ..helpers import HELPER_NAMES, HELPERS
 from ..errors import DecodeError
+from ..helpers import HELPER_NAMES, HELPERS
 from ..insn import Insn, check_one
 from ..program import Program
 from . import bounds as B
+from . import precision as P
 from . import scalar as S
 from . import tnum as T
 from .branches import branch_taken, refine
-from . import precision as P
 from .map_btf import BtfAccessError, map_struct, struct_access
 from .prune import Kept, jmp_points, live_registers, prune_points, states_equal
 from .stack_range import stack_access_var_off
@@ -657,7 +657,7 @@ class Walker:
             return st if write else UNKNOWN
         if reg.type in (PTR_TO_PACKET, PTR_TO_PACKET_META):
             if write and not self.packet_writable():
-                raise Reject(f"cannot write into packet")
+                raise Reject("cannot write into packet")
             # check_packet_access: the variable part must be non-negative; the range, learned for the pointers
             # sharing this one's id (hence its variable part), covers the fixed offset only
             if reg.b.smin < 0:
@@ -774,7 +774,7 @@ class Walker:
             kind = STACK_ZERO
         else:
             if value is not None and value.is_pointer and not self.privileged:
-                raise Reject(f"attempt to corrupt spilled pointer on stack")
+                raise Reject("attempt to corrupt spilled pointer on stack")
             kind = STACK_MISC
         for i in range(size):
             stack[-(base + i) - 1] = kind
@@ -1033,4 +1033,4 @@ def _reserved_name(spec: isa.OpSpec) -> str:
 _OP_SYM = {"add": "+=", "sub": "-=", "and": "&=", "or": "|=", "xor": "^=", "mul": "*=", "div": "/=", "mod": "%=", "lsh": "<<=", "rsh": ">>=", "arsh": "s>>=", "sdiv": "s/=",
            "smod": "s%="}
 
-__all__ = ["Walker", "Reject", "Event", "describe", "HELPERS", "HELPER_NAMES", "PTR_TO_MAP_VALUE"]
+__all__ = ["HELPERS", "HELPER_NAMES", "PTR_TO_MAP_VALUE", "Event", "Reject", "Walker", "describe"]
