@@ -149,7 +149,7 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
     if ret == "RET_VOID":
         regs[0] = Reg()
     elif ret == "RET_PTR_TO_MAP_VALUE_OR_NULL":
-        if _constant_array_key(w, st, frame, map_index):
+        if spec.name == "bpf_map_lookup_elem" and _constant_array_key(w, st, frame, map_index):
             regs[0] = ptr(PTR_TO_MAP_VALUE, map=map_index)  # a constant in-range array index cannot miss
         else:
             new_id, st = st.new_id()
