@@ -7,7 +7,8 @@ kernel decided, nothing more:
 * ``BPF_PROG_LOAD``      -> :func:`verify_in_kernel` (load, read the verifier log, close) and
                             :func:`load_program` (keep the fd for test runs);
 * ``BPF_PROG_TEST_RUN``  -> :meth:`LoadedProgram.test_run`;
-* ``BPF_MAP_CREATE`` and the element commands -> :func:`create_map` / :class:`KernelMap`.
+* ``BPF_MAP_CREATE`` and the element commands -> :func:`create_map` / :class:`KernelMap`;
+* ``BPF_BTF_LOAD``       -> :func:`load_btf` (a program's BTF, for ``func_info``).
 
 No program is ever attached to a hook, interface, kprobe or cgroup: every object lives only as long as
 its file descriptor, which the context managers close.
@@ -32,8 +33,8 @@ value at ``imm`` of the second half; ``src_reg = 5 / 6`` (``BPF_PSEUDO_MAP_IDX``
 The kernel keeps its own reference to each map a loaded program uses, so the map fd may be closed
 before the program.
 
-Differences from libbpf worth knowing: no BTF, no relocations, no ELF; the program name is always
-``pg_oracle``; on ``EAGAIN`` (a signal interrupted the verifier) a load is retried like libbpf does.
+Differences from libbpf worth knowing: no relocations, no ELF (BTF and ``func_info`` are passed when the
+caller gives them, line info never); the program name is always ``pg_oracle``; on ``EAGAIN`` (a signal interrupted the verifier) a load is retried like libbpf does.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import functools
 import mmap
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "TestRunResult",
     "bpf_available",
     "create_map",
+    "load_btf",
     "load_program",
     "possible_cpus",
     "verify_in_kernel",
@@ -86,6 +89,7 @@ _BPF_MAP_DELETE_ELEM = 3
 _BPF_MAP_GET_NEXT_KEY = 4
 _BPF_PROG_LOAD = 5
 _BPF_PROG_TEST_RUN = 10
+_BPF_BTF_LOAD = 18
 
 _BPF_F_SLEEPABLE = 1 << 4  # prog_flags
 
@@ -277,12 +281,26 @@ class _TestRunAttr(ctypes.Structure):
     ]
 
 
+class _BtfLoadAttr(ctypes.Structure):
+    """BPF_BTF_LOAD."""
+
+    _fields_ = [
+        ("btf", _u64),  # 0   user pointer to the BTF blob (header, types, strings)
+        ("btf_log_buf", _u64),  # 8
+        ("btf_size", _u32),  # 16
+        ("btf_log_size", _u32),  # 20
+        ("btf_log_level", _u32),  # 24
+        ("btf_log_true_size", _u32),  # 28 output (6.4+)
+    ]
+
+
 class _BpfAttr(ctypes.Union):
     _fields_ = [
         ("map_create", _MapCreateAttr),
         ("map_elem", _MapElemAttr),
         ("prog_load", _ProgLoadAttr),
         ("test", _TestRunAttr),
+        ("btf_load", _BtfLoadAttr),
         ("_raw", ctypes.c_uint8 * _ATTR_SIZE),
     ]
 
@@ -297,6 +315,7 @@ _KERNEL_OFFSETS = {
         "expected_attach_type": 68, "fd_array": 120, "core_relo_rec_size": 136, "log_true_size": 140,
         "fd_array_cnt": 148,
     },
+    _BtfLoadAttr: {"btf": 0, "btf_log_buf": 8, "btf_size": 16, "btf_log_level": 24, "btf_log_true_size": 28},
     _TestRunAttr: {
         "data_size_out": 12, "data_in": 16, "data_out": 24, "repeat": 32, "duration": 36,
         "ctx_size_in": 40, "ctx_in": 48, "ctx_out": 56, "flags": 64, "batch_size": 72,
@@ -391,9 +410,13 @@ _PROCESSED_RE = re.compile(r"^processed (\d+) insns", re.MULTILINE)
 # Lines of the verifier's walk (not part of a message): "12: (bf) r1 = r6", "12: R1=ctx() R10=fp0",
 # "from 4 to 6: ...", "func#0 @0", "; C source line", and level-2 chatter seen on 6.18: the
 # "Live regs before insn:" table ("  1   0: .1....... (61) ..."), precision tracking ("mark_precise:"),
-# loop SCCs ("SCC enter (1)") and stack liveness ("(0) frame 0 insn 0 +live -8").
+# loop SCCs ("SCC enter (1)") and stack liveness ("(0) frame 0 insn 0 +live -8"); with BTF, what the kernel
+# notes about a function's arguments before the walk ("arg#0 reference type('UNKNOWN ') size cannot be
+# determined: -22") and the callback lines ("returning from callee:", " frame1: ...", "to caller at 8:",
+# "frame 0: propagating r1,r4", "frame0 bpf_loop iteration limit reached").
 _TRACE_LINE_RE = re.compile(
     r"^(\d+: |from \d+ to \d+|func#\d+ @\d+|; |mark_precise: |last_idx |regs=|parent (didn't|already)"
+    r"|arg#\d+ |returning from callee:| frame\d+: |to caller at \d+:|frame \d+: propagating |frame\d+ bpf_loop "
     r"|Live regs before insn|\s+(\d+\s+)?\d+: |Validating |Func#\d+ |SCC |\(\d+\) )"
 )
 # Statistics printed after the message (BPF_LOG_STATS and the final summary).
@@ -534,6 +557,27 @@ def _try_load(attr: _BpfAttr, log_level: int, log_size: int) -> tuple[int | None
             log.close()
 
 
+def load_btf(btf: bytes) -> int:
+    """BPF_BTF_LOAD ``btf`` (a ``.BTF`` blob as a loader fixes it up: header, types, strings); returns its fd,
+    which the caller closes. Raises OSError with the kernel's errno and, in the message, its BTF log."""
+    blob = _in_buf(btf)
+    log = _LogBuffer(1 << 16)
+    attr = _BpfAttr()
+    b = attr.btf_load
+    b.btf, b.btf_size = _ptr(blob), len(btf)
+    b.btf_log_buf, b.btf_log_size, b.btf_log_level = log.address, log.size, 1
+    try:
+        return _bpf(_BPF_BTF_LOAD, attr)
+    except OSError as e:
+        raise OSError(e.errno, f"BPF_BTF_LOAD refused the BTF: {log.text().strip() or e.strerror}") from None
+    finally:
+        log.close()
+
+
+#: ``sizeof(struct bpf_func_info)``: ``insn_off`` (in instructions) and ``type_id``, as libbpf passes them.
+_FUNC_INFO_REC_SIZE = 8
+
+
 def _load(
     code: bytes,
     prog_type: str,
@@ -543,10 +587,29 @@ def _load(
     expected_attach_type: int,
     fd_array: list[int] | None,
     log_size: int,
+    btf: bytes | None = None,
+    func_info: Sequence[tuple[int, int]] = (),
 ) -> tuple[int | None, KernelVerdict]:
-    """BPF_PROG_LOAD; returns (fd or None, verdict). Repeats once with a larger log on ENOSPC."""
+    """BPF_PROG_LOAD; returns (fd or None, verdict). Repeats once with a larger log on ENOSPC. With ``btf``
+    the BTF is loaded first (and closed after: a loaded program keeps its own reference) and passed as
+    ``prog_btf_fd`` with the ``func_info`` records, as libbpf does for an object compiled with ``-g``."""
     if len(code) % 8:
         raise ValueError(f"code length {len(code)} is not a multiple of 8")
+    if not btf:
+        return _load_with(code, prog_type, log_level=log_level, license=license,
+                          expected_attach_type=expected_attach_type, fd_array=fd_array, log_size=log_size)
+    btf_fd = load_btf(btf)
+    try:
+        return _load_with(code, prog_type, log_level=log_level, license=license,
+                          expected_attach_type=expected_attach_type, fd_array=fd_array, log_size=log_size,
+                          btf_fd=btf_fd, func_info=func_info)
+    finally:
+        os.close(btf_fd)
+
+
+def _load_with(code: bytes, prog_type: str, *, log_level: int, license: str, expected_attach_type: int,
+               fd_array: list[int] | None, log_size: int, btf_fd: int = 0,
+               func_info: Sequence[tuple[int, int]] = ()) -> tuple[int | None, KernelVerdict]:
     # The attr holds bare addresses: these buffers must stay referenced until the loads are done.
     insns = _in_buf(code)
     lic = ctypes.create_string_buffer(license.encode())
@@ -561,6 +624,11 @@ def _load(
     a.prog_flags = _BPF_F_SLEEPABLE if prog_type == "syscall" else 0
     a.expected_attach_type = expected_attach_type
     a.fd_array = _ptr(fds)
+    records = (_u32 * (2 * len(func_info)))(*(v for rec in func_info for v in rec)) if func_info else None
+    if btf_fd:
+        a.prog_btf_fd = btf_fd
+    if records is not None:
+        a.func_info_rec_size, a.func_info, a.func_info_cnt = _FUNC_INFO_REC_SIZE, _ptr(records), len(func_info)
 
     size = min(max(log_size, _LOG_SIZE_MIN), _LOG_SIZE_MAX)
     fd, err, text, true_size = _try_load(attr, log_level, size)
@@ -587,6 +655,8 @@ def verify_in_kernel(
     expected_attach_type: int = 0,
     fd_array: list[int] | None = None,
     log_size: int = _LOG_SIZE_DEFAULT,
+    btf: bytes | None = None,
+    func_info: Sequence[tuple[int, int]] = (),
 ) -> KernelVerdict:
     """Ask the kernel's verifier about ``code`` and return its verdict; the program is closed at once.
 
@@ -595,13 +665,17 @@ def verify_in_kernel(
     with 1 or 2). ``expected_attach_type`` is a raw ``enum bpf_attach_type`` value, needed by some
     program types (e.g. cgroup_sock_addr). ``fd_array`` backs ``BPF_PSEUDO_MAP_IDX`` references. If the
     log does not fit in ``log_size`` bytes the load is repeated once with the size the kernel asked for.
+    ``btf`` (the object's ``.BTF``, as ``ElfProgram.btf`` gives it) and ``func_info`` ((first instruction,
+    ``FUNC`` type id) per function, ``ElfProgram.func_info``) are what a program with callbacks or
+    global functions needs; the BTF is loaded with BPF_BTF_LOAD, which raises OSError if it is refused.
 
     Never raises for a rejection (that is a verdict); raises ValueError for an unknown ``prog_type`` or
     a length that is not a multiple of 8.
     """
     fd, verdict = _load(
         code, prog_type, log_level=log_level, license=license,
-        expected_attach_type=expected_attach_type, fd_array=fd_array, log_size=log_size,
+        expected_attach_type=expected_attach_type, fd_array=fd_array, log_size=log_size, btf=btf,
+        func_info=func_info,
     )
     if fd is not None:
         os.close(fd)
@@ -701,6 +775,8 @@ def load_program(
     expected_attach_type: int = 0,
     fd_array: list[int] | None = None,
     log_size: int = _LOG_SIZE_DEFAULT,
+    btf: bytes | None = None,
+    func_info: Sequence[tuple[int, int]] = (),
 ) -> LoadedProgram:
     """Load ``code`` and keep it for :meth:`LoadedProgram.test_run`; options as :func:`verify_in_kernel`.
 
@@ -711,7 +787,8 @@ def load_program(
     """
     fd, verdict = _load(
         code, prog_type, log_level=log_level, license=license,
-        expected_attach_type=expected_attach_type, fd_array=fd_array, log_size=log_size,
+        expected_attach_type=expected_attach_type, fd_array=fd_array, log_size=log_size, btf=btf,
+        func_info=func_info,
     )
     if fd is None:
         raise KernelRejected(verdict)

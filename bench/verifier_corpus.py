@@ -8,6 +8,9 @@
     python bench/verifier_corpus.py --summary          # count cases by topic and verdict (no kernel needed)
     options: --only SUBSTRING (cases whose name contains it), --file STEM (one topic file)
 
+Cases in C (``language: c``) are compiled with app.ebpf.cc and loaded with their object's BTF and func_info
+(``prog_btf_fd``), as libbpf loads them; without a C compiler they are skipped, and the run says how many.
+
 Needs the bpf() system call (root). Each case is loaded with BPF_PROG_LOAD at log level 4 (statistics only, full
 speed): the verdict, errno, first error line and the final ``processed N insns ... total_states ... peak_states``
 line. A rejection is loaded again at level 1 (plus stats), whose walk gives ``insn``, the last instruction line
@@ -38,6 +41,7 @@ from tests.verifier_corpus import (
     Case,
     CorpusError,
     States,
+    compiler_missing,
     corpus_files,
     dump_cases,
     file_header,
@@ -67,8 +71,13 @@ class Observed:
 
 
 def load(case: Case, log_level: int) -> tuple[KernelVerdict, float]:
-    """BPF_PROG_LOAD ``case`` once at ``log_level`` with fresh maps; the verdict and the seconds the call took."""
+    """BPF_PROG_LOAD ``case`` once at ``log_level`` with fresh maps; the verdict and the seconds the call took.
+    A C case also passes its object's BTF, ``func_info`` and license, as libbpf would."""
     program = case.program()
+    extra: dict = {}
+    if case.language == "c":
+        elf = case.elf()
+        extra = {"btf": elf.btf or None, "func_info": elf.func_info, "license": elf.license or "GPL"}
     with ExitStack() as stack:
         fds = create_maps(program, stack)
         code = kernel_code(program, fds)
@@ -76,7 +85,7 @@ def load(case: Case, log_level: int) -> tuple[KernelVerdict, float]:
         by_index = uses_fd_array(program)
         t0 = time.perf_counter()
         verdict = verify_in_kernel(code, case.prog_type, log_level=log_level, expected_attach_type=attach,
-                                   fd_array=fds if by_index else None)
+                                   fd_array=fds if by_index else None, **extra)
         return verdict, time.perf_counter() - t0
 
 
@@ -133,8 +142,19 @@ def select(cases: list[Case], args: argparse.Namespace) -> list[Case]:
     return [c for c in cases if (not args.only or args.only in c.name) and (not args.file or c.topic == args.file)]
 
 
+def compilable(cases: list[Case]) -> list[Case]:
+    """The cases this machine can load: C ones only with a C compiler (a note says how many were skipped)."""
+    why = compiler_missing()
+    if not why:
+        return cases
+    kept = [c for c in cases if c.language != "c"]
+    if len(kept) != len(cases):
+        print(f"skipping {len(cases) - len(kept)} C case(s): {why}", file=sys.stderr)
+    return kept
+
+
 def run_check(args: argparse.Namespace) -> int:
-    cases = select(load_cases(), args)
+    cases = compilable(select(load_cases(), args))
     t0 = time.perf_counter()
     bad = 0
     timings: list[tuple[float, str]] = []
@@ -173,7 +193,7 @@ def run_update(args: argparse.Namespace) -> int:
             if case.name in names:
                 raise CorpusError(f"{case.where}: duplicate name, first used in {names[case.name]}")
             names[case.name] = path.name
-            if args.only and args.only not in case.name:
+            if (args.only and args.only not in case.name) or not compilable([case]):
                 out.append(case)
                 continue
             total += 1

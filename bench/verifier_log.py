@@ -24,7 +24,7 @@ from verifier_corpus import load  # noqa: E402
 from app.ebpf.verifier import verify  # noqa: E402
 from app.ebpf.verifier.walklog import log_lines, state_lines  # noqa: E402
 from app.oracle import bpf_available  # noqa: E402
-from tests.verifier_corpus import load_cases  # noqa: E402
+from tests.verifier_corpus import compiler_missing, load_cases  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     themes: Counter[str] = Counter()
     started = time.perf_counter()
     for case in load_cases(require_expectations=False):
-        if (case.processed or 0) > args.max_processed:
+        if (case.processed or 0) > args.max_processed or (case.language == "c" and compiler_missing()):
             continue
         program = case.program()
         try:

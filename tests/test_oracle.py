@@ -263,3 +263,52 @@ def test_program_reads_an_array_value_through_a_map_fd():
             assert prog.test_run(packet(64)).retval == 0x1234
             m.update(struct.pack("<I", 0), struct.pack("<I", 7))
             assert prog.test_run(packet(64)).retval == 7
+
+
+_CALLBACK_C = """#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+static long count(__u32 index, void *ctx)
+{
+    (*(int *)ctx)++;
+    return 0;
+}
+
+SEC("socket")
+int prog(struct __sk_buff *skb)
+{
+    int n = 0;
+
+    bpf_loop(10, count, &n, 0);
+    return n;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_a_callback_needs_the_objects_btf_and_func_info():
+    """bpf_loop's callback is a function pointer (ld_imm64 src 4), which the kernel takes only with BTF
+    func_info: without it "missing btf func_info"; with the object's BTF (BPF_BTF_LOAD) and its func_info
+    records the program loads, and the log shows the callback walked in frame 1."""
+    from app.ebpf.cc import compile_c, compiler_available
+    from app.ebpf.elf import load_elf
+
+    if not compiler_available()[0]:
+        pytest.skip("no C compiler (pip install ziglang)")
+    elf = load_elf(compile_c(_CALLBACK_C).object)
+    code = b"".join(i.encode() for i in elf.program.insns)
+    bare = verify_in_kernel(code, "socket_filter")
+    assert not bare.accepted and bare.first_error == "missing btf func_info"
+    full = verify_in_kernel(code, "socket_filter", log_level=2, btf=elf.btf, func_info=elf.func_info)
+    assert full.accepted, full.log
+    assert "frame1: R1=scalar() R2=fp[0]-4 R10=fp0 cb" in full.log
+    assert len(elf.func_info) == 2
+
+
+def test_bad_btf_is_an_os_error_with_the_kernels_reason():
+    from app.oracle import load_btf
+
+    with pytest.raises(OSError) as e:
+        load_btf(b"\x9f\xeb\x01\x00" + bytes(20))
+    assert "BPF_BTF_LOAD" in str(e.value)

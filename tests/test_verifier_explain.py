@@ -28,8 +28,8 @@ MESSAGE_ARGUMENT = {"Reject": 0, "LoadError": 1, "CfgError": 1, "_rejected": 1, 
 #: Values to try for an f-string field, by the field's source text; any other field gets "1". A format is
 #: explained when one combination gives a message the catalogue knows.
 FIELD_SAMPLES = {
-    "what": ("map value", "memory", " write to", "write to", "map_value"),
-    "extra": ("value_size=8", "mem_size=8"),
+    "what": ("map value", "memory", " write to", "write to", "map_value", "map key"),
+    "extra": ("value_size=8", "mem_size=8", "key_size=4"),
     "has": ("unknown scalar value",),
     "r.type_name()": ("scalar",),
     "reg.type_name()": ("scalar",),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +25,7 @@ from app.ebpf.verifier.state import const
 from app.ebpf.vm import run
 from tests.differential.build import FP, I, alu
 from tests.differential.gen import REGS, programs
+from tests.verifier_corpus import compiler_missing, load_cases
 
 LENGTHS = (14, 60, 61, 255, 256, 1500)
 MAX_EXAMPLES = int(os.environ.get("EBPF_SOUND_EXAMPLES", "150"))  # a longer run: EBPF_SOUND_EXAMPLES=5000  # packet lengths: skb->len is each of them in turn
@@ -80,3 +82,19 @@ def test_the_check_finds_a_value_outside_the_recorded_bounds():
                  if e.kind == "visit" and e.insn_idx == 0 else e for e in result.walk)
     violations = check_run(program, replace(result, walk=walk), ran.trace)
     assert [(v.pc, v.reg, v.value) for v in violations] == [(1, 0, 1)]
+
+
+@pytest.mark.skipif(bool(compiler_missing()), reason="no C compiler (pip install ziglang)")
+def test_callback_programs_run_inside_the_recorded_states():
+    """The corpus's accepted callback programs (bpf_loop, bpf_for_each_map_elem, in C) run without a fault, and
+    every step of the run, callback bodies included, lies in a state the exact walk recorded."""
+    cases = [c for c in load_cases() if c.topic == "callbacks" and c.accepted]
+    assert cases
+    for case in cases:
+        program = case.program()
+        exact = verify(program, case.prog_type, track_precision=False)
+        assert exact.accepted, (case.name, exact.error)
+        ran = run(program, prog_type=case.prog_type, packet=bytes(64), trace=True, checkpoint_every=64)
+        assert ran.fault is None, (case.name, ran.fault)
+        violations = check_run(program, exact, ran.trace)
+        assert not violations, (case.name, violations[0])

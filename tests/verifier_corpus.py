@@ -5,7 +5,9 @@ Each YAML file groups cases by topic (``stack.yaml``, ``loops.yaml``, ...); each
     name: stack_read_above_frame          # unique in the whole corpus: [a-z0-9_]+
     description: One sentence on what the case teaches.
     prog_type: socket_filter              # a key of app.ebpf.progtypes.PROG_TYPES
-    source: |                             # our assembly syntax (README "Assembly syntax"), .map lines included
+    language: c                           # optional: "asm" (the default, not written) or "c"
+    source: |                             # our assembly syntax (README "Assembly syntax"), .map lines included;
+                                          #   with language c, restricted C (see below)
       r0 = *(u64 *)(r10 + 8)
       exit
     expect: reject                        # accept | reject
@@ -25,12 +27,20 @@ Everything after ``expect`` is what the kernel said (Linux 6.18, loaded as root,
 ``ld_imm64`` references are patched to their fds before loading; nothing else is passed to the kernel except the
 program type's ``expected_attach_type``.
 
+A case in C (``language: c``) is compiled by ``app.ebpf.cc`` (the sandboxed clang, ``-O2 -g``, BPF ISA v3) and
+loaded from the object as libbpf would (``app.ebpf.elf.load_elf``: its first program, ``.text`` subprograms
+appended, maps from ``.maps``); the kernel also gets the object's BTF and ``func_info`` (``prog_btf_fd``), which
+callbacks (``bpf_loop``) and function pointers need, and the object's license. Compiling needs the compiler;
+where there is none, :func:`compiler_missing` says why and the tests skip these cases. The recorded counts are
+those of the code this compiler makes, so a compiler upgrade can change them (``--check`` shows it).
+
 :func:`load_cases` reads and validates every file (unknown, missing or mistyped keys, duplicate names, unknown
 program types, sources that do not assemble) and raises :class:`CorpusError` naming the file, line and key.
 Running this module prints a summary: ``python tests/verifier_corpus.py``.
 """
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections import Counter
@@ -45,6 +55,8 @@ if __name__ == "__main__":  # run as a script: make ``app`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.ebpf import assemble
+from app.ebpf.cc import compile_c, compiler_available
+from app.ebpf.elf import ElfError, ElfProgram, load_elf
 from app.ebpf.errors import AsmError
 from app.ebpf.program import Program
 from app.ebpf.progtypes import PROG_TYPES
@@ -55,7 +67,7 @@ CORPUS_DIR = Path(__file__).resolve().parent / "data" / "verifier"
 KPTR = "0xKPTR"
 
 #: Keys in the order they are written; the rejection-only keys come in the middle.
-KEY_ORDER = ("name", "description", "prog_type", "source", "expect", "errno", "msg", "insn", "processed",
+KEY_ORDER = ("name", "description", "prog_type", "language", "source", "expect", "errno", "msg", "insn", "processed",
              "states", "origin")
 REQUIRED = frozenset({"name", "description", "prog_type", "source", "expect", "processed", "states", "origin"})
 REJECT_ONLY = frozenset({"errno", "msg", "insn"})
@@ -63,6 +75,7 @@ STATE_KEYS = ("total", "peak", "max_per_insn")
 #: The errno names BPF_PROG_LOAD gives for a program it refuses.
 ERRNOS = frozenset({"EACCES", "EINVAL", "E2BIG", "EPERM", "EFAULT", "ENOTSUPP", "ENOSPC", "EBADF"})
 _NAME_RE = re.compile(r"^[a-z0-9_]+$")
+LANGUAGES = ("asm", "c")
 
 
 class CorpusError(ValueError):
@@ -96,6 +109,7 @@ class Case:
     topic: str  # the file's stem, e.g. "stack"
     path: Path
     line: int  # 1-based line of the document in ``path``
+    language: str = "asm"  # "asm" | "c"
 
     @property
     def accepted(self) -> bool:
@@ -106,8 +120,39 @@ class Case:
         return f"{self.path.name}:{self.line} ({self.name})"
 
     def program(self) -> Program:
-        """The assembled program (``Program.maps`` lists the maps its ``.map`` lines declare)."""
+        """The assembled program (``Program.maps`` lists the maps its ``.map`` lines declare), or for C the
+        program loaded from the compiled object; raises :class:`CorpusError` if the C does not compile."""
+        if self.language == "c":
+            return self.elf().program
         return assemble(self.source)
+
+    def elf(self) -> ElfProgram:
+        """A C case's compiled object, loaded (cached per source); raises :class:`CorpusError`."""
+        if self.language != "c":
+            raise ValueError(f"{self.where}: not a C case")
+        try:
+            return _compile(self.source, self.prog_type)
+        except CorpusError as e:
+            raise CorpusError(f"{self.where}: {e}") from None
+
+
+def compiler_missing() -> str:
+    """Why C cases cannot be compiled here ("" when they can)."""
+    ok, why = compiler_available()
+    return "" if ok else why
+
+
+@functools.cache
+def _compile(source: str, prog_type: str) -> ElfProgram:
+    result = compile_c(source)
+    if not result.ok:
+        first = result.errors[0] if result.errors else None
+        raise CorpusError(f"source does not compile: {first.line}:{first.col}: {first.message}" if first else
+                          "source does not compile")
+    try:
+        return load_elf(result.object, prog_type=prog_type)
+    except ElfError as e:
+        raise CorpusError(f"the compiled object does not load: {e}") from None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -212,17 +257,21 @@ def parse_case(doc: Any, path: Path, line: int, *, require_expectations: bool = 
         if value is not None and value < 0:
             raise CorpusError(f"{where}: {key} must not be negative")
 
-    try:
-        program = assemble(doc["source"])
-    except AsmError as e:
-        # a "|" block starts on the line after "source: |"
-        at = f" (file line {value_lines['source'] + e.line})" if value_lines and "source" in value_lines else ""
-        raise CorpusError(f"{where}: source does not assemble: {e}{at}") from None
-    if insn is not None and insn >= len(program):
-        raise CorpusError(f"{where}: insn {insn} is past the program's {len(program)} instructions")
+    language = doc.get("language", "asm")
+    if language not in LANGUAGES:
+        raise CorpusError(f"{where}: language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+    if language == "asm":  # C is compiled when the case's program is asked for (it needs the compiler)
+        try:
+            program = assemble(doc["source"])
+        except AsmError as e:
+            # a "|" block starts on the line after "source: |"
+            at = f" (file line {value_lines['source'] + e.line})" if value_lines and "source" in value_lines else ""
+            raise CorpusError(f"{where}: source does not assemble: {e}{at}") from None
+        if insn is not None and insn >= len(program):
+            raise CorpusError(f"{where}: insn {insn} is past the program's {len(program)} instructions")
     return Case(name=name, description=doc["description"], prog_type=doc["prog_type"], source=doc["source"],
                 expect=expect, errno=errno, msg=msg, insn=insn, processed=processed, states=states,
-                origin=doc["origin"], topic=path.stem, path=path, line=line)
+                origin=doc["origin"], topic=path.stem, path=path, line=line, language=language)
 
 
 def _parse_states(where: str, value: Any) -> States:
@@ -289,8 +338,10 @@ def normalise_source(source: str) -> str:
 
 def case_document(case: Case) -> dict:
     """The case as the ordered mapping it is written as."""
-    doc = {"name": case.name, "description": case.description, "prog_type": case.prog_type,
-           "source": normalise_source(case.source), "expect": case.expect}
+    doc = {"name": case.name, "description": case.description, "prog_type": case.prog_type}
+    if case.language != "asm":
+        doc["language"] = case.language
+    doc.update(source=normalise_source(case.source), expect=case.expect)
     if case.expect == "reject":
         doc.update(errno=case.errno, msg=case.msg, insn=case.insn)
     doc.update(processed=case.processed, states=case.states, origin=case.origin)

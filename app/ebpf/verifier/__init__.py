@@ -9,16 +9,17 @@ kernel's message for the first violation, the number of processed instructions, 
 The layers, bottom-up: ``tnum`` (tristate numbers, ``kernel/bpf/tnum.c``) and ``bounds`` (signed and
 unsigned 64/32-bit ranges kept consistent as ``reg_bounds_sync`` does) are the value domain; ``scalar``
 holds the ALU transfer functions; ``state`` the registers, stack and frames; ``branches`` what jumps
-learn; ``helper_args`` helper prototypes; ``stack_range`` stack accesses over a range of bytes (variable
-offsets, helper memory); ``prune`` state equivalence; ``precision`` which scalars a path relied on exactly;
-``walk`` the loop.
+learn; ``helper_args`` helper prototypes; ``callbacks`` helpers that call a function of the program;
+``stack_range`` stack accesses over a range of bytes (variable offsets, helper memory); ``prune`` state
+equivalence; ``precision`` which scalars a path relied on exactly; ``walk`` the loop.
 
 ``max_processed`` lets a caller (the web page) stop the walk earlier than the kernel's 1,000,000: the
 result's verdict is then ``"incomplete"``, with an error whose errno is ``LIMIT``, never a kernel verdict.
 
 What is not like the kernel yet (the kernel is the reference; ``tests/test_verifier_corpus.py`` and
-``bench/bench_verifier.py`` measure the distance): stack slots all count as live; callbacks (bpf_loop) are
-not walked; unprivileged mode is partial.
+``bench/bench_verifier.py`` measure the distance): stack slots all count as live; unprivileged mode is
+partial. Callbacks (``bpf_loop``, ``bpf_for_each_map_elem``) are walked as the kernel walks them
+(``callbacks``): the callback in a frame of its own, then back to the helper call until the visits converge.
 """
 from __future__ import annotations
 

@@ -1159,6 +1159,62 @@ ENTRIES: tuple[Entry, ...] = (
         lesson="calls",
     ),
     Entry(
+        key="callback-return-range",
+        pattern=re.compile(r"At callback return the register R0 has (?P<has>.+) should have been in "
+                           r"\[(?P<lo>-?\d+), (?P<hi>-?\d+)\]"),
+        title="A callback returns a value outside [0, 1]",
+        check="prepare_func_exit",
+        meaning="A bpf_loop or bpf_for_each_map_elem callback tells the helper whether to go on (0) or stop (1). "
+                "At the callback's exit every value R0 may hold must be in that range; the verifier checks its "
+                "bounds, the same way as a program's return code.",
+        fix="Return 0 or 1 from the callback, e.g. return 0 to continue and 1 to break out of the loop.",
+        example="r0 = 0      /* continue */\nexit",
+        lesson="calls",
+        detail="At the callback's exit R0 has {has}; a callback must return a value in [{lo}, {hi}].",
+    ),
+    Entry(
+        key="callback-return-not-scalar",
+        pattern=re.compile(r"R0 not a scalar value"),
+        title="A callback returns no number",
+        check="prepare_func_exit",
+        meaning="A callback's return value (0: go on, 1: stop) is a number. At its exit R0 holds a pointer or "
+                "was never set.",
+        fix="Set r0 to 0 or 1 before the callback's exit.",
+        lesson="calls",
+    ),
+    Entry(
+        key="for-each-map-type",
+        pattern=re.compile(r"callback function not allowed for map"),
+        title="bpf_for_each_map_elem on a map it cannot walk",
+        check="set_map_elem_callback_state",
+        meaning="bpf_for_each_map_elem can walk array and hash maps (per-CPU and LRU ones included); other map "
+                "types have no way to call a function on each element.",
+        fix="Keep the elements in an array or hash map, or walk them with bpf_loop and lookups.",
+        lesson="calls",
+    ),
+    Entry(
+        key="map-key-write",
+        pattern=re.compile(r"write to change key R(?P<reg>\d+) not allowed"),
+        title="Writing through a map key pointer",
+        check="check_mem_access",
+        meaning="A bpf_for_each_map_elem callback receives a pointer to the element's key (map_key). The key is "
+                "the map's: changing it in place would corrupt the map, so the pointer is read-only.",
+        fix="Copy the key to the stack and change the copy.",
+        lesson="calls",
+    ),
+    Entry(
+        key="map-key-out-of-range",
+        pattern=re.compile(r"invalid access to map key, key_size=(?P<key_size>\d+) off=(?P<off>-?\d+) "
+                           r"size=(?P<size>\d+)"),
+        title="Access outside a map key",
+        check="check_mem_region_access",
+        meaning="A map key pointer (the key a bpf_for_each_map_elem callback receives) points at key_size bytes; "
+                "every load through it must stay inside them.",
+        fix="Read only within the key's layout.",
+        lesson="calls",
+        detail="The key has {key_size} byte(s); this access is {size} byte(s) at offset {off}.",
+    ),
+    Entry(
         key="kfunc-unsupported",
         pattern=re.compile(r"calling kernel functions is not supported"),
         title="Kernel function calls are not available here",

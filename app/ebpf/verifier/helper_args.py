@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from ..helpers import HELPER_NAMES, HELPERS
 from . import bounds as B
+from .callbacks import SYNC_CALLBACK_HELPERS, push_callback_call
 from .map_compat import map_func_problem, tail_call_map_problem
 from .stack_range import check_stack_range_initialized
 from .state import (
@@ -14,6 +15,7 @@ from .state import (
     NOT_INIT,
     PTR_TO_CTX,
     PTR_TO_FUNC,
+    PTR_TO_MAP_KEY,
     PTR_TO_MAP_VALUE,
     PTR_TO_MEM,
     PTR_TO_PACKET,
@@ -27,7 +29,7 @@ from .state import (
     ptr,
 )
 
-MEMORY_TYPES = (PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_VALUE, PTR_TO_MEM)
+MEMORY_TYPES = (PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM)
 EXPECTED = {
     "ARG_CONST_MAP_PTR": "map_ptr",
     "ARG_PTR_TO_CTX": "ctx",
@@ -52,6 +54,7 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
     released = None
     sized = None  # (regno, register, written) of a memory argument whose size argument comes next
     raw = None  # (regno, size) of fixed-offset stack memory the helper only writes (meta->raw_mode)
+    subprog = -1  # ARG_PTR_TO_FUNC: the callback's first instruction (meta->subprogno)
     for i, arg in enumerate(spec.args, start=1):
         r = regs[i]
         kind = arg.split("|")[0]
@@ -110,6 +113,7 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
         elif kind == "ARG_PTR_TO_FUNC":
             if r.type != PTR_TO_FUNC:
                 raise Reject(f"R{i} type={r.type_name()} expected=func")
+            subprog = r.subprog
         elif kind == "ARG_PTR_TO_STACK_OR_NULL":
             if not (r.type == PTR_TO_STACK or r.type == SCALAR and r.b.is_const() and r.b.var_off.value == 0):
                 raise Reject(f"R{i} type={r.type_name()} expected=fp")
@@ -126,10 +130,17 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
             if r.type != PTR_TO_MAP_VALUE:
                 raise Reject(f"R{i} type={r.type_name()} expected=map_value")
     if 0 <= map_index < len(w.program.maps):
-        map_type = w.program.maps[map_index].type
-        problem = tail_call_map_problem(spec.name, map_type)
+        problem = tail_call_map_problem(spec.name, w.program.maps[map_index].type)  # record_func_key
         if problem:
             raise Reject(problem, "EINVAL")
+    if raw is not None:  # check_helper_call: the written bytes become misc data, one byte store at a time
+        for i in range(raw[1]):
+            st = w.mem_access(st, raw[0], regs[raw[0]], i, 1, write=True)
+    st = _release(w, st, released) if released else st
+    if subprog >= 0 and func_id in SYNC_CALLBACK_HELPERS:  # the switch on func_id: push_callback_call
+        st = push_callback_call(w, idx, func_id, st, subprog, map_index)
+    if 0 <= map_index < len(w.program.maps):
+        map_type = w.program.maps[map_index].type
         problem = map_func_problem(spec.name, func_id, map_type)
         if problem:  # the kernel checks this after setting r0; nothing between can fail here
             raise Reject(problem, "EINVAL")
@@ -137,10 +148,6 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
         if spec.name == "bpf_tail_call" and index.type == SCALAR and index.b.is_const() \
                 and index.b.var_off.value < w.program.maps[map_index].max_entries:
             w.mark_precise(st, 3)  # record_func_key: a constant index in range is remembered
-    if raw is not None:  # check_helper_call: the written bytes become misc data, one byte store at a time
-        for i in range(raw[1]):
-            st = w.mem_access(st, raw[0], regs[raw[0]], i, 1, write=True)
-    st = _release(w, st, released) if released else st
     frame = st.cur
     regs = list(frame.regs)
     for i in range(1, 6):
@@ -234,6 +241,8 @@ def _check_memory(w, st: VerifierState, regno: int, r: Reg, size: int, write: bo
     if r.type == PTR_TO_STACK:
         st = check_stack_range_initialized(w, st, regno, r, r.off, size, write=write)
         return st, (regno, size) if write and r.b.is_const() else raw
+    if r.type == PTR_TO_MAP_KEY and write:  # a for_each callback's key is the map's own
+        raise Reject(f"R{regno} cannot write into {r.type_name()}")
     w.mem_access(st, regno, r, 0, size, write=False)
     return st, raw
 

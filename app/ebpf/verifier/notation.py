@@ -141,4 +141,6 @@ def frame_str(frame: Frame, maps: Sequence = (), refs: Sequence[int] = (),
             out.append(text)
     if refs:
         out.append("refs=" + ",".join(str(r) for r in refs))
+    if frame.in_callback_fn:
+        out.append("cb")  # print_verifier_state marks a callback's frame
     return " ".join(out)

@@ -6,8 +6,9 @@ some check after it depended on its exact value (a comparison whose outcome was 
 pointer, a helper's size argument, a constant map key, the return code of a program type with a range).
 Such a check asks for precision of the registers involved; the walk then goes back through the
 instructions of the current path (``backtrack_insn``), following where the value came from (a move, an ALU
-operand, a stack spill, a caller's argument), and marks each register or spilled slot it reaches as precise
-in the states kept along the path. Kept states start imprecise and only gain marks, so a state kept early
+operand, a stack spill, a caller's argument; not out of a callback's arguments, which the helper sets, nor
+into the helper call's arguments from the callback's exit: ``is_sync_callback_calling_insn``), and marks each
+register or spilled slot it reaches as precise in the states kept along the path. Kept states start imprecise and only gain marks, so a state kept early
 can later refuse a match it would have accepted before.
 
 The path between two kept states is not stored instruction by instruction: like the kernel, a state keeps a
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 
 from .. import isa
 from ..insn import Insn
+from .callbacks import is_sync_callback_call
 from .state import SCALAR, STACK_SPILL, Frame
 
 REGMASK_ARGS = frozenset(range(1, 6))
@@ -144,7 +146,7 @@ def _sync_linked(bt: Backtrack, entry: HistEntry | None) -> None:
 
 # what backtracking needs of an instruction, computed once per program (``insn_table``)
 (K_NONE, K_ALU, K_ALU_SELF, K_MOV, K_LDX, K_STX, K_ST, K_CALL_LOCAL, K_CALL, K_EXIT, K_COND, K_LD_IMM64,
- K_LD_ABS) = range(13)
+ K_LD_ABS, K_CALL_CB) = range(14)
 
 
 def insn_table(insns: tuple[Insn, ...]) -> list[tuple]:
@@ -179,6 +181,8 @@ def _describe(insn: Insn) -> tuple[int, int, int, bool]:
     elif cls in (isa.Class.JMP, isa.Class.JMP32):
         kind = {"call_local": K_CALL_LOCAL, "call": K_CALL, "call_kfunc": K_CALL, "callx": K_CALL,
                 "exit": K_EXIT, "ja": K_NONE, "may_goto": K_NONE}.get(op, K_COND)
+        if kind == K_CALL and is_sync_callback_call(insn):
+            kind = K_CALL_CB  # a helper that calls a callback (bpf_loop): is_sync_callback_calling_insn
     elif op == "ld_imm64":
         kind = K_LD_IMM64
     elif op in ("ld_abs", "ld_ind"):
@@ -233,12 +237,23 @@ def backtrack_insn(insns: tuple[Insn, ...], idx: int, subseq_idx: int, entry: Hi
         bt.exit_subprog()
         for r in args:
             bt.set_reg(r)
-    elif kind == K_CALL:
+    elif kind == K_CALL_CB and idx != subseq_idx - 1:
+        # going back from a callback's first instruction to the helper call that queued it: r1-r5 were set
+        # by the helper, not passed on from the caller's registers, so nothing follows them out
+        if wanted - REGMASK_ARGS or bt.slots[bt.frame]:
+            raise NotSupported("callback registers other than arguments wanted at its entry")
+        wanted.clear()
+        bt.exit_subprog()
+    elif kind == K_CALL or kind == K_CALL_CB:
         wanted.discard(0)  # the helper set r0
         if wanted & REGMASK_ARGS:
             raise NotSupported("arguments wanted after a helper call")
     elif kind == K_EXIT:
-        # going back from the instruction after a call into the callee's exit
+        # going back from the instruction after a call into the callee's exit; a callback's exit goes back
+        # to the helper call itself, whose r1-r5 the caller set before the callback ran
+        if subseq_idx >= 0 and (table[subseq_idx] if table is not None else _describe(insns[subseq_idx]))[0] \
+                == K_CALL_CB:
+            wanted -= REGMASK_ARGS
         r0 = subseq_idx >= 1 and 0 in wanted and _describe(insns[subseq_idx - 1])[0] == K_CALL_LOCAL
         if wanted & REGMASK_ARGS:
             raise NotSupported("arguments wanted after a subprogram returned")

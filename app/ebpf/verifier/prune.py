@@ -11,7 +11,8 @@ least 2 jumps and 8 instructions since the last one, and, where an ancestor was 
 instruction (a loop), only after 20 jumps or 100 instructions.
 
 Old scalars count only where precise (``precision.py``); unprivileged walks count every scalar as precise,
-as the kernel does. Not like the kernel yet: stack slots are all considered live.
+as the kernel does. At a helper call that calls a callback (``callbacks.py``) a kept state still on the path
+is compared too, by the ranges of every scalar, to see the callback's visits converge. Not like the kernel yet: stack slots are all considered live.
 """
 from __future__ import annotations
 
@@ -241,17 +242,23 @@ def stacksafe(old: Frame, cur: Frame, ids: IdMap, precise_slot, privileged: bool
 
 
 def states_equal(old: VerifierState, cur: VerifierState, live: frozenset[int], marks=None,
-                 privileged: bool = True) -> bool:
+                 privileged: bool = True, outer_live: list[frozenset[int]] | None = None) -> bool:
     """``states_equal`` with ``NOT_EXACT``: ``marks`` are the old state's precision marks (``Marks``);
-    without them (or unprivileged) every old scalar counts as precise."""
+    without them (or unprivileged) every old scalar counts as precise (``RANGE_WITHIN``). ``live`` are the
+    registers compared in the innermost frame, ``outer_live[d]`` those of frame ``d`` (the registers live
+    before its call; r6-r10 when not given). A frame that queued more callback visits in a row
+    (``callback_depth``) covers none that queued fewer (``func_states_equal``)."""
     if len(old.frames) != len(cur.frames) or len(old.refs) != len(cur.refs):
         return False
     ids = IdMap()
     everything = marks is None or not privileged
     for depth, (fo, fc) in enumerate(zip(old.frames, cur.frames)):
-        if fo.callsite != fc.callsite:
+        if fo.callsite != fc.callsite or fo.callback_depth > fc.callback_depth:
             return False
-        regs = live if depth == len(old.frames) - 1 else frozenset(range(6, 11))
+        if depth == len(old.frames) - 1:
+            regs = live
+        else:
+            regs = outer_live[depth] if outer_live is not None else frozenset(range(6, 11))
         for r in regs:
             if not regsafe(fo.regs[r], fc.regs[r], ids, everything or marks.reg(depth, r)):
                 return False

@@ -110,6 +110,10 @@ class Frame:
     callsite: int = -1
     subprog: int = 0
     frameno: int = 0
+    # callbacks (callbacks.py): this frame is a callback's (``in_callback_fn``; its r0 must be in [0, 1] at
+    # exit), and how many callback visits this frame, as a caller, has queued in a row (``callback_depth``)
+    in_callback_fn: bool = False
+    callback_depth: int = 0
 
     def reg(self, i: int) -> Reg:
         return self.regs[i]
@@ -145,6 +149,7 @@ class VerifierState:
     refs: tuple[tuple[int, int], ...] = ()  # (ref id, instruction that acquired it)
     next_id: int = 1
     loop_budget: int = 0  # may_goto depth (unused so far)
+    callback_unroll_depth: int = 0  # callback bodies entered on this path (``callback_unroll_depth``)
     path: tuple[int, ...] = field(default=(), compare=False)  # branch points on the way here (for events)
     # precision backtracking (precision.py): the last kept state on this path (a prune.Kept), the instruction
     # at which it was kept, and the history of this path since then (newest first) with its length

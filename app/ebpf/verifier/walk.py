@@ -12,8 +12,11 @@ state ends the path, an identical state on the current path is an infinite loop.
 A check that relies on a scalar's exact value (a known branch outcome, a pointer offset, a helper's size)
 marks it precise back along the path (``precision.py``); kept states compare only their precise scalars.
 
-Not yet like the kernel: stack liveness (every stack slot counts as live) and loops through callbacks,
-iterators and ``may_goto`` (the kernel's SCC backedge propagation).
+A helper that calls a function of the program (``bpf_loop``) queues a path into the callback, whose exit
+leads back to the helper call until its visits converge (``callbacks.py``).
+
+Not yet like the kernel: stack liveness (every stack slot counts as live) and loops through iterators and
+``may_goto`` (the kernel's SCC backedge propagation).
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from ..helpers import HELPER_NAMES, HELPERS
 from ..insn import Insn, check_one
 from ..program import Program
 from . import bounds as B
+from . import callbacks as CB
 from . import precision as P
 from . import scalar as S
 from . import tnum as T
@@ -39,6 +43,7 @@ from .state import (
     PTR_TO_BTF_ID,
     PTR_TO_CTX,
     PTR_TO_FUNC,
+    PTR_TO_MAP_KEY,
     PTR_TO_MAP_VALUE,
     PTR_TO_MEM,
     PTR_TO_PACKET,
@@ -187,6 +192,9 @@ class Walker:
         self.insn_stack: tuple[int, int] | None = None  # the (frame, slot) this instruction spilled or filled
         self.jmp_point = False  # the current visit reached a jump target (its history record is made)
         self.prev = -1  # the instruction the current visit came from
+        self.cb = CB.Callbacks(CB.cfg_points(self.insns))  # bpf_loop and bpf_for_each_map_elem (callbacks.py)
+        self.prune_points |= self.cb.points.prune
+        self.jmp_points |= self.cb.points.jmp
 
     # --- events -------------------------------------------------------------------------------------------
 
@@ -250,13 +258,17 @@ class Walker:
         kept = self.kept.setdefault(idx, [])
         compared = len(kept)  # states_cnt, before any is dropped
         on_path = self.ancestor_ids
-        force = st.hist_len > HIST_FORCE_CHECKPOINT
+        calls_callback = idx in self.cb.points.calls  # a forced checkpoint (mark_force_checkpoint)
+        force = st.hist_len > HIST_FORCE_CHECKPOINT or calls_callback
         add = force or (self.jmps_processed - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8)
         for i in range(len(kept) - 1, -1, -1):
             k = kept[i]
-            if id(k) not in on_path:  # fully explored: every path from it has ended
-                if states_equal(k.state, st, self.live[idx], k.marks if self.precision else None,
-                                self.privileged):
+            if id(k) not in on_path or calls_callback:
+                # fully explored: every path from it has ended; or on the path at a callback call, where the
+                # kernel compares ranges of every scalar (RANGE_WITHIN) to see the iteration converge
+                loose = id(k) not in on_path and self.precision
+                if states_equal(k.state, st, self.live[idx], k.marks if loose else None, self.privileged,
+                                self.outer_live(st)):
                     k.hits += 1
                     if self.precision:
                         here = self.with_history(st, idx, prev) if idx in self.jmp_points else st
@@ -271,7 +283,8 @@ class Walker:
                     add = False  # inside a loop the kernel keeps states less often
             if add:
                 k.misses += 1
-            if k.misses > k.hits * EVICT_AFTER + EVICT_AFTER:
+            n = CB.FORCE_CHECKPOINT_EVICT_AFTER if calls_callback and id(k) in on_path else EVICT_AFTER
+            if k.misses > k.hits * n + n:
                 del kept[i]
                 if id(k) not in on_path:
                     self.live_states -= 1
@@ -289,6 +302,11 @@ class Walker:
             self.peak_states = max(self.peak_states, self.live_states)
             st = replace(st, parent=k, first_insn_idx=idx, hist=None, hist_len=0)
         return None, st
+
+    def outer_live(self, st: VerifierState) -> list[frozenset[int]]:
+        """The registers compared in each frame but the innermost: those live before the call that frame is
+        in (``frame_insn_idx``: the callee's ``callsite``)."""
+        return [self.live[f.callsite] for f in st.frames[1:]]
 
     @staticmethod
     def with_history(st: VerifierState, idx: int, prev: int, stack=None, linked=(), merge: bool = False
@@ -650,6 +668,12 @@ class Walker:
             self.check_region(regno, reg, off, size, self.program.maps[reg.map].value_size, "map value",
                               f"value_size={self.program.maps[reg.map].value_size}")
             return st if write else UNKNOWN
+        if reg.type == PTR_TO_MAP_KEY:  # a bpf_for_each_map_elem callback's key: read-only
+            if write:
+                raise Reject(f"write to change key R{regno} not allowed")
+            key_size = self.program.maps[reg.map].key_size
+            self.check_region(regno, reg, off, size, key_size, "map key", f"key_size={key_size}")
+            return UNKNOWN
         if reg.type == PTR_TO_MEM:
             if self.leaks(write, value, value_regno):
                 raise Reject(f"R{value_regno} leaks addr into mem")
@@ -883,7 +907,9 @@ class Walker:
         if op == "ja":
             return idx + 1 + (insn.imm if spec.name == "gotol" else insn.off), st, None
         if op == "call":
-            return idx + 1, self.helper_call(idx, insn, st), None
+            self.cb.pushed = None
+            st = self.helper_call(idx, insn, st)
+            return idx + 1, st, self.cb.pushed  # a callback-calling helper queues its callback (callbacks.py)
         if op == "call_local":
             return self.local_call(idx, insn, st)
         if op in ("call_kfunc", "callx"):
@@ -929,6 +955,8 @@ class Walker:
             r0 = st.cur.reg(0)
             if r0.type == PTR_TO_STACK:
                 raise Reject("cannot return stack pointer to the caller", "EINVAL")
+            if st.cur.in_callback_fn:  # back to the helper call, which queues the callback again
+                return CB.callback_exit(self, st)
             callee = st.cur
             caller = st.frames[-2]
             regs = list(caller.regs)
@@ -975,7 +1003,8 @@ class Walker:
         for i in range(1, 6):
             regs[i] = st.cur.reg(i)
         callee = replace(callee, regs=tuple(regs))
-        return target, replace(st, frames=st.frames + (callee,)), None
+        caller = replace(st.cur, regs=(Reg(),) * 6 + st.cur.regs[6:])  # clear_caller_saved_regs
+        return target, replace(st, frames=st.frames[:-1] + (caller, callee)), None
 
     def helper_call(self, idx: int, insn: Insn, st: VerifierState) -> VerifierState:
         from .helper_args import check_helper_call

@@ -57,6 +57,8 @@ def log_with_positions(program: Program, result: VerifierResult) -> tuple[list[s
             head = f"{e.insn_idx}: {texts.get(e.insn_idx, '')}"
             touched = _touched(program, e, previous)
             tail = frame_str(e.state.cur, maps, [r for r, _ in e.state.refs], *touched) if e.state else ""
+            if not set(tail.split()) - {f"frame{e.state.cur.frameno}:", "cb"}:
+                tail = ""  # nothing scratched (an exit back to a caller's frame)
             lines.append(head if not tail else f"{head.ljust(_semicolon_column(len(head)))}; {tail}")
             previous, after_pop = e.state, None
         elif e.kind == "push_branch":
