@@ -31,7 +31,7 @@ STRING_SETTINGS = ("SECRET_KEY", "DATABASE_URL", "PUBLIC_URL", "SERVER_NAME")
 """Settings kept as text even when they look like JSON (a secret key of digits is still a string)."""
 NUMERIC_SETTINGS = {
     "MAX_CONTENT_LENGTH": int, "MAX_SOURCE_BYTES": int, "MAX_INPUT_BYTES": int, "MAX_RUN_INSNS": int,
-    "MAX_VERIFY_INSNS": int, "MAX_PACKETS": int, "MAX_PACKET_BYTES": int, "MAX_PCAP_BYTES": int,
+    "MAX_VERIFY_INSNS": int, "MAX_RUN_SECONDS": float, "MAX_PACKETS": int, "MAX_PACKET_BYTES": int, "MAX_PCAP_BYTES": int,
     "SHARE_RATE_PER_MINUTE": float, "SHARE_BURST": int, "RUN_RATE_PER_MINUTE": float, "RUN_BURST": int,
     "TRUSTED_PROXIES": int,
 }
@@ -51,6 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         MAX_SOURCE_BYTES=64 * 1024,
         MAX_INPUT_BYTES=64 * 1024,
         MAX_RUN_INSNS=1_000_000,
+        MAX_RUN_SECONDS=30.0,
         DATABASE_URL=os.environ.get("DATABASE_URL"),
         PUBLIC_URL=None,
         TRUSTED_PROXIES=0,

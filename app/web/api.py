@@ -12,7 +12,8 @@ decode errors ``pc``. The bodies are read and checked by ``jsonbody.py``.
 checks all of it and uses what applies: ``run`` ignores ``max_processed``, ``walk`` and ``view``; ``verify``
 ignores ``input``, ``env``, ``seeds``, ``max_insns``, ``trace`` and ``view``. So a share's ``/p/<id>.json`` goes as it is to
 either (``verify`` needs a program ``type``, which ``raw`` is not). Both are rate-limited per client
-(``ratelimit.py``): 429 with ``Retry-After``.
+(``ratelimit.py``): 429 with ``Retry-After``; and held to ``MAX_RUN_SECONDS`` of engine work (``progress.py``):
+503 past it.
 
 Every ``source`` is assembly unless ``"language": "c"``: C is compiled as the playground page compiles it
 (sandboxed; the program whose section names the hook ``type``), and errors name its line and column.
@@ -90,6 +91,7 @@ from .inputs import FieldError, Limits, check_source, parse_hex
 from .jsonbody import SETUP_FIELDS, STYLES, ApiError, TracePage, map_defs, read_body, run_inputs, string
 from .openapi import document
 from .present import insn_rows
+from .progress import Progress
 from .runs import compile_program
 from .share import share_from_api
 
@@ -209,7 +211,8 @@ def run_program():
     inputs = run_inputs(data, limits)
     program = replace(program, maps=program.maps + map_defs(data.get("maps", []), len(program.maps)))
     prog_type, packets, mem = inputs.prog_type, inputs.packets, inputs.mem
-    common = {"prog_type": prog_type, "env": inputs.env, "seeds": inputs.seeds, "max_insns": inputs.max_insns}
+    common = {"prog_type": prog_type, "env": inputs.env, "seeds": inputs.seeds, "max_insns": inputs.max_insns,
+              "progress": Progress(limits.run_seconds).begin("run", inputs.max_insns)}  # the time limit
     paged = inputs.trace
     try:
         if packets is not None and len(packets) > 1:
@@ -264,7 +267,8 @@ def verify_program():
         if problem:
             raise ApiError(400, f"map {mdef.name} cannot be created: {problem}",
                            "source" if i < declared else f"maps[{i - declared}]")
-    result = verify(program, prog_type, max_processed=inputs.max_processed)
+    result = verify(program, prog_type, max_processed=inputs.max_processed,
+                    progress=Progress(limits.run_seconds).begin("verify", inputs.max_processed))  # the time limit
     paged = inputs.walk_page
     body = result.to_json(walk=inputs.walk and paged is None)
     if paged is not None:

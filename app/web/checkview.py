@@ -16,9 +16,11 @@ from app.ebpf.verifier import VerifierResult, verify
 from app.ebpf.verifier.explain import explain
 
 from .contexts import VerifierCheck
+from .progress import Progress
 
 
-def verified(program: Program, prog_type: str, limit: int, exact: bool = False) -> VerifierResult | None:
+def verified(program: Program, prog_type: str, limit: int, exact: bool = False,
+             progress: Progress | None = None) -> VerifierResult | None:
     """Our verifier's result for ``program`` as ``prog_type`` within the page's ``limit``; None when no
     hook is chosen (raw bytecode, which no hook loads). The page's views share this one walk.
 
@@ -27,7 +29,10 @@ def verified(program: Program, prog_type: str, limit: int, exact: bool = False) 
     hook and the limit). Nothing depends on the cache: another process simply verifies again.
 
     ``exact``: the walk that compares every scalar exactly (``verify(track_precision=False)``), whose states
-    cover every run in all its scalars (see abstractview.py)."""
+    cover every run in all its scalars (see abstractview.py).
+
+    ``progress`` sees the walk as the ``verify`` phase (a result from the cache is not walked again) and
+    may stop it (``progress.py``)."""
     if prog_type not in PROG_TYPES:
         return None
     key = (program.to_bytes(), program.maps, prog_type, limit, exact)
@@ -35,7 +40,8 @@ def verified(program: Program, prog_type: str, limit: int, exact: bool = False) 
         if key in _recent:
             _recent.move_to_end(key)
             return _recent[key]
-    result = verify(program, prog_type, max_processed=limit, track_precision=not exact)
+    counted = progress.begin("verify", limit) if progress is not None else None
+    result = verify(program, prog_type, max_processed=limit, track_precision=not exact, progress=counted)
     with _recent_lock:
         _recent[key] = result
         while len(_recent) > RECENT_WALKS:

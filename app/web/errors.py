@@ -1,15 +1,18 @@
 """Error responses: an HTML page for people, ``{"error": {"message": ...}}`` under ``/api/``.
 
-Every HTTP error raised anywhere (400 from CSRF, 404, 405, 413 from a body over ``MAX_CONTENT_LENGTH``, 415 ...)
-and every unexpected exception comes through here. An unexpected exception is logged with its traceback
-and answered with a plain 500: the traceback never reaches the user.
+Every HTTP error raised anywhere (400 from CSRF, 404, 405, 413 from a body over ``MAX_CONTENT_LENGTH``, 415 ...),
+a request over its time limit (503, ``progress.py``) and every unexpected exception come through here. An
+unexpected exception is logged with its traceback and answered with a plain 500: the traceback never reaches
+the user.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from flask import Flask, current_app, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from .progress import TimeLimit
 
 API_PREFIX = "/api/"
 
@@ -19,6 +22,7 @@ _TITLES = {
     405: "Method not allowed",
     413: "Request too large",
     415: "Unsupported content type",
+    503: "Took too long",
     500: "Something went wrong",
 }
 
@@ -64,6 +68,12 @@ def unexpected_error(error: Exception):
     return error_response(InternalServerError())
 
 
+def time_limit(error: TimeLimit):
+    """A request whose engine work passed ``MAX_RUN_SECONDS`` (``progress.py``): 503, saying so."""
+    return error_response(ServiceUnavailable(description=str(error)))
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, error_response)
+    app.register_error_handler(TimeLimit, time_limit)
     app.register_error_handler(Exception, unexpected_error)

@@ -29,7 +29,9 @@ class Limits:
     execute; ``packets``: most packets one request may run (one after another, on the same maps);
     ``packet_bytes``: all those packets together; ``pcap_bytes``: largest capture file an upload may be;
     ``verify_insns``: most instructions one verifier check may process (the kernel allows 1,000,000, which
-    our verifier needs about a minute for; past this limit the answer is "incomplete", not a verdict).
+    our verifier needs about a minute for; past this limit the answer is "incomplete", not a verdict);
+    ``run_seconds``: most wall-clock seconds the engine work of one playground request may take (0: no
+    limit; past it the request is refused with 503, see ``progress.py``, never given a partial result).
     ``setup_bytes`` (derived) is the largest setup a share may store.
     """
 
@@ -40,6 +42,7 @@ class Limits:
     packet_bytes: int = 128 * 1024
     pcap_bytes: int = 256 * 1024
     verify_insns: int = 100_000
+    run_seconds: float = 30.0
 
     @property
     def setup_bytes(self) -> int:
@@ -50,7 +53,8 @@ class Limits:
     def from_config(cls, config: Mapping) -> Limits:
         return cls(int(config["MAX_SOURCE_BYTES"]), int(config["MAX_INPUT_BYTES"]), int(config["MAX_RUN_INSNS"]),
                    int(config.get("MAX_PACKETS", 64)), int(config.get("MAX_PACKET_BYTES", 128 * 1024)),
-                   int(config.get("MAX_PCAP_BYTES", 256 * 1024)), int(config.get("MAX_VERIFY_INSNS", 100_000)))
+                   int(config.get("MAX_PCAP_BYTES", 256 * 1024)), int(config.get("MAX_VERIFY_INSNS", 100_000)),
+                   float(config.get("MAX_RUN_SECONDS", 30.0)))
 
 
 _NOT_HEX = re.compile(r"[^0-9a-fA-F\s]")

@@ -8,6 +8,10 @@ Routes (all answer a full page to a plain request and a fragment to htmx, see ``
 ``max_insns``, ``step``, ``run``, ``csrf_token``; multipart when it carries a ``pcap`` upload)
     assemble and run; htmx gets ``_result.html`` plus out-of-band updates of the fields' error messages
     and of the declared maps. 422 when a field cannot be used; an assembly error or a fault is a result.
+    With ``Accept: application/x-ndjson`` (the page's script) htmx gets progress records and then that
+    fragment in one streamed response (``progress.py``).
+
+The engine work of each request is held to ``Limits.run_seconds`` (503 past it, ``progress.py``).
 ``POST /step`` (the same fields, sent by the step form with the inputs of the result on screen)
     htmx gets ``_step.html`` for position ``step`` of run ``run``; if the inputs no longer run, the whole
     result instead. ``to`` runs to an instruction, ``go`` (``continue``, ``reverse``) to the next or previous
@@ -36,7 +40,8 @@ from .forms import RunForm
 from .inputs import FieldError, Limits
 from .panels import editor_context, input_panel
 from .present import listing, result_context, run_setting
-from .render import page_or_fragment
+from .progress import Progress, stream, wants_stream
+from .render import page_or_fragment, render_fragments
 from .runs import Outcome, check, execute, program_of
 from .stepview import step_context
 from .walkview import start_index, walk_view
@@ -50,22 +55,24 @@ def _limits() -> Limits:
     return Limits.from_config(current_app.config)
 
 
-def _outcome(form: RunForm, limits: Limits, errors: Mapping[str, str]) -> tuple[Outcome | None, dict[str, str], int]:
+def _outcome(form: RunForm, limits: Limits, errors: Mapping[str, str],
+             progress: Progress | None = None) -> tuple[Outcome | None, dict[str, str], int]:
     """The engine's outcome for a form (None when a field is unusable), the field errors, and the step."""
     req, found = check(form, limits)
     found = {**found, **errors}
     if req is None or found:
         return None, found, 0
     try:
-        return execute(req, form), {}, req.step
+        return execute(req, form, progress), {}, req.step
     except FieldError as e:
         return None, {e.field: e.message}, 0
 
 
 def build_page(form: RunForm, limits: Limits, example: Example | None = None,
-               errors: Mapping[str, str] | None = None) -> tuple[PlaygroundPage, int]:
-    """The whole page for a form, and the HTTP status it deserves (422 when a field was unusable)."""
-    outcome, errors, step = _outcome(form, limits, errors or {})
+               errors: Mapping[str, str] | None = None, progress: Progress | None = None) -> tuple[PlaygroundPage, int]:
+    """The whole page for a form, and the HTTP status it deserves (422 when a field was unusable).
+    ``progress`` sees the engine's work and may stop it (``progress.py``)."""
+    outcome, errors, step = _outcome(form, limits, errors or {}, progress)
     step, marks = navigate(outcome, form, step)
     asm_error = outcome.asm_error if outcome else None
     links = tuple(ExampleLink(e.slug, e.title, e.summary, e.type, e is example) for e in MENU)
@@ -76,13 +83,14 @@ def build_page(form: RunForm, limits: Limits, example: Example | None = None,
         result = replace(result, step=replace(result.step, breakpoints=marks))
     checked = None
     if outcome is not None and outcome.program is not None and result.verdict is not None:
-        checked = verified(outcome.program, form.prog_type, limits.verify_insns)
+        checked = verified(outcome.program, form.prog_type, limits.verify_insns, progress=progress)
     if checked is not None:
         program = outcome.program
         result = replace(result, check=verifier_check(program, checked, limits.verify_insns),
                          walk=walk_view(program, checked, _walk_index(form, checked), result.listing),
                          step=_with_abstract(result.step, program, checked, outcome.result,
-                                             lambda: verified(program, form.prog_type, limits.verify_insns, True)))
+                                             lambda: verified(program, form.prog_type, limits.verify_insns, True,
+                                                              progress)))
         if result.check.verdict == "reject" and result.check.line:
             editor = replace(editor, error_line=result.check.line)  # the gutter marks the rejected line
     page = PlaygroundPage(editor, links, selected, limits, result)
@@ -92,10 +100,25 @@ def build_page(form: RunForm, limits: Limits, example: Example | None = None,
 def _result_response(form: RunForm, limits: Limits, errors: Mapping[str, str], retarget: str | None = None):
     """The result for htmx, with out-of-band updates of the editor's error messages unless the request
     came from the step form (whose inputs may no longer be the editor's); the page otherwise."""
-    page, status = build_page(form, limits, errors=errors)
+    page, status = build_page(form, limits, errors=errors, progress=_budget(limits))
+    return page_or_fragment(*_result_fragments(page), lambda: ("playground/page.html", page), status,
+                            retarget=retarget)
+
+
+def _result_fragments(page: PlaygroundPage) -> tuple[tuple[str, ...], dict]:
     fragments = RESULT_FRAGMENTS if request.form.get("origin") != "stepper" else RESULT_FRAGMENTS[:1]
-    return page_or_fragment(fragments, {"result": page.result, "editor": page.editor, "oob": True},
-                            lambda: ("playground/page.html", page), status, retarget=retarget)
+    return fragments, {"result": page.result, "editor": page.editor, "oob": True}
+
+
+def _streamed_result(form: RunForm, limits: Limits, progress: Progress) -> tuple[str, int]:
+    """The htmx fragment of ``_result_response`` and its status, built under ``progress``."""
+    page, status = build_page(form, limits, progress=progress)
+    return render_fragments(*_result_fragments(page)), status
+
+
+def _budget(limits: Limits) -> Progress:
+    """The time limit of a request that reports to nobody."""
+    return Progress(limits.run_seconds)
 
 
 VIEW_ARGS = ("step", "run", "walk")
@@ -120,7 +143,8 @@ def index():
     if example is None:
         abort(404, description="There is no example with that name.")
     limits = _limits()
-    page, status = build_page(with_view_args(example.form(limits), request.args), limits, example)
+    page, status = build_page(with_view_args(example.form(limits), request.args), limits, example,
+                              progress=_budget(limits))
     return render_template("playground/page.html", page=page), status
 
 
@@ -128,6 +152,8 @@ def index():
 def run_program():
     limits = _limits()
     form, errors = RunForm.from_request(request.form, request.files, limits)
+    if wants_stream() and not errors and not check(form, limits)[1]:  # refused fields answer 422 at once
+        return stream(lambda progress: _streamed_result(form, limits, progress), limits.run_seconds)
     return _result_response(form, limits, errors)
 
 
@@ -135,17 +161,18 @@ def run_program():
 def step():
     limits = _limits()
     form = RunForm.from_form(request.form, limits)
-    outcome, errors, index = _outcome(form, limits, {})
+    budget = _budget(limits)
+    outcome, errors, index = _outcome(form, limits, {}, budget)
     if outcome is None or outcome.program is None or outcome.result is None:
         return _result_response(form, limits, errors, retarget="#result")
     index, marks = navigate(outcome, form, index)
     context = replace(step_context(outcome.program, outcome.result, index, run_setting(form, outcome)),
                       breakpoints=marks)
-    checked = verified(outcome.program, form.prog_type, limits.verify_insns)
+    checked = verified(outcome.program, form.prog_type, limits.verify_insns, progress=budget)
     context = _with_abstract(context, outcome.program, checked, outcome.result,
-                             lambda: verified(outcome.program, form.prog_type, limits.verify_insns, True))
+                             lambda: verified(outcome.program, form.prog_type, limits.verify_insns, True, budget))
     return page_or_fragment(("playground/_step.html",), {"step": context},
-                            lambda: ("playground/page.html", build_page(form, limits)[0]))
+                            lambda: ("playground/page.html", build_page(form, limits, progress=_budget(limits))[0]))
 
 
 def navigate(outcome: Outcome | None, form: RunForm, step: int) -> tuple[int, Breakpoints]:
@@ -199,13 +226,14 @@ def walk():
     limits = _limits()
     form = RunForm.from_form(request.form, limits)
     program = program_of(form, limits)
-    checked = verified(program, form.prog_type, limits.verify_insns) if program is not None else None
+    checked = verified(program, form.prog_type, limits.verify_insns, progress=_budget(limits)) \
+        if program is not None else None
     view = walk_view(program, checked, _walk_index(form, checked), listing(program, form.source, form.language)) \
         if checked is not None else None
     if view is None:
         return _result_response(form, limits, {}, retarget="#result")
     return page_or_fragment(("playground/_walk.html",), {"walk": view, "fields": form.hidden_fields()},
-                            lambda: ("playground/page.html", build_page(form, limits)[0]))
+                            lambda: ("playground/page.html", build_page(form, limits, progress=_budget(limits))[0]))
 
 
 @bp.get("/input")
@@ -213,4 +241,4 @@ def input_fields():
     limits = _limits()
     form = RunForm.from_form(request.args, limits)
     return page_or_fragment(("playground/_input.html",), {"panel": input_panel(form, {}, limits), "limits": limits},
-                            lambda: ("playground/page.html", build_page(form, limits)[0]))
+                            lambda: ("playground/page.html", build_page(form, limits, progress=_budget(limits))[0]))

@@ -24,8 +24,7 @@ def page_or_fragment(fragments: tuple[str, ...], context: dict[str, Any], page: 
     request asked, e.g. an error that replaces the whole result instead of one step.
     """
     if is_htmx():
-        body = "".join(render_template(name, **context) for name in fragments)
-        response = make_response(body, status)
+        response = make_response(render_fragments(fragments, context), status)
         if retarget:
             response.headers["HX-Retarget"] = retarget
             response.headers["HX-Reswap"] = "outerHTML"
@@ -34,3 +33,8 @@ def page_or_fragment(fragments: tuple[str, ...], context: dict[str, Any], page: 
         response = make_response(render_template(template, page=page_context), status)
     response.vary.add("HX-Request")
     return response
+
+
+def render_fragments(fragments: tuple[str, ...], context: dict[str, Any]) -> str:
+    """The body htmx gets: the ``fragments`` rendered with ``context``, one after another."""
+    return "".join(render_template(name, **context) for name in fragments)

@@ -30,6 +30,7 @@ from . import packetform
 from .ctxform import event_of, parse_ctx, parse_env, parse_seeds, string_fields
 from .forms import LANG_ASM, LANG_C, LANGUAGES, RAW, TYPES, RunForm
 from .inputs import FieldError, Limits, check_source, parse_count, parse_hex
+from .progress import Progress
 
 T = TypeVar("T")
 
@@ -134,10 +135,13 @@ def _packets(form: RunForm, limits: Limits) -> list[bytes]:
     return [packetform.build_from_fields(form.layers)]
 
 
-def execute(request: RunRequest, form: RunForm) -> Outcome:
+def execute(request: RunRequest, form: RunForm, progress: Progress | None = None) -> Outcome:
     """Build and run. Raises ``FieldError`` (naming the form field) if the engine refuses the input, or the C
-    program does not compile or load; an assembly error is an outcome (shown with its line in the result)."""
+    program does not compile or load; an assembly error is an outcome (shown with its line in the result).
+    ``progress`` sees the ``compile`` and ``run`` phases and may stop them (``progress.py``)."""
     if request.language == LANG_C:
+        if progress is not None:
+            progress.begin("compile")
         program = compile_program(request.source, request.prog_type)
     else:
         try:
@@ -151,19 +155,26 @@ def execute(request: RunRequest, form: RunForm) -> Outcome:
         if not request.packets:
             inputs = dict(mem=request.mem, ctx=request.ctx or None, event=request.event,
                           strings=request.strings or None, **common)
-            result = run(program, maps=maps, trace=True, **inputs)
+            result = run(program, maps=maps, trace=True, progress=_counter(progress, request.max_insns), **inputs)
             return Outcome(program, (result,), 0, start, start, (), None)
         selected = min(request.run, len(request.packets) - 1)
         results, before = [], start
+        several = {"packets": len(request.packets)} if len(request.packets) > 1 else {}
         for i, packet in enumerate(request.packets):
+            counted = _counter(progress, request.max_insns, **({"packet": i + 1, **several} if several else {}))
             if i != selected:
-                results.append(run(program, packet=packet, maps=maps, **common))
+                results.append(run(program, packet=packet, maps=maps, progress=counted, **common))
                 continue
             before = tuple(m.entries_json() for m in maps)
-            results.append(run(program, packet=packet, maps=maps, trace=True, **common))
+            results.append(run(program, packet=packet, maps=maps, trace=True, progress=counted, **common))
         return Outcome(program, tuple(results), selected, before, start, request.packets, None)
     except InputError as e:
         raise FieldError(form_field(e.field, form, request.seed_rows), e.message) from None
+
+
+def _counter(progress: Progress | None, limit: int, **extra: int):
+    """The ``run`` phase's callback for one run (None without ``progress``)."""
+    return progress.begin("run", limit, **extra) if progress is not None else None
 
 
 def form_field(engine_field: str, form: RunForm, seed_rows: tuple[int, ...] = ()) -> str:

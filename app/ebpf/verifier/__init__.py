@@ -15,6 +15,8 @@ equivalence; ``precision`` which scalars a path relied on exactly; ``walk`` the 
 
 ``max_processed`` lets a caller (the web page) stop the walk earlier than the kernel's 1,000,000: the
 result's verdict is then ``"incomplete"``, with an error whose errno is ``LIMIT``, never a kernel verdict.
+``progress`` (``progress.py``) is called with the processed count as the walk goes; what it raises stops
+the walk.
 
 What is not like the kernel yet (the kernel is the reference; ``tests/test_verifier_corpus.py`` and
 ``bench/bench_verifier.py`` measure the distance): stack slots all count as live; unprivileged mode is
@@ -31,18 +33,24 @@ from ..helpers import HELPERS
 from ..loadcheck import LoadError, check_map_refs, check_subprogs
 from ..program import Program
 from .cfg import check_cfg
+from .progress import PROGRESS_EVERY, Progress
 from .result import Rejection, Stats, VerifierResult
 from .stack_depth import combined_stack_problem
 from .walk import COMPLEXITY_LIMIT, LIMIT_ERRNO, Walker
 
 
 def verify(program: Program, prog_type: str, *, privileged: bool = True,
-           max_processed: int = COMPLEXITY_LIMIT, track_precision: bool = True) -> VerifierResult:
+           max_processed: int = COMPLEXITY_LIMIT, track_precision: bool = True,
+           progress: Progress | None = None) -> VerifierResult:
     """Check ``program`` as the kernel would load it as ``prog_type`` (privileged: a root loader).
 
     ``track_precision=False`` compares every scalar exactly when pruning, as an unprivileged walk does:
     the verdict is the same, but every path is covered by recorded states in all of its scalars, which is
-    what checking a concrete run against the walk needs (``soundness.py``)."""
+    what checking a concrete run against the walk needs (``soundness.py``).
+
+    ``progress(processed)`` is called every ``PROGRESS_EVERY`` processed instructions (never for a walk
+    shorter than that); an exception it raises propagates out of ``verify`` (the result is then lost, not
+    partial). The result does not depend on it."""
     insns = program.insns
     if not insns:
         return _rejected(0, "the program has no instructions (BPF_PROG_LOAD refuses it with E2BIG)", "E2BIG", 0,
@@ -58,7 +66,7 @@ def verify(program: Program, prog_type: str, *, privileged: bool = True,
         return _rejected(cfg.insn_idx, cfg.message, cfg.errno, 0, (), False)
     walker = Walker(program, prog_type, privileged, max_processed, track_precision)
     with _no_cycle_collection():
-        idx, rejection = walker.run()
+        idx, rejection = walker.run(progress)
     stats = Stats(walker.processed, walker.max_pending, walker.total_states, walker.peak_states,
                   walker.max_states_per_insn)
     if rejection is not None and rejection.errno == LIMIT_ERRNO:
@@ -127,4 +135,4 @@ def _rejected(idx: int, message: str, errno: str, processed: int, events: tuple,
     return VerifierResult("reject", Rejection(idx, message, errno), stats, log, events, truncated)
 
 
-__all__ = ["verify", "VerifierResult", "Rejection", "Stats", "HELPERS"]
+__all__ = ["verify", "Progress", "PROGRESS_EVERY", "VerifierResult", "Rejection", "Stats", "HELPERS"]

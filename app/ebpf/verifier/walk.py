@@ -32,6 +32,7 @@ from . import callbacks as CB
 from . import precision as P
 from . import scalar as S
 from . import tnum as T
+from .progress import Progress, reporting
 from .branches import branch_taken, refine
 from .map_btf import BtfAccessError, map_struct, struct_access
 from .prune import Kept, jmp_points, live_registers, prune_points, states_equal
@@ -208,15 +209,17 @@ class Walker:
 
     # --- the loop -----------------------------------------------------------------------------------------
 
-    def run(self) -> tuple[int, Reject | None]:
-        """Walk every path; returns (insn index of the error or -1, the rejection or None)."""
+    def run(self, progress: Progress | None = None) -> tuple[int, Reject | None]:
+        """Walk every path; returns (insn index of the error or -1, the rejection or None). ``progress``
+        is called with the processed count as the walk goes (``progress.py``)."""
+        step = self.step if progress is None else reporting(self, progress)
         regs = list(initial_frame().regs)
         regs[1] = ptr(PTR_TO_CTX)
         state = VerifierState((Frame(tuple(regs)),))
         idx, prev = 0, -1
         while True:
             try:
-                result = self.step(idx, state, prev)
+                result = step(idx, state, prev)
             except Reject as r:
                 self.event(idx, "reject", detail=r.message, frame=len(state.frames) - 1, state=state)
                 return idx, r

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
-from typing import Mapping
+from collections.abc import Callable, Mapping
 
 from .. import progtypes
 from ..env import Env
@@ -32,6 +32,7 @@ from .trace import MachineState, StepRecord, Trace, state_of
 
 DEFAULT_MAX_INSNS = 1_000_000
 MAX_INPUT = 1 << 20  # bytes of input memory or packet a run accepts
+PROGRESS_STEPS = 65536  # steps between two progress reports of an untraced run (a traced one: a checkpoint)
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,8 @@ def run(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, l
         packet: bytes | None = None, ctx: dict[str, int] | None = None, event: str | None = None,
         strings: dict[str, bytes] | None = None, helpers: Mapping[int, Helper] | None = None,
         max_insns: int = DEFAULT_MAX_INSNS, env: Env | None = None, seeds: tuple[MapSeed, ...] = (),
-        maps: list[MapInstance] | None = None, trace: bool = False, checkpoint_every: int = 4096) -> RunResult:
+        maps: list[MapInstance] | None = None, trace: bool = False, checkpoint_every: int = 4096,
+        progress: Callable[[int], None] | None = None) -> RunResult:
     """Run ``program`` to its end (exit, fault or ``max_insns`` executed instructions).
 
     Maps start empty (arrays zeroed) plus ``seeds``, unless ``maps`` passes instances from an earlier run;
@@ -223,14 +225,21 @@ def run(program: Program, *, prog_type: str = "raw", mem: bytes | None = None, l
     ptype = progtypes.PROG_TYPES.get(prog_type)
     m = build_machine(program, prog_type=prog_type, mem=mem, layout=layout, packet=packet, ctx=ctx, event=event,
                       strings=strings, helpers=helpers, max_insns=max_insns, env=env, maps=maps)
-    if not trace:
+    if not trace and progress is None:
         m.run()
+        return _result(m, None, ptype)
+    if not trace:
+        while not m.done:  # the same run in slices (as a traced run goes), reported after each
+            m.run(max_steps=PROGRESS_STEPS)
+            progress(m.steps)
         return _result(m, None, ptype)
     pcs = array("i")
     checkpoints = []
     while not m.done:
         checkpoints.append(m.snapshot())
         m.run(max_steps=checkpoint_every, pcs=pcs)
+        if progress is not None:
+            progress(m.steps)
     # After a fault the path ends with the faulting instruction (recorded, not completed), so the last
     # step record shows the fault itself.
     return _result(m, Trace(pcs, checkpoints, fresh, state_of(m)), ptype)
@@ -269,4 +278,4 @@ def _result(m: Machine, trace: Trace | None, ptype: progtypes.ProgType | None) -
 
 
 __all__ = ["run", "run_packets", "build_machine", "create_maps", "MapSeed", "RunResult", "Machine", "Helper", "VmFault", "GuestFault", "Trace",
-           "MachineState", "StepRecord", "OutputRecord", "DEFAULT_MAX_INSNS"]
+           "MachineState", "StepRecord", "OutputRecord", "DEFAULT_MAX_INSNS", "PROGRESS_STEPS"]
