@@ -4,9 +4,9 @@ The verifier records every step of its walk (``app.ebpf.verifier.walk.Event``), 
 after it. This module turns event ``index`` into what ``_walk.html`` shows: what happened (a sentence), the
 registers in the kernel's notation (``notation.reg_str``) and decoded for people, the stack slots, the
 branches still pending, the call frames, the listing with visit counts, and the log in the kernel's format
-around the event, with the precision marks it made, compared or holds (``precisionview.py``). Navigation
-targets (the previous and next visit of the same instruction, the error) are computed here too, so the page
-needs no knowledge of the walk's structure.
+around the event, with the precision marks it made, compared or holds (``precisionview.py``) and the path it
+is on (``pathview.py``). Navigation targets (the previous and next visit of the same instruction, the error,
+the neighbours on the path) are computed here too, so the page needs no knowledge of the walk's structure.
 
 Every request re-runs the verifier (it is deterministic): nothing about a walk is kept between requests.
 """
@@ -46,6 +46,7 @@ from app.ebpf.verifier.walklog import log_with_positions
 from .cfgview import CfgView, cfg_view
 from .contexts import ListingRow
 from .highlight import highlight_lines
+from .pathview import PathView, path_view
 from .precisionview import PrecisionView, precision_view
 from .present import insn_rows
 
@@ -141,6 +142,7 @@ class WalkView:
     source: Markup = Markup("")
     covered_by: int | None = None  # a prune: the event where the state that covered this one was kept
     precision: PrecisionView = field(default_factory=PrecisionView)  # precision marks made, compared or held here (precisionview.py)
+    path: PathView | None = None  # this event's path: its breadcrumb and the moves along it (pathview.py)
 
 
 def start_index(result: VerifierResult) -> int:
@@ -197,7 +199,8 @@ def walk_view(program: Program, result: VerifierResult, index: int,
         summary=f"event {index} of {len(events) - 1}: {event.kind} insn {event.insn_idx}",
         cfg=cfg_view(program, events, index, rejected_at=rejected_at, texts=texts),
         line=_line_of(sources, event.insn_idx), source=_source_of(listing, _line_of(sources, event.insn_idx)),
-        covered_by=event.other if event.kind == "prune" and event.other >= 0 else None, precision=precision)
+        covered_by=event.other if event.kind == "prune" and event.other >= 0 else None, precision=precision,
+        path=path_view(program, result, index))
 
 
 _LOGS: dict[int, tuple[VerifierResult, list[str], list[int]]] = {}

@@ -2,12 +2,15 @@
 // event of the walk (POST /walk with the inputs of the result on screen), which htmx swaps into #walk.
 // Keys work while the walk has the focus (click in it or tab to its controls), so that the run's stepper
 // keeps ←/→ elsewhere: ←/→ previous/next event, Home/End first/last, p/n previous/next visit of the
-// current instruction, e the error. One request is in flight at a time; a position asked for meanwhile is
-// fetched when it returns.
+// current instruction, [/] previous/next event on the current path (at its end: the next path), e the
+// error. One request is in flight at a time; a position asked for meanwhile is fetched when it returns. The
+// jump keys read their target off the event on screen, so one pressed while another event is on its way
+// waits for it (pressing ] three times goes three steps along the path).
 "use strict";
 (() => {
   let inFlight = false;
   let wanted = null;
+  const queued = []; // jump keys pressed while an event was on its way, applied in turn once it is shown
 
   const walker = () => document.getElementById("walker");
   const section = () => document.getElementById("walk");
@@ -65,12 +68,20 @@
       fetchEvent(walker(), wanted);
     } else {
       wanted = null;
+      while (queued.length) {
+        const index = jump(queued.shift());
+        if (index !== null && index !== shownIndex()) {
+          goTo(index);
+          return;
+        }
+      }
     }
   }
 
   document.addEventListener("htmx:afterSettle", (event) => {
     if (event.target && event.target.id === "result") {
       wanted = null; // a new result: forget what was asked of the old walk
+      queued.length = 0;
       return;
     }
     if (!inFlight && event.target && event.target.closest && event.target.closest("#walk")) {
@@ -81,6 +92,7 @@
   for (const failure of ["htmx:responseError", "htmx:sendError"]) {
     document.addEventListener(failure, () => {
       wanted = null; // refused or unreachable: stay where we are
+      queued.length = 0;
     });
   }
 
@@ -104,6 +116,7 @@
     const button = event.target.closest("button[data-walk]");
     if (button && walker() && typeof htmx !== "undefined") {
       event.preventDefault();
+      queued.length = 0;
       const moves = { prev: -1, next: +1 };  // relative to where the last click was going
       const from = wanted === null ? shownIndex() : wanted;
       goTo(button.dataset.walk in moves ? from + moves[button.dataset.walk] : Number(button.value));
@@ -112,6 +125,7 @@
 
   document.addEventListener("input", (event) => {
     if (event.target.id === "walk-slider") {
+      queued.length = 0;
       goTo(Number(event.target.value));
     }
   });
@@ -136,18 +150,23 @@
       ArrowLeft: () => current - 1,
       Home: () => 0,
       End: () => total(),
-      n: () => jump("next-visit"),
-      p: () => jump("prev-visit"),
-      e: () => jump("error"),
     };
-    const move = moves[event.key];
-    if (move) {
-      const index = move();
+    const jumps = { n: "next-visit", p: "prev-visit", e: "error", "[": "path-prev", "]": "path-next" };
+    const kind = jumps[event.key];
+    if (moves[event.key] || kind) {
       event.preventDefault();
       event.stopPropagation();
-      if (index !== null) {
-        goTo(index);
-      }
+    }
+    if (kind && wanted !== null && wanted !== shownIndex()) {
+      queued.push(kind); // its target is known once the event on its way is shown
+      return;
+    }
+    const index = kind ? jump(kind) : moves[event.key] ? moves[event.key]() : null;
+    if (!kind) {
+      queued.length = 0;
+    }
+    if (index !== null) {
+      goTo(index);
     }
   }, true);
 

@@ -162,3 +162,47 @@ def test_a_marking_event_links_to_the_kept_state_and_back(page):
     page.locator(f"#walk .precision-kept button[data-precise-mark='{marking.seq}']").click()  # and back
     expect(page.locator("#walk")).to_have_attribute("data-index", str(marking.seq))
     page.console.assert_clean()
+
+
+def test_follow_one_path_by_keys_and_the_breadcrumb(page):
+    from app.ebpf import assemble
+    from app.ebpf.verifier import verify
+
+    from .test_walk import NESTED
+
+    walk = verify(assemble(NESTED), "xdp").walk
+    outer, inner = [e for e in walk if e.kind == "push_branch"]
+    pop = next(e for e in walk if e.kind == "pop_branch" and e.insn_idx == outer.insn_idx)
+    page.goto("/")
+    page.select_option("#type", "xdp")
+    page.fill("#source", NESTED)
+    page.locator("#source").press("Control+Enter")
+    expect(page.locator("#walk")).to_have_attribute("data-index", "0")
+    expect(page.locator("#walk .keys")).to_contain_text("next on this path")
+
+    page.locator("#walk-slider").fill(str(inner.seq - 1))  # the visit of insn 7, which puts insn 10 aside
+    expect(page.locator("#walk")).to_have_attribute("data-index", str(inner.seq - 1))
+    page.locator("#walk").focus()
+    page.keyboard.press("]")  # over the push: this path fell through to insn 8
+    expect(page.locator("#walk")).to_have_attribute("data-index", str(inner.seq + 1))
+    expect(page.locator("#walk tr.is-current")).to_have_id("walk-insn-8")
+    page.keyboard.press("[")
+    expect(page.locator("#walk")).to_have_attribute("data-index", str(inner.seq - 1))
+
+    page.locator("#walk-path button.crumb", has_text="insn 6 → 7 (fell through)").click()
+    expect(page.locator("#walk")).to_have_attribute("data-index", str(outer.seq + 1))
+    page.locator("#walk").focus()
+    page.keyboard.press("ArrowLeft")  # the push of insn 12: the other path through the outer branch
+    expect(page.locator("#walk")).to_have_attribute("data-index", str(outer.seq))
+    expect(page.locator("#walk-path")).to_contain_text(f"continue this branch (event {pop.seq})")
+    page.keyboard.press("]")  # to its pop, past the two paths walked in between
+    expect(page.locator("#walk")).to_have_attribute("data-index", str(pop.seq))
+    expect(page.locator("#walk-path")).to_contain_text("Path 3 of 3")
+    expect(page.locator("#walk-path .crumb").last).to_have_text("insn 6 → 12 (jumped)")
+    page.keyboard.press("[")
+    expect(page.locator("#walk")).to_have_attribute("data-index", str(outer.seq))
+    page.keyboard.press("]")
+    page.keyboard.press("]")  # quick presses add up
+    expect(page.locator("#walk")).to_have_attribute("data-index", str(pop.seq + 1))
+    expect(page.locator("#walk tr.is-current")).to_have_id("walk-insn-12")
+    page.console.assert_clean()

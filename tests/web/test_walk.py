@@ -279,3 +279,159 @@ def test_the_precision_index_is_built_once_while_a_walk_is_stepped(monkeypatch):
     for i in range(0, len(result.walk), 5):
         walkview.walk_view(program, result, i)
     assert len(calls) == 1
+
+
+# --- one path through the walk (pathview.py) --------------------------------------------------------------
+
+# A loop (its jump's outcome is known each time round), then two nested branches: three paths. The walk
+# checks each fall-through first and puts the jumped side aside.
+NESTED = ("r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr0 = 0\nr1 = 0\nloop:\nr1 += 1\nif r1 < 3 goto loop\n"
+          "if r2 > 10 goto big\nif r3 > 20 goto huge\nr0 = 1\ngoto out\nhuge:\nr0 = 2\ngoto out\nbig:\nr0 = 3\n"
+          "out:\nexit\n")
+
+
+def _nested_walk():
+    from app.ebpf import assemble
+    from app.ebpf.verifier import verify
+
+    return verify(assemble(NESTED), "xdp").walk
+
+
+def _path_nav(walk: str) -> str:
+    match = re.search(r'<nav id="walk-path".*?</nav>', walk, re.S)
+    assert match, "no path navigation"
+    return match.group(0)
+
+
+def _path_button(nav: str, jump: str) -> tuple[int, str] | None:
+    match = re.search(rf'<button[^>]*value="(\d+)"[^>]*data-jump="{jump}"[^>]*>(.*?)</button>', nav, re.S)
+    return (int(match.group(1)), _text(match.group(2))) if match else None
+
+
+def _crumbs(nav: str) -> list[tuple[int, str]]:
+    return [(int(v), _text(t)) for v, t in re.findall(r'<button[^>]*value="(\d+)"[^>]*data-crumb="\d+"[^>]*>(.*?)</button>',
+                                                       nav, re.S)]
+
+
+def test_the_breadcrumb_lists_the_branch_points_from_the_entry(post_form):
+    walk = _nested_walk()
+    (outer, inner) = [e for e in walk if e.kind == "push_branch"]  # insn 6 (→ 12) first, then insn 7 (→ 10)
+    assert (outer.other, outer.insn_idx, inner.other, inner.insn_idx) == (6, 12, 7, 10)
+    resumed = next(e for e in walk if e.kind == "pop_branch" and e.insn_idx == 10)
+    at = resumed.seq + 1  # the visit of insn 10: the outer branch fell through, the inner one jumped
+    nav = _path_nav(_walk_at(post_form, NESTED, at, "xdp"))
+    crumbs = _crumbs(nav)
+    assert [label for _, label in crumbs] == ["insn 5 → 4 (jumped)", "insn 5 → 4 (jumped)", "insn 5 → 6 (fell through)",
+                                             "insn 6 → 7 (fell through)", "insn 7 → 10 (jumped)"]
+    assert crumbs[3][0] == outer.seq + 1 and crumbs[4][0] == inner.seq  # each a button to where that side starts
+    assert [walk[e].insn_idx for e, _ in crumbs] == [4, 4, 6, 7, 10]
+    assert "Path 2 of 3" in _text(nav) and "here (insn 10)" in _text(nav)
+    assert nav.count("is-forked") == 2 and nav.count("is-known") == 3  # the loop's jumps had known outcomes
+    # the other path through the outer branch: it jumped at insn 6
+    last = _crumbs(_path_nav(_walk_at(post_form, NESTED, len(walk) - 2, "xdp")))
+    assert [label for _, label in last][-1] == "insn 6 → 12 (jumped)" and len(last) == 4
+    assert "Every path checked" in _text(_path_nav(_walk_at(post_form, NESTED, len(walk) - 1, "xdp")))
+
+
+def test_next_and_previous_on_the_path_skip_the_other_branch(post_form):
+    walk = _nested_walk()
+    _, inner = [e for e in walk if e.kind == "push_branch"]
+    jump = inner.seq - 1  # the visit of insn 7, which put the inner branch aside
+    nav = _path_nav(_walk_at(post_form, NESTED, jump, "xdp"))
+    assert _path_button(nav, "path-next") == (inner.seq + 1, f"on this path (event {inner.seq + 1}) ▶")
+    assert _path_button(nav, "other-side") == (inner.seq, f"the other way, put aside (event {inner.seq})")
+    nav = _path_nav(_walk_at(post_form, NESTED, inner.seq + 1, "xdp"))
+    assert _path_button(nav, "path-prev") == (jump, f"◀ on this path (event {jump})")  # over the push
+    end = next(e for e in walk if e.kind == "exit")
+    nav = _path_nav(_walk_at(post_form, NESTED, end.seq, "xdp"))
+    assert _path_button(nav, "path-next") == (end.seq + 1, f"next path (event {end.seq + 1}) ▶")
+    assert "Path 1 of 3" in _text(nav)
+
+
+def test_a_push_and_its_pop_link_to_each_other(post_form):
+    walk = _nested_walk()
+    outer, _ = [e for e in walk if e.kind == "push_branch"]
+    pop = next(e for e in walk if e.kind == "pop_branch" and e.insn_idx == outer.insn_idx)
+    assert pop.seq > outer.seq + 5  # the other paths were walked in between
+    nav = _path_nav(_walk_at(post_form, NESTED, outer.seq, "xdp"))
+    assert _path_button(nav, "path-next") == (pop.seq, f"continue this branch (event {pop.seq}) ▶")
+    assert "Path 3 of 3" in _text(nav)
+    nav = _path_nav(_walk_at(post_form, NESTED, pop.seq, "xdp"))
+    assert _path_button(nav, "path-prev") == (outer.seq, f"◀ where it was put aside (event {outer.seq})")
+    assert _path_button(nav, "path-next") == (pop.seq + 1, f"on this path (event {pop.seq + 1}) ▶")
+
+
+def test_a_branch_never_resumed_says_so(post_form):
+    source = "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nif r2 > r3 goto +1\nr0 = *(u8 *)(r2 + 0)\nr0 = 0\nexit\n"
+    from app.ebpf import assemble
+    from app.ebpf.verifier import verify
+
+    push = next(e for e in verify(assemble(source), "xdp").walk if e.kind == "push_branch")
+    nav = _path_nav(_walk_at(post_form, source, push.seq, "xdp"))
+    assert _path_button(nav, "path-next") is None and "never resumed: the walk stopped first" in nav
+    assert "A branch never resumed" in nav
+
+
+def test_a_long_loop_folds_its_breadcrumb(post_form):
+    from app.web import pathview
+
+    source = "r1 = 0\nloop:\nr1 += 1\nif r1 < 40 goto loop\nr0 = 0\nexit\n"
+    from app.ebpf import assemble
+    from app.ebpf.verifier import verify
+
+    walk = verify(assemble(source), "xdp").walk
+    end = next(e for e in walk if e.kind == "exit")
+    nav = _path_nav(_walk_at(post_form, source, end.seq, "xdp"))
+    hidden = 40 - pathview.FIRST - pathview.LAST
+    assert f"… {hidden} more" in _text(nav)
+    crumbs = _crumbs(nav)
+    assert len(crumbs) == 40  # the folded ones are listed in a <details>, shown without JavaScript too
+    assert re.search(r"<details><summary[^>]*>… \d+ more</summary>", nav)
+    assert crumbs[-1][1] == "insn 2 → 3 (fell through)" and crumbs[0][1] == "insn 2 → 1 (jumped)"
+    for pos in (pathview.FIRST, len(crumbs) - pathview.LAST):  # in order across the fold
+        assert crumbs[pos - 1][0] < crumbs[pos][0]
+
+
+def test_a_very_long_breadcrumb_shows_a_count_only(monkeypatch):
+    from app.ebpf import assemble
+    from app.ebpf.verifier import verify
+    from app.web import pathview
+
+    monkeypatch.setattr(pathview, "MIDDLE_MAX", 5)
+    program = assemble("r1 = 0\nloop:\nr1 += 1\nif r1 < 40 goto loop\nr0 = 0\nexit\n")
+    result = verify(program, "xdp")
+    view = pathview.path_view(program, result, len(result.walk) - 2)
+    assert view.crumbs == 40 and view.hidden == 40 - pathview.FIRST - pathview.LAST and view.middle == ()
+    assert len(view.head) == pathview.FIRST and len(view.tail) == pathview.LAST
+
+
+def test_the_path_index_is_built_once_while_a_walk_is_stepped(monkeypatch):
+    from app.ebpf import assemble
+    from app.ebpf.verifier import verify
+    from app.web import pathview, walkview
+
+    calls = []
+    real = pathview.build_index
+    monkeypatch.setattr(pathview, "build_index", lambda *a: calls.append(1) or real(*a))
+    program = assemble(NESTED)
+    result = verify(program, "xdp")
+    for i in range(len(result.walk)):
+        walkview.walk_view(program, result, i)
+    assert len(calls) == 1
+
+
+def test_the_path_buttons_work_without_javascript(post_form):
+    walk = _nested_walk()
+    outer = next(e for e in walk if e.kind == "push_branch")
+    page = post_form("/run", source=NESTED, type="xdp", walk=str(outer.seq)).get_data(as_text=True)
+    assert "<html" in page
+    nav = _path_nav(walk_section(page))
+    for button in re.findall(r"<button[^>]*>", nav):
+        assert 'type="submit"' in button and 'form="walker"' in button and 'name="walk"' in button
+    assert f'data-index="{outer.seq}"' in walk_section(page)
+
+
+def test_calls_and_returns_are_on_the_breadcrumb(post_form):
+    source = "r1 = 1\ncall f\nr0 = 0\nexit\nf:\nr0 = r1\nexit\n"
+    labels = [label for _, label in _crumbs(_path_nav(_walk_at(post_form, source, 5, "xdp")))]
+    assert labels == ["insn 1 → call 4", "insn 5 → return to 2"]
