@@ -1,15 +1,18 @@
 """Conditional jumps: ``is_branch_taken`` (is the outcome already known?) and what each side learns
-(``reg_set_min_max`` for scalars, ``mark_ptr_or_null_regs`` for null checks, ``find_good_pkt_pointers``
-for packet bounds checks)."""
+(``reg_set_min_max`` for scalars, passed on to the registers linked with them by ``sync_linked_regs``,
+``mark_ptr_or_null_regs`` for null checks, ``find_good_pkt_pointers`` for packet bounds checks)."""
 from __future__ import annotations
 
 from dataclasses import replace
 
 from ..insn import Insn
 from . import bounds as B
+from . import scalar as S
 from . import tnum as T
 from .bounds import Bounds
 from .state import (
+    ADD_CONST,
+    ADD_CONST32,
     CONST_PTR_TO_MAP,
     PTR_TO_MAP_KEY,
     PTR_TO_MAP_VALUE,
@@ -21,6 +24,7 @@ from .state import (
     SCALAR,
     Reg,
     VerifierState,
+    base_id,
     const,
 )
 
@@ -165,13 +169,15 @@ def refine(st: VerifierState, insn: Insn, op: str, width: int, taken: bool, insn
     new_dst = _narrow(dst.b, width, cond, src.b)
     if new_dst is None:
         return None
-    st = _set_reg_and_copies(st, insn.dst, dst, replace(dst, b=new_dst))
+    new_src = _narrow(src.b, width, FLIP[cond], dst.b) if src_is_reg else None
+    if src_is_reg and new_src is None:
+        return None
+    # check_cond_jmp_op: both registers learn (reg_set_min_max), then their links do, the source's first
+    st = st.with_frame(st.cur.with_reg(insn.dst, replace(dst, b=new_dst)))
     if src_is_reg:
-        new_src = _narrow(src.b, width, FLIP[cond], dst.b)
-        if new_src is None:
-            return None
-        st = _set_reg_and_copies(st, insn.src, src, replace(src, b=new_src))
-    return st
+        st = st.with_frame(st.cur.with_reg(insn.src, replace(src, b=new_src)))
+        st = sync_linked_regs(st, insn.src)
+    return sync_linked_regs(st, insn.dst)
 
 
 def _jset(st: VerifierState, insn: Insn, width: int, taken: bool, dst: Reg, src: Reg, src_is_reg: bool
@@ -197,21 +203,37 @@ def _jset(st: VerifierState, insn: Insn, width: int, taken: bool, dst: Reg, src:
     b = B.sync(b)
     if B.check_invariants(b):
         return None
-    return _set_reg_and_copies(st, regno, reg, replace(reg, b=b))
+    return sync_linked_regs(st.with_frame(st.cur.with_reg(regno, replace(reg, b=b))), regno)
 
 
 def _is_const(b: Bounds, width: int) -> bool:
     return T.is_const(T.subreg(b.var_off) if width == 32 else b.var_off)
 
 
-def _set_reg_and_copies(st: VerifierState, regno: int, old: Reg, new: Reg) -> VerifierState:
-    """Learned bounds apply to the compared register and to every copy sharing its scalar id, in any frame
-    or stack slot (``sync_linked_regs``; the kernel's ``+const`` links are not modelled: an add breaks the
-    link)."""
-    st = st.with_frame(st.cur.with_reg(regno, new))
-    if old.type != SCALAR or not old.id or new.type != SCALAR:
+def sync_linked_regs(st: VerifierState, regno: int) -> VerifierState:
+    """``sync_linked_regs``: register ``regno`` of the current frame (the *known* one) has learned bounds; every
+    scalar linked with it, in any frame or stack slot, learns them too. A copy with the same delta (or none on
+    either side) becomes the known register; one whose delta differs gets the known bounds plus the difference
+    of the deltas, zero-extended when either side's delta came from alu32. A 32-bit delta and a 64-bit one on
+    the same base do not sync (their relation does not survive the zero-extension)."""
+    known = st.cur.reg(regno)
+    if known.type != SCALAR or not known.id:
         return st
-    return st.map_regs(lambda r: replace(r, b=new.b) if r.type == SCALAR and r.id == old.id else r)
+    base = base_id(known.id)
+
+    def fix(r: Reg) -> Reg:
+        if r.type != SCALAR or base_id(r.id) != base or ((r.id ^ known.id) & ADD_CONST) == ADD_CONST:
+            return r
+        if not ((r.id | known.id) & ADD_CONST) or r.off == known.off:
+            return known  # copy_register_state
+        b = S.add_const(known.b, r.off - known.off, zext=bool((r.id | known.id) & ADD_CONST32))
+        return replace(r, b=b)
+
+    last = len(st.frames) - 1
+    frames = tuple(replace(f, regs=tuple(r if (fi == last and i == regno) else fix(r) for i, r in enumerate(f.regs)),
+                           spilled=tuple((slot, fix(r)) for slot, r in f.spilled))
+                   for fi, f in enumerate(st.frames))
+    return replace(st, frames=frames)
 
 
 def _mark_null(st: VerifierState, ref_id: int, is_null: bool) -> VerifierState:

@@ -1,7 +1,7 @@
 """The kernel's notation for verifier state, as its log prints it (``kernel/bpf/log.c``, Linux 6.18).
 
 ``reg_str`` is ``print_reg_state``: ``1``, ``fp-8``, ``ctx()``, ``pkt(off=14,r=14)``,
-``map_value_or_null(id=1,map=counts,ks=4,vs=8)``,
+``map_value_or_null(id=1,map=counts,ks=4,vs=8)``, ``scalar(id=1+4,umin=4)`` (r1 + 4 for an r1 of id 1),
 ``scalar(smin=smin32=0,smax=umax=smax32=umax32=255,var_off=(0x0; 0xff))``. ``slot_str`` is one stack slot
 of ``print_verifier_state`` (``fp-8=0000????``, ``fp-16=map_value(...)``), and ``frame_str`` a whole frame:
 ``R1=ctx() R10=fp0 fp-8=mmmmmmmm refs=2``. The 6.18 kernel no longer prints liveness marks (``_w``), and
@@ -14,6 +14,7 @@ from typing import Sequence
 from . import bounds as B
 from . import tnum as T
 from .state import (
+    ADD_CONST,
     CONST_PTR_TO_MAP,
     NOT_INIT,
     PTR_TO_MAP_KEY,
@@ -27,6 +28,7 @@ from .state import (
     STACK_SPILL,
     Frame,
     Reg,
+    base_id,
 )
 
 SLOT = 8  # BPF_REG_SIZE
@@ -86,7 +88,9 @@ def reg_str(r: Reg, maps: Sequence = (), frameno: int | None = None) -> str:
             return f"fp{other}{snum(r.b.var_off.value + r.off)}"
     parts = []
     if r.id:
-        parts.append(f"id={r.id}")
+        # a scalar linked with a delta prints it after its base id: id=1+4, id=1-4
+        delta = f"{r.off:+d}" if r.type == SCALAR and r.id & ADD_CONST else ""
+        parts.append(f"id={base_id(r.id)}{delta}")
     if r.ref_obj_id:
         parts.append(f"ref_obj_id={r.ref_obj_id}")
     if r.type in (CONST_PTR_TO_MAP, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE) and 0 <= r.map < len(maps):

@@ -24,7 +24,19 @@ from ..insn import Insn
 from . import tnum as T
 from .cfg import successors
 from .precision import Marks
-from .state import NOT_INIT, SCALAR, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, Frame, Reg, VerifierState
+from .state import (
+    ADD_CONST,
+    NOT_INIT,
+    SCALAR,
+    STACK_INVALID,
+    STACK_MISC,
+    STACK_SPILL,
+    STACK_ZERO,
+    Frame,
+    Reg,
+    VerifierState,
+    base_id,
+)
 
 ALL_REGS = frozenset(range(11))
 
@@ -135,11 +147,15 @@ class IdMap:
 
     def same_scalar(self, old: int, cur: int) -> bool:
         """``check_scalar_ids``: a scalar without id is unlinked, so it gets a fresh id of its own before
-        the one-to-one check (an old pair of linked registers needs a linked pair now)."""
+        the one-to-one check (an old pair of linked registers needs a linked pair now). An old id with a
+        delta (``ADD_CONST``) maps its base id too, so that r3 = r2 + 10 then must still derive from r2's
+        counterpart."""
         if not cur:
             self.unique -= 1
             cur = self.unique  # negative: never a real id
-        return self.same(old, cur)
+        if not self.same(old, cur):
+            return False
+        return not old & ADD_CONST or cur < 0 or self.same(base_id(old), base_id(cur))
 
     def same(self, old: int, cur: int) -> bool:
         if not old and not cur:
@@ -170,6 +186,11 @@ def regsafe(old: Reg, cur: Reg, ids: IdMap, precise: bool = True) -> bool:
             return False
         if not precise:
             return True
+        # linked with a delta: the same kind of link (64- or 32-bit) with the same delta
+        if old.id and (old.id & ADD_CONST) != (cur.id & ADD_CONST):
+            return False
+        if old.id & ADD_CONST and old.off != cur.off:
+            return False
         if old.id and not ids.same_scalar(old.id, cur.id):
             return False
         return range_within(old.b, cur.b) and T.contains(old.b.var_off, cur.b.var_off)

@@ -256,6 +256,14 @@ def _shift32(op: str, a: Bounds, shift: int) -> Bounds:
                          s32_max=a.s32_max >> shift))
 
 
+def add_const(a: Bounds, delta: int, zext: bool) -> Bounds:
+    """``a + delta`` as ``sync_linked_regs`` computes a linked register from the known one (64-bit add of the
+    delta, then zero-extension of the low half for a link made by alu32)."""
+    c = B.const(delta & U64_MAX)
+    r = replace(_add64(_add32(a, c), c), var_off=T.add(a.var_off, c.var_off))
+    return _zext(r) if zext else B.sync(r)
+
+
 def neg(width: int, a: Bounds) -> Bounds:
     """``dst = -dst``: the kernel computes 0 - dst."""
     return alu("sub", width, B.const(0), a)

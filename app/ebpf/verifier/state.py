@@ -44,6 +44,18 @@ PTR_TO_SOCKET = "sock"
 PTR_TO_BTF_ID = "ptr_"  # a kernel struct, read from one (``btf`` names it)
 PTR_TO_UNTRUSTED_MEM = "rdonly_untrusted_mem"  # PTR_TO_MEM | MEM_RDONLY | PTR_UNTRUSTED: other kernel memory
 
+# flags of a scalar's id (``BPF_ADD_CONST64``/``32``): the register is another one of that id plus the constant
+# in ``off``, added by a 64-bit or a 32-bit (zero-extending) ALU instruction
+ADD_CONST64 = 1 << 31
+ADD_CONST32 = 1 << 30
+ADD_CONST = ADD_CONST64 | ADD_CONST32
+
+
+def base_id(reg_id: int) -> int:
+    """A scalar's id without its ADD_CONST flags: what every register of one link shares."""
+    return reg_id & ~ADD_CONST
+
+
 # stack byte types (``enum bpf_stack_slot_type``), as the log prints them
 STACK_INVALID, STACK_SPILL, STACK_MISC, STACK_ZERO = "?", "r", "m", "0"
 
@@ -52,7 +64,7 @@ STACK_INVALID, STACK_SPILL, STACK_MISC, STACK_ZERO = "?", "r", "m", "0"
 class Reg:
     type: str = NOT_INIT
     b: Bounds = B.UNBOUNDED  # the value of a scalar; the variable offset of a pointer
-    off: int = 0  # fixed offset of a pointer
+    off: int = 0  # fixed offset of a pointer; for a scalar linked with ADD_CONST*, its delta from the base
     id: int = 0  # shared by copies of one value (null checks and range learning apply to all of them)
     ref_obj_id: int = 0  # the reference this pointer holds (ringbuf records), to be released
     maybe_null: bool = False  # PTR_MAYBE_NULL

@@ -38,6 +38,9 @@ from .map_btf import BtfAccessError, map_struct, struct_access
 from .prune import Kept, jmp_points, live_registers, prune_points, states_equal
 from .stack_range import stack_access_var_off
 from .state import (
+    ADD_CONST,
+    ADD_CONST32,
+    ADD_CONST64,
     CONST_PTR_TO_MAP,
     MAX_BPF_STACK,
     NOT_INIT,
@@ -62,6 +65,7 @@ from .state import (
     Frame,
     Reg,
     VerifierState,
+    base_id,
     const,
     initial_frame,
     ptr,
@@ -490,13 +494,24 @@ class Walker:
                 return self.write(st, d, UNKNOWN if width == 64 else scalar(S.alu("mov", 32, UNKNOWN.b, UNKNOWN.b)))
             if not amount.is_const():
                 return self.write(st, d, UNKNOWN if width == 64 else scalar(S.alu("mov", 32, UNKNOWN.b, UNKNOWN.b)))
-        return self.write(st, d, scalar(S.alu(op, width, dst.b, src.b)))
+        result = scalar(S.alu(op, width, dst.b, src.b))
+        # r += const keeps a link (bpf_capable only); r += r does not (its source changed under it)
+        if op in ("add", "sub") and dst.id and self.privileged \
+                and not (spec.source == isa.Source.X and insn.src == d):
+            result = add_const_link(op, width, dst, src, result)
+        return self.write(st, d, result)
 
     def link_scalar(self, st: VerifierState, regno: int, reg: Reg) -> tuple[Reg, VerifierState]:
         """``assign_scalar_id_before_mov``: an unknown scalar about to be copied (a register move, an 8-byte
         spill) gets an id first, shared by the copies, so that bounds learned on one apply to all
-        (``sync_linked_regs``). Constants need none."""
-        if reg.type != SCALAR or reg.id or reg.b.is_const():
+        (``sync_linked_regs``). Constants need none. A register linked with a delta (``ADD_CONST``) first
+        leaves its link: copies of it start a new one, as a second delta could not be recorded."""
+        if reg.type != SCALAR:
+            return reg, st
+        if reg.id & ADD_CONST:
+            reg = replace(reg, id=0, off=0)
+            st = st.with_frame(st.cur.with_reg(regno, reg))
+        if reg.id or reg.b.is_const():
             return reg, st
         nid, st = st.new_id()
         reg = replace(reg, id=nid)
@@ -783,7 +798,7 @@ class Walker:
         spill = value is not None and (value.is_pointer or (value.type == SCALAR and base % 8 == 0))
         if spill and value.type == SCALAR:
             if value.b.umax.bit_length() > 8 * size:
-                value = replace(value, id=0)  # a narrowing spill breaks the link
+                value = replace(value, id=0, off=0)  # a narrowing spill breaks the link
             elif value_regno >= 0:
                 value, st = self.link_scalar(st, value_regno, value)  # the copy shares the register's id
                 frame = st.frames[frame_i]
@@ -831,7 +846,8 @@ class Walker:
             if spilled.type != SCALAR:
                 raise Reject("invalid size of register fill")  # part of a pointer
             if size <= spill_size and base == lowest:  # bpf_stack_narrow_access_ok
-                return (spilled if spilled.b.umax.bit_length() <= 8 * size else replace(spilled, id=0)), True
+                fits = spilled.b.umax.bit_length() <= 8 * size
+                return (spilled if fits else replace(spilled, id=0, off=0)), True  # a wider value is unlinked
             if all(frame.byte(base + i) == STACK_SPILL for i in range(size)) and spilled.b.is_const() \
                     and spilled.b.var_off.value == 0:
                 return const(0), True
@@ -1020,21 +1036,42 @@ _ALU_CLASSES = frozenset({int(isa.Class.ALU), int(isa.Class.ALU64)})
 _JMP_CLASSES = frozenset({int(isa.Class.JMP), int(isa.Class.JMP32)})
 
 
+def add_const_link(op: str, width: int, dst: Reg, src: Reg, result: Reg) -> Reg:
+    """``adjust_reg_min_max_vals``: ``dst += const`` (or ``-=``) on a scalar with an id keeps the id, flagged
+    ``ADD_CONST64`` (``ADD_CONST32`` for alu32), with the constant as its delta in ``off``, so that bounds learned
+    on either side reach the other (``sync_linked_regs``). The link is dropped instead when dst already has a
+    delta, when the 64-bit constant is outside s32 (or is S32_MIN subtracted), and for alu32 when dst had bits
+    above the low 32 (the 32-bit sum is zero-extended, so the delta would not hold)."""
+    alu32 = width == 32
+    c = T.subreg(src.b.var_off) if alu32 else src.b.var_off
+    if src.type != SCALAR or not T.is_const(c):
+        return result
+    val = B.s32(c.value) if alu32 else B.s64(c.value)
+    if dst.id & ADD_CONST or not B.S32_MIN <= val <= B.S32_MAX or (alu32 and dst.b.umax > B.U32_MAX):
+        return result
+    if op == "sub":
+        if val == B.S32_MIN:
+            return result
+        val = -val
+    return replace(result, id=dst.id | (ADD_CONST32 if alu32 else ADD_CONST64), off=val)
+
+
 def linked_regs(st: VerifierState, *ids: int) -> tuple[tuple[int, int], ...]:
     """``collect_linked_regs``: the scalar registers and spilled slots, in every frame, that share one of
-    these ids, as (frame, regno) or (frame, -1 - slot); at most six."""
+    these ids (a delta's flags aside), as (frame, regno) or (frame, -1 - slot); at most six."""
     out: list[tuple[int, int]] = []
     for sid in ids:
+        sid = base_id(sid)
         if not sid:
             continue
         for fr in range(len(st.frames) - 1, -1, -1):
             f = st.frames[fr]
             for regno in range(10):
                 r = f.regs[regno]
-                if r.type == SCALAR and r.id == sid and len(out) < LINKED_REGS_MAX:
+                if r.type == SCALAR and base_id(r.id) == sid and len(out) < LINKED_REGS_MAX:
                     out.append((fr, regno))
             for spi, r in f.spilled:
-                if r.type == SCALAR and r.id == sid and f.byte(-spi * 8 - 8) == STACK_SPILL \
+                if r.type == SCALAR and base_id(r.id) == sid and f.byte(-spi * 8 - 8) == STACK_SPILL \
                         and len(out) < LINKED_REGS_MAX:
                     out.append((fr, -1 - spi))
     return tuple(out)

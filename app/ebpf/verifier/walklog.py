@@ -111,7 +111,11 @@ def _touched(program: Program, event: Event, previous: VerifierState | None) -> 
         if spec.op == "call":
             regs.add(0)
     slots = set()
-    if previous is not None and event.state is not None and len(previous.frames) == len(event.state.frames):
+    # a comparison scratches no slot: spilled copies that learn from it (sync_linked_regs, a null check) are
+    # changed without mark_stack_slot_scratched
+    compares = spec is not None and spec.cls in (isa.Class.JMP, isa.Class.JMP32) and spec.op in _COMPARISONS
+    if previous is not None and event.state is not None and len(previous.frames) == len(event.state.frames) \
+            and not compares:
         old, new = previous.cur, event.state.cur
         for slot in range((max(len(old.stack), len(new.stack)) + SLOT - 1) // SLOT):
             if slot_str(old, slot) != slot_str(new, slot) or old.spill_at(slot) != new.spill_at(slot):
@@ -120,6 +124,9 @@ def _touched(program: Program, event: Event, previous: VerifierState | None) -> 
         if read is not None and slot_str(new, read) is not None:
             slots.add(read)  # check_stack_read_fixed_off scratches the slot it reads
     return sorted(regs), sorted(slots)
+
+
+_COMPARISONS = frozenset({"jeq", "jne", "jgt", "jge", "jlt", "jle", "jsgt", "jsge", "jslt", "jsle", "jset"})
 
 
 def _stack_slot_read(insn, spec, frame) -> int | None:
