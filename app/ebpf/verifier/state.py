@@ -159,7 +159,8 @@ class VerifierState:
 
     frames: tuple[Frame, ...]
     refs: tuple[tuple[int, int], ...] = ()  # (ref id, instruction that acquired it)
-    next_id: int = 1
+    # env->id_gen: one counter for the whole walk, shared by every state derived from the first (not compared)
+    id_gen: list = field(default_factory=lambda: [0], compare=False, repr=False)
     loop_budget: int = 0  # may_goto depth (unused so far)
     callback_unroll_depth: int = 0  # callback bodies entered on this path (``callback_unroll_depth``)
     path: tuple[int, ...] = field(default=(), compare=False)  # branch points on the way here (for events)
@@ -185,4 +186,7 @@ class VerifierState:
         return replace(self, frames=frames)
 
     def new_id(self) -> tuple[int, "VerifierState"]:
-        return self.next_id, replace(self, next_id=self.next_id + 1)
+        """A fresh id (``++env->id_gen``): ids are numbered across all paths of a walk, as the kernel's log
+        shows them (a second path's first id follows the first path's last)."""
+        self.id_gen[0] += 1
+        return self.id_gen[0], self
