@@ -87,3 +87,10 @@ def test_a_fill_prints_the_slot_it_read():
     lines, _ = log_lines(program, verify(program, "socket_filter"))
     fill = next(line for line in lines if line.startswith("2: "))
     assert fill.endswith("; R2=7 R10=fp0 fp-8=7")
+
+
+def test_cmpxchg_prints_r0_which_it_compares_and_loads():
+    program = assemble("r0 = 0\nr1 = 0\n*(u64 *)(r10 - 8) = r1\nr0 = cmpxchg_64(r10 - 8, r0, r1)\nr0 = 0\nexit")
+    lines, _ = log_lines(program, verify(program, "socket_filter"))
+    line = next(line for line in lines if line.startswith("3: "))
+    assert "; R0=" in line

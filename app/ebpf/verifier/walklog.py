@@ -108,7 +108,7 @@ def _touched(program: Program, event: Event, previous: VerifierState | None) -> 
             regs.add(insn.dst)
         if names.get("src") == "reg":
             regs.add(insn.src)
-        if spec.op == "call":
+        if spec.op in ("call", "atomic_cmpxchg"):  # a helper's result; cmpxchg compares with and loads R0
             regs.add(0)
     slots = set()
     # a comparison scratches no slot: spilled copies that learn from it (sync_linked_regs, a null check) are
