@@ -11,7 +11,7 @@ least 2 jumps and 8 instructions since the last one, and, where an ancestor was 
 instruction (a loop), only after 20 jumps or 100 instructions.
 
 Old scalars count only where precise (``precision.py``); unprivileged walks count every scalar as precise,
-as the kernel does. Not like the kernel yet: stack slots are all considered live.
+as the kernel does. Dead stack slots are wiped from a kept state before it is compared (``liveness.py``).
 """
 from __future__ import annotations
 
@@ -275,3 +275,4 @@ class Kept:
     insn_idx: int = -1  # the instruction it was kept at
     last_insn_idx: int = -1  # the instruction the path came from (last_insn_idx): where backtracking resumes
     marks: Marks = field(default_factory=Marks)  # precision marks gained since (see precision.py)
+    cleaned: bool = False  # its dead stack slots were wiped (liveness.py, ``st->cleaned``)
