@@ -101,7 +101,10 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
             if r.b.umax >= 1 << 29:
                 raise Reject(f"R{i} unbounded memory access, use 'var &= const' or 'if (var < const)'")
             if sized is not None and r.b.umax:
-                st, raw = _check_memory(w, st, sized[0], sized[1], r.b.umax, sized[2], raw)
+                # a variable size is no raw mode (check_mem_size_reg: meta = NULL): the helper may fill only
+                # part of the buffer, so all of it is checked (and read, for stack liveness) and clobbered
+                st, raw = _check_memory(w, st, sized[0], sized[1], r.b.umax, sized[2], raw,
+                                        raw_mode=r.b.is_const())
             sized = None
             w.mark_precise(st, i)  # check_mem_size_reg: the access was checked for the size's exact bounds
         elif kind == "ARG_CONST_ALLOC_SIZE_OR_ZERO":
@@ -235,12 +238,12 @@ def _constant_array_key(w, st: VerifierState, frame, map_index: int) -> bool:
     return spilled.b.var_off.value < m.max_entries
 
 
-def _check_memory(w, st: VerifierState, regno: int, r: Reg, size: int, write: bool, raw):
+def _check_memory(w, st: VerifierState, regno: int, r: Reg, size: int, write: bool, raw, raw_mode: bool = True):
     """The helper reads or writes ``size`` bytes at ``r`` (``check_helper_mem_access``); returns the state and
     the raw-mode destination, which for fixed-offset stack the helper call marks written afterwards."""
     if r.type == PTR_TO_STACK:
-        st = check_stack_range_initialized(w, st, regno, r, r.off, size, write=write)
-        return st, (regno, size) if write and r.b.is_const() else raw
+        st = check_stack_range_initialized(w, st, regno, r, r.off, size, write=write, raw_mode=raw_mode)
+        return st, (regno, size) if write and raw_mode and r.b.is_const() else raw
     if r.type == PTR_TO_MAP_KEY and write:  # a for_each callback's key is the map's own
         raise Reject(f"R{regno} cannot write into {r.type_name()}")
     w.mem_access(st, regno, r, 0, size, write=False)

@@ -12,7 +12,8 @@ instruction (a loop), only after 20 jumps or 100 instructions.
 
 Old scalars count only where precise (``precision.py``); unprivileged walks count every scalar as precise,
 as the kernel does. At a helper call that calls a callback (``callbacks.py``) a kept state still on the path
-is compared too, by the ranges of every scalar, to see the callback's visits converge. Not like the kernel yet: stack slots are all considered live.
+is compared too, by the ranges of every scalar, to see the callback's visits converge. Dead stack slots
+are wiped from a fully explored kept state before it is compared (``liveness.py``).
 """
 from __future__ import annotations
 
@@ -303,3 +304,4 @@ class Kept:
     insn_idx: int = -1  # the instruction it was kept at
     last_insn_idx: int = -1  # the instruction the path came from (last_insn_idx): where backtracking resumes
     marks: Marks = field(default_factory=Marks)  # precision marks gained since (see precision.py)
+    cleaned: bool = False  # its dead stack slots were wiped (liveness.py, ``st->cleaned``)

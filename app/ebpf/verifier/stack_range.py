@@ -173,16 +173,17 @@ def check_stack_read_var_off(w, st: VerifierState, regno: int, reg: Reg, off: in
 
 
 def check_stack_range_initialized(w, st: VerifierState, regno: int, reg: Reg, off: int, size: int, *,
-                                  write: bool, helper: bool = True) -> VerifierState:
+                                  write: bool, helper: bool = True, raw_mode: bool = True) -> VerifierState:
     """``check_stack_range_initialized``: a helper reads (or, ``write``, fills) ``size`` bytes at ``reg``
     plus ``off``; also the check of a variable-offset load (``helper`` False, which skips the bounds check
     ``check_mem_access`` has made already).
 
-    A fixed-offset destination a helper only writes (raw mode) needs no initialised bytes: the helper call
-    then marks them written one by one (see ``helper_args``). Otherwise every byte the access may touch must
+    A fixed-offset destination a helper only writes (raw mode, not with a variable size: ``raw_mode``) needs no
+    initialised bytes: the helper call then marks them written one by one (see ``helper_args``). Otherwise every byte the access may touch must
     be misc data or zero, a spilled scalar (any spill for a privileged loader), or for a privileged loader
-    uninitialised. A helper writing through a variable offset clobbers them all: bytes become
-    ``STACK_MISC`` and spills are forgotten (scrubbed)."""
+    uninitialised. A helper writing through a variable offset or size clobbers them all: bytes become
+    ``STACK_MISC`` and spills are forgotten (scrubbed). Every slot checked counts as read for stack liveness
+    (``bpf_mark_stack_read``), a raw-mode destination's none."""
     from .walk import Reject
 
     if helper:
@@ -193,7 +194,7 @@ def check_stack_range_initialized(w, st: VerifierState, regno: int, reg: Reg, of
     if var:
         min_off, max_off = reg.b.smin + off, reg.b.smax + off
     else:
-        if write:
+        if write and raw_mode:
             return st  # raw mode: check_helper_call writes the bytes afterwards
         min_off = max_off = B.s64(reg.b.var_off.value) + off
     stack = list(frame.stack) + [STACK_INVALID] * max(0, -min_off - len(frame.stack))
@@ -221,6 +222,11 @@ def check_stack_range_initialized(w, st: VerifierState, regno: int, reg: Reg, of
             raise Reject(f"invalid read from stack R{regno} var_off {T.strn(reg.b.var_off)}+{i - min_off} "
                          f"size {size}")
         raise Reject(f"invalid read from stack R{regno} off {min_off}+{i - min_off} size {size}")
+    # every slot touched counts as read (bpf_mark_stack_read), even one the helper then clobbers
+    mask = 0
+    for slot in range((-(max_off + size)) // SLOT, (-min_off - 1) // SLOT + 1):
+        mask |= 1 << slot
+    w.stack_live.mark_read(st, frame_i, w.cur_idx, mask)
     if not write:
         return st
     frame = replace(frame, stack=tuple(stack), spilled=tuple(sorted(spills.items())))

@@ -15,8 +15,11 @@ marks it precise back along the path (``precision.py``); kept states compare onl
 A helper that calls a function of the program (``bpf_loop``) queues a path into the callback, whose exit
 leads back to the helper call until its visits converge (``callbacks.py``).
 
-Not yet like the kernel: stack liveness (every stack slot counts as live) and loops through iterators and
-``may_goto`` (the kernel's SCC backedge propagation).
+Stack slots no path from a kept state reads before writing them do not count when it is compared
+(``liveness.py``: accesses are recorded per instruction as the walk goes, and brought together at each
+path's end).
+
+Not yet like the kernel: loops through iterators and ``may_goto`` (the kernel's SCC backedge propagation).
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from .. import isa, progtypes
 from ..errors import DecodeError
 from ..helpers import HELPER_NAMES, HELPERS
 from ..insn import Insn, check_one
+from ..loadcheck import subprog_starts
 from ..program import Program
 from . import bounds as B
 from . import callbacks as CB
@@ -34,6 +38,7 @@ from . import scalar as S
 from . import tnum as T
 from .progress import Progress, reporting
 from .branches import branch_taken, refine
+from .liveness import StackLiveness
 from .map_btf import BtfAccessError, map_struct, struct_access
 from .prune import Kept, jmp_points, live_registers, prune_points, states_equal
 from .stack_range import stack_access_var_off
@@ -175,6 +180,7 @@ class Walker:
         self.max_pending = 0
         self.prune_points = prune_points(self.insns)
         self.live = live_registers(self.insns)
+        self.stack_live = StackLiveness(self.insns, subprog_starts(self.insns))
         self.kept: dict[int, list[Kept]] = {}
         # States kept on the current path (not fully explored yet), a stack: a pending branch resumes with
         # the ancestors it was pushed with, which are a prefix of the current ones (the walk is depth-first),
@@ -228,6 +234,7 @@ class Walker:
                 self.event(idx, "reject", detail=r.message, frame=len(state.frames) - 1, state=state)
                 return idx, r
             if result is None:  # this path ended at an exit of the main program
+                self.stack_live.update(state)  # process_bpf_exit: bpf_update_live_stack before pop_stack
                 if not self.pending:
                     self.event(idx, "accept", state=state)
                     return -1, None
@@ -274,6 +281,9 @@ class Walker:
                 # fully explored: every path from it has ended; or on the path at a callback call, where the
                 # kernel compares ranges of every scalar (RANGE_WITHIN) to see the iteration converge
                 loose = id(k) not in on_path and self.precision
+                if id(k) not in on_path and not k.cleaned and _same_callsites(k.state, st):  # clean_live_states
+                    k.state = self.stack_live.clean(k.state, idx)
+                    k.cleaned = True
                 if states_equal(k.state, st, self.live[idx], k.marks if loose else None, self.privileged,
                                 self.outer_live(st)):
                     k.hits += 1
@@ -370,7 +380,9 @@ class Walker:
         if insn.opcode & 7 in _JMP_CLASSES:
             self.jmps_processed += 1
         before = st.cur.regs
+        self.stack_live.reset_write(st, idx)
         out = self.execute(idx, insn, spec, st)
+        self.stack_live.commit_write()
         if out is None:
             self.event(idx, "exit", frame=len(st.frames) - 1, state=st)
             return None
@@ -783,6 +795,7 @@ class Walker:
             raise Reject(f"invalid{what} stack R{regno} off={off + reg.off} size={size}")
         slot = (-base - 1) // 8
         if not write:
+            self.stack_live.mark_read(st, frame_i, self.cur_idx, 1 << slot)  # check_stack_read_fixed_off
             value, restored = self.stack_fill(frame, base, slot, size)
             if restored:  # a register fill: backtracking follows it into the slot
                 self.insn_stack = (frame_i, slot)
@@ -793,6 +806,8 @@ class Walker:
             stack += [STACK_INVALID] * (need - len(stack))
         if value is not None and value.is_pointer and size != 8:
             raise Reject("invalid size of register spill")
+        if size == 8:  # check_stack_write_fixed_off: only a whole slot written counts as a write
+            self.stack_live.mark_write(frame_i, 1 << slot)
         # check_stack_write_fixed_off: a scalar written at the start of a slot is spilled whatever its size
         # (a narrower spill keeps the register's state too), a pointer only whole
         spill = value is not None and (value.is_pointer or (value.type == SCALAR and base % 8 == 0))
@@ -971,6 +986,7 @@ class Walker:
         if len(st.frames) > 1:
             # prepare_func_exit: any stack pointer is refused, the caller's too ("let's be conservative");
             # R0 is passed back unread, so an unset R0 is refused only where the caller reads it
+            self.stack_live.update(st)  # process_bpf_exit_full: the callee's marks reach its call first
             r0 = st.cur.reg(0)
             if r0.type == PTR_TO_STACK:
                 raise Reject("cannot return stack pointer to the caller", "EINVAL")
@@ -1023,12 +1039,18 @@ class Walker:
             regs[i] = st.cur.reg(i)
         callee = replace(callee, regs=tuple(regs))
         caller = replace(st.cur, regs=(Reg(),) * 6 + st.cur.regs[6:])  # clear_caller_saved_regs
+        self.stack_live.reset_callchain()  # check_func_call
         return target, replace(st, frames=st.frames[:-1] + (caller, callee)), None
 
     def helper_call(self, idx: int, insn: Insn, st: VerifierState) -> VerifierState:
         from .helper_args import check_helper_call
 
         return check_helper_call(self, idx, insn.imm, st)
+
+
+def _same_callsites(a: VerifierState, b: VerifierState) -> bool:
+    """``same_callsites``: the same call chain."""
+    return len(a.frames) == len(b.frames) and all(x.callsite == y.callsite for x, y in zip(a.frames, b.frames))
 
 
 LINKED_REGS_MAX = 6
