@@ -11,6 +11,7 @@ are named by the harness). Prints the agreement and the first differing lines. N
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from collections import Counter
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         print("needs the bpf() system call (root on Linux)", file=sys.stderr)
         return 2
     same = differ = cases = 0
+    precision_same = precision_total = precision_cases = precision_cases_same = 0
+    precision_first: list[tuple[str, str, str]] = []
     differences: list[tuple[str, int, str, str]] = []
     themes: Counter[str] = Counter()
     started = time.perf_counter()
@@ -49,7 +52,19 @@ def main(argv: list[str] | None = None) -> int:
             continue
         cases += 1
         ours: dict[int, list[str]] = {}
-        for idx, text in state_lines("\n".join(log_lines(program, verify(program, case.prog_type))[0])):
+        our_log = "\n".join(log_lines(program, verify(program, case.prog_type))[0])
+        kernel_marks, our_marks = precision_lines(verdict.log), precision_lines(our_log)
+        if kernel_marks:
+            precision_cases += 1
+            precision_cases_same += kernel_marks == our_marks
+            precision_total += len(kernel_marks)
+            precision_same += sum((Counter(kernel_marks) & Counter(our_marks)).values())
+            if kernel_marks != our_marks and len(precision_first) < args.show:
+                at = next((i for i, (a, b) in enumerate(zip(kernel_marks, our_marks)) if a != b),
+                          min(len(kernel_marks), len(our_marks)))
+                precision_first.append((case.name, kernel_marks[at] if at < len(kernel_marks) else "(end)",
+                                        our_marks[at] if at < len(our_marks) else "(end)"))
+        for idx, text in state_lines(our_log):
             ours.setdefault(idx, []).append(text)
         for idx, text in state_lines(verdict.log):
             if text in ours.get(idx, ()):
@@ -67,9 +82,25 @@ def main(argv: list[str] | None = None) -> int:
           f"{differ} different, {time.perf_counter() - started:.1f} s")
     for theme, count in themes.most_common():
         print(f"  {count:5}  {theme}")
+    print(f"precision-tracking lines (mark_precise, propagating): {precision_same} of {precision_total} "
+          f"identical ({100 * precision_same / max(precision_total, 1):.1f}%); the whole sequence identical in "
+          f"{precision_cases_same} of {precision_cases} cases that have any")
     for name, idx, theirs, mine in differences[:args.show]:
         print(f"{name} insn {idx}\n  kernel: {theirs}\n  ours:   {mine}")
+    for name, theirs, mine in precision_first:
+        print(f"{name} first precision line that differs\n  kernel: {theirs}\n  ours:   {mine}")
     return 0
+
+
+def precision_lines(log: str) -> list[str]:
+    """The lines precision tracking prints, in order, with map names left out (the harness creates the
+    kernel's maps under its own name) and a map reference's ``ld_imm64`` shown alike (the kernel prints
+    the map's address, we its fd index)."""
+    lines = [line.rstrip() for line in log.splitlines()
+             if line.startswith(("mark_precise:", "force_precise:")) or " propagating " in line]
+    lines = [re.sub(r"map=[^,)]*", "map=", line) for line in lines]
+    return [re.sub(r"\(18\) (r\d+) = (0xffff[0-9a-f]{12}|map_fd\(\d+\))$", r"(18) \1 = <map>", line)
+            for line in lines]
 
 
 if __name__ == "__main__":

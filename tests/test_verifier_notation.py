@@ -94,3 +94,44 @@ def test_cmpxchg_prints_r0_which_it_compares_and_loads():
     lines, _ = log_lines(program, verify(program, "socket_filter"))
     line = next(line for line in lines if line.startswith("3: "))
     assert "; R0=" in line
+
+
+COUNTER_ON_STACK = ("r1 = 0\n*(u64 *)(r10 - 8) = r1\nloop:\nr1 = *(u64 *)(r10 - 8)\nr1 += 1\n"
+                    "*(u64 *)(r10 - 8) = r1\nif r1 < 8 goto loop\nr0 = r1\nexit")
+
+
+def test_the_log_shows_precision_backtracking_as_the_kernel_prints_it():
+    """The loop's comparison is decided, so r1 is backtracked: through the fill into fp-8, through the
+    spill back into r1, to the constant (Linux 6.18's log for this program, its first iteration)."""
+    program = assemble(COUNTER_ON_STACK)
+    lines, _ = log_lines(program, verify(program, "socket_filter"))
+    start = lines.index("5: (a5) if r1 < 0x8 goto pc-4")
+    assert lines[start + 1:start + 8] == [
+        "mark_precise: frame0: last_idx 5 first_idx 0 subseq_idx -1 ",
+        "mark_precise: frame0: regs=r1 stack= before 4: (7b) *(u64 *)(r10 -8) = r1",
+        "mark_precise: frame0: regs=r1 stack= before 3: (07) r1 += 1",
+        "mark_precise: frame0: regs=r1 stack= before 2: (79) r1 = *(u64 *)(r10 -8)",
+        "mark_precise: frame0: regs= stack=-8 before 1: (7b) *(u64 *)(r10 -8) = r1",
+        "mark_precise: frame0: regs=r1 stack= before 0: (b7) r1 = 0",
+        "5: R1=1",
+    ]
+
+
+PAD = "r3 = 0\n" + "r3 += 1\n" * 7
+INHERITED = ("call bpf_get_prandom_u32\nr7 = 4\n" + PAD + "r8 = 1\nif r0 > 7 goto far\nr8 = 2\ngoto join\nfar:\n"
+             "r8 = 3\n" + PAD + "goto +0\nr9 = 0\njoin:\nr2 = r10\nr2 += -8\nr2 += r7\nr0 = *(u32 *)(r2 + 0)\n"
+             "r0 = 0\nexit")  # parent states marked, and a pruned path inheriting the marks
+
+
+@pytest.mark.skipif(not bpf_available(), reason="needs bpf() (root)")
+@pytest.mark.parametrize("source", [COUNTER_ON_STACK, INHERITED])
+def test_precision_lines_match_the_kernels_level_2_log(source):
+    program = assemble(source)
+    prog_type = "socket_filter"
+    kernel = verify_in_kernel(program.to_bytes(), prog_type, log_level=2).log.splitlines()
+    ours = log_lines(program, verify(program, prog_type))[0]
+
+    def marks(lines):
+        return [line.rstrip() for line in lines if line.startswith("mark_precise:") or " propagating " in line]
+
+    assert marks(ours) and marks(kernel) == marks(ours)

@@ -141,9 +141,11 @@ def _narrow(b: Bounds, width: int, op: str, other: Bounds) -> Bounds | None:
     return None if B.check_invariants(out) else out
 
 
-def refine(st: VerifierState, insn: Insn, op: str, width: int, taken: bool, insns) -> VerifierState | None:
+def refine(st: VerifierState, insn: Insn, op: str, width: int, taken: bool, insns,
+           linked: tuple | None = None) -> VerifierState | None:
     """The state on one side of the jump (``taken`` or falling through), or None when that side is
-    impossible. The condition that holds is ``op`` when taken and its negation otherwise."""
+    impossible. The condition that holds is ``op`` when taken and its negation otherwise. ``linked``: the
+    registers sharing an id with the compared ones that learn too (see ``sync_linked_regs``)."""
     cond = op if taken else NEGATE[op]
     frame = st.cur
     dst = frame.reg(insn.dst)
@@ -165,7 +167,7 @@ def refine(st: VerifierState, insn: Insn, op: str, width: int, taken: bool, insn
     if dst.type != SCALAR or src.type != SCALAR:
         return st
     if op == "jset":
-        return _jset(st, insn, width, taken, dst, src, src_is_reg)
+        return _jset(st, insn, width, taken, dst, src, src_is_reg, linked)
     new_dst = _narrow(dst.b, width, cond, src.b)
     if new_dst is None:
         return None
@@ -176,12 +178,12 @@ def refine(st: VerifierState, insn: Insn, op: str, width: int, taken: bool, insn
     st = st.with_frame(st.cur.with_reg(insn.dst, replace(dst, b=new_dst)))
     if src_is_reg:
         st = st.with_frame(st.cur.with_reg(insn.src, replace(src, b=new_src)))
-        st = sync_linked_regs(st, insn.src)
-    return sync_linked_regs(st, insn.dst)
+        st = sync_linked_regs(st, insn.src, linked)
+    return sync_linked_regs(st, insn.dst, linked)
 
 
-def _jset(st: VerifierState, insn: Insn, width: int, taken: bool, dst: Reg, src: Reg, src_is_reg: bool
-          ) -> VerifierState | None:
+def _jset(st: VerifierState, insn: Insn, width: int, taken: bool, dst: Reg, src: Reg, src_is_reg: bool,
+          linked: tuple | None = None) -> VerifierState | None:
     """``regs_refine_cond_op`` for ``if dst & src``, one side of it a constant: when taken and the constant is
     a single bit, that bit is set; when not taken, every bit of the constant is clear (the ranges are
     forgotten first and rebuilt from the tnum). Anything else learns nothing. None: the side is impossible."""
@@ -203,19 +205,21 @@ def _jset(st: VerifierState, insn: Insn, width: int, taken: bool, dst: Reg, src:
     b = B.sync(b)
     if B.check_invariants(b):
         return None
-    return sync_linked_regs(st.with_frame(st.cur.with_reg(regno, replace(reg, b=b))), regno)
+    return sync_linked_regs(st.with_frame(st.cur.with_reg(regno, replace(reg, b=b))), regno, linked)
 
 
 def _is_const(b: Bounds, width: int) -> bool:
     return T.is_const(T.subreg(b.var_off) if width == 32 else b.var_off)
 
 
-def sync_linked_regs(st: VerifierState, regno: int) -> VerifierState:
+def sync_linked_regs(st: VerifierState, regno: int, linked: tuple | None = None) -> VerifierState:
     """``sync_linked_regs``: register ``regno`` of the current frame (the *known* one) has learned bounds; every
     scalar linked with it, in any frame or stack slot, learns them too. A copy with the same delta (or none on
     either side) becomes the known register; one whose delta differs gets the known bounds plus the difference
     of the deltas, zero-extended when either side's delta came from alu32. A 32-bit delta and a 64-bit one on
-    the same base do not sync (their relation does not survive the zero-extension)."""
+    the same base do not sync (their relation does not survive the zero-extension). ``linked``: the
+    registers and slots the jump collected (``collect_linked_regs``: live ones, at most six), as
+    (frame, regno) or (frame, -1 - slot); only those learn (None: every one sharing the id)."""
     known = st.cur.reg(regno)
     if known.type != SCALAR or not known.id:
         return st
@@ -230,8 +234,14 @@ def sync_linked_regs(st: VerifierState, regno: int) -> VerifierState:
         return replace(r, b=b)
 
     last = len(st.frames) - 1
-    frames = tuple(replace(f, regs=tuple(r if (fi == last and i == regno) else fix(r) for i, r in enumerate(f.regs)),
-                           spilled=tuple((slot, fix(r)) for slot, r in f.spilled))
+    chosen = None if linked is None else set(linked)
+
+    def pick(fi: int, key: int, r: Reg) -> Reg:
+        return r if chosen is not None and (fi, key) not in chosen else fix(r)
+
+    frames = tuple(replace(f, regs=tuple(r if (fi == last and i == regno) else pick(fi, i, r)
+                                         for i, r in enumerate(f.regs)),
+                           spilled=tuple((slot, pick(fi, -1 - slot, r)) for slot, r in f.spilled))
                    for fi, f in enumerate(st.frames))
     return replace(st, frames=frames)
 

@@ -9,7 +9,7 @@ we track no precision marks yet, so neither ever appears.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Container, Sequence
 
 from . import bounds as B
 from . import tnum as T
@@ -74,11 +74,14 @@ def scalar_ranges(b: B.Bounds) -> list[str]:
     return out
 
 
-def reg_str(r: Reg, maps: Sequence = (), frameno: int | None = None) -> str:
+def reg_str(r: Reg, maps: Sequence = (), frameno: int | None = None, precise: bool = False) -> str:
     """``print_reg_state`` for one register (``maps``: the program's MapDefs, for ``map=``, ``ks=``, ``vs=``;
-    ``frameno``: the frame it is printed in, to mark stack pointers into another frame as ``fp[0]-8``)."""
+    ``frameno``: the frame it is printed in, to mark stack pointers into another frame as ``fp[0]-8``;
+    ``precise``: a precise scalar, printed with a ``P`` in front, ``P0`` or ``Pscalar(...)``)."""
     if r.type == NOT_INIT:
         return "?"  # never printed by the kernel (it skips NOT_INIT registers)
+    if precise and r.type == SCALAR:
+        return "P" + reg_str(r, maps, frameno)
     const = r.b.is_const()
     if r.type == SCALAR and const:
         return snum(r.b.var_off.value)
@@ -114,7 +117,7 @@ def reg_str(r: Reg, maps: Sequence = (), frameno: int | None = None) -> str:
     return f"{prefix}{other if r.type == PTR_TO_STACK else ''}({','.join(parts)})"
 
 
-def slot_str(frame: Frame, slot: int, maps: Sequence = ()) -> str | None:
+def slot_str(frame: Frame, slot: int, maps: Sequence = (), precise: bool = False) -> str | None:
     """Stack slot ``slot`` (``fp-8*(slot+1)``) as ``fp-8=...``, or None when all its bytes are invalid. A
     spill prints the byte types above the spilled part, then the register (``fp-8=mmmm1`` for a 4-byte
     spill of 1 under four misc bytes)."""
@@ -125,22 +128,24 @@ def slot_str(frame: Frame, slot: int, maps: Sequence = ()) -> str | None:
     spilled = frame.spill_at(slot)
     if types[SLOT - 1] == STACK_SPILL and spilled is not None:
         above = "".join(types[:types.index(STACK_SPILL)])
-        return f"{name}={above}{reg_str(spilled, maps, frame.frameno)}"
+        return f"{name}={above}{reg_str(spilled, maps, frame.frameno, precise)}"
     return f"{name}={''.join(types)}"
 
 
 def frame_str(frame: Frame, maps: Sequence = (), refs: Sequence[int] = (),
-              regs: Sequence[int] | None = None, slots: Sequence[int] | None = None) -> str:
+              regs: Sequence[int] | None = None, slots: Sequence[int] | None = None,
+              precise_regs: Container[int] = (), precise_slots: Container[int] = ()) -> str:
     """``print_verifier_state``: every initialised register and stack slot, or only ``regs`` and ``slots``
-    (the kernel's "scratched" ones), then the references held."""
+    (the kernel's "scratched" ones), then the references held; scalars in ``precise_regs`` and spilled
+    in ``precise_slots`` print with their ``P``."""
     out = [f"frame{frame.frameno}:"] if frame.frameno else []
     for i, r in enumerate(frame.regs):
         if r.type != NOT_INIT and (regs is None or i in regs):
-            out.append(f"R{i}={reg_str(r, maps, frame.frameno)}")
+            out.append(f"R{i}={reg_str(r, maps, frame.frameno, i in precise_regs)}")
     for slot in range((len(frame.stack) + SLOT - 1) // SLOT):
         if slots is not None and slot not in slots:
             continue
-        text = slot_str(frame, slot, maps)
+        text = slot_str(frame, slot, maps, slot in precise_slots)
         if text is not None:
             out.append(text)
     if refs:

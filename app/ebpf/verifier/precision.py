@@ -277,12 +277,17 @@ def is_spilled_scalar(frame: Frame, spi: int) -> bool:
     return r is not None and r.type == SCALAR
 
 
-def mark_chain(insns: tuple[Insn, ...], st, last_idx: int, bt: Backtrack, table: list | None = None) -> list[Mark]:
+def mark_chain(insns: tuple[Insn, ...], st, last_idx: int, bt: Backtrack, table: list | None = None,
+               trace: list | None = None) -> list[Mark]:
     """``__mark_chain_precision``: backtrack from instruction ``last_idx`` of the current state ``st``
     (whose own instruction is skipped: its registers are the ones wanted), then through every kept
     ancestor (``st.parent``), marking what is wanted in each. Returns the new marks. The current state
     itself gets none: it is compared only once kept, and kept states start imprecise. ``table``:
-    ``insn_table(insns)``."""
+    ``insn_table(insns)``. ``trace``, when given, receives what the kernel's level-2 log prints about it
+    (``walklog`` renders the records): ("head", frame, last_idx, first_idx, subseq_idx) for each state
+    gone through, ("step", frame, regs, slots, idx) before each instruction gone back over, ("parent",
+    frame, regs, slots, the kept Frame, its precise registers and slots, its refs) after marking a kept
+    state, and ("fallback", frame) / ("force", frame, what) when every scalar is forced precise."""
     start_parent = st.parent
     marks: list[Mark] = []
     first_idx = st.first_insn_idx
@@ -295,6 +300,8 @@ def mark_chain(insns: tuple[Insn, ...], st, last_idx: int, bt: Backtrack, table:
     try:
         while True:
             i = last_idx
+            if trace is not None:
+                trace.append(("head", bt.frame, last_idx, first_idx, subseq))
             while True:
                 head = hist[0] if hist is not None else None
                 at_entry = head is not None and head.idx == i
@@ -303,6 +310,9 @@ def mark_chain(insns: tuple[Insn, ...], st, last_idx: int, bt: Backtrack, table:
                     if not any(wanted_regs) and not any(wanted_slots):
                         return marks
                 else:
+                    if trace is not None and insns[i].opcode:  # backtrack_insn prints all but ld_imm64's 2nd half
+                        trace.append(("step", bt.frame, tuple(sorted(wanted_regs[bt.frame])),
+                                      tuple(sorted(wanted_slots[bt.frame])), i))
                     touched = table[i][4]
                     # most instructions on the way touch nothing wanted: skip them without a call
                     if at_entry or touched is None or touched & wanted_regs[bt.frame]:
@@ -342,6 +352,9 @@ def mark_chain(insns: tuple[Insn, ...], st, last_idx: int, bt: Backtrack, table:
                     else:
                         kept.marks.slots.add((fr, spi))
                         marks.append(Mark(kept.seq, kept.insn_idx, fr, f"fp{-8 * (spi + 1)}"))
+                if trace is not None:
+                    trace.append(("parent", fr, tuple(sorted(bt.regs[fr])), tuple(sorted(bt.slots[fr])), f,
+                                  _precise_in(kept, fr, f), parent.refs))
             if bt.empty():
                 return marks
             subseq = first_idx
@@ -352,13 +365,42 @@ def mark_chain(insns: tuple[Insn, ...], st, last_idx: int, bt: Backtrack, table:
     except NotSupported:
         pass
     # something wanted was never found (or backtracking gave up): every scalar of every ancestor is precise
+    # (mark_all_scalars_precise)
+    if trace is not None:
+        trace.append(("fallback", bt.frame))
     kept = start_parent
     while kept is not None:
         if not kept.marks.everything:
+            if trace is not None:
+                for fr, f in enumerate(kept.state.frames):
+                    regs, slots = _precise_in(kept, fr, f)
+                    trace.extend(("force", fr, f"r{n}") for n, r in enumerate(f.regs[:10])
+                                 if r.type == SCALAR and n not in regs)
+                    trace.extend(("force", fr, f"fp{-8 * (spi + 1)}") for spi, r in f.spilled
+                                 if spi not in slots and is_spilled_scalar(f, spi))
             kept.marks.everything = True
             marks.append(Mark(kept.seq, kept.insn_idx, -1, "all scalars"))
         kept = kept.state.parent
     return marks
+
+
+def _precise_in(kept, fr: int, f: Frame) -> tuple[frozenset[int], frozenset[int]]:
+    """The registers and spilled slots of frame ``fr`` of a kept state precise now (for its printing)."""
+    if kept.marks.everything:
+        return frozenset(range(10)), frozenset(spi for spi, _ in f.spilled)
+    return (frozenset(n for fr2, n in kept.marks.regs if fr2 == fr),
+            frozenset(n for fr2, n in kept.marks.slots if fr2 == fr))
+
+
+def propagation_lines(bt: Backtrack) -> list[tuple]:
+    """What ``propagate_precision`` prints before backtracking: ("propagate", frame, ("r1", "fp-8", ...)) for
+    each frame, top one first, with anything wanted."""
+    out = []
+    for fr in range(len(bt.regs) - 1, -1, -1):
+        items = [f"r{n}" for n in sorted(bt.regs[fr])] + [f"fp{-8 * (spi + 1)}" for spi in sorted(bt.slots[fr])]
+        if items:
+            out.append(("propagate", fr, tuple(items)))
+    return out
 
 
 def wanted_from(kept, frames_count: int) -> Backtrack:

@@ -23,6 +23,7 @@ Not yet like the kernel: loops through iterators and ``may_goto`` (the kernel's 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from .. import isa, progtypes
@@ -84,6 +85,7 @@ JMP_SEQ_LIMIT = 8192  # BPF_COMPLEXITY_LIMIT_JMP_SEQ: pending branches at most
 MAX_CALL_FRAMES = 8
 MAX_EVENTS = 200_000
 EVICT_AFTER = 3  # is_state_visited: a kept state that misses more than hit_cnt * 3 + 3 times is dropped
+TRACE_RECORDS = 100_000  # precision log records kept per walk (the first ones: a long walk's log is cut anyway)
 HIST_FORCE_CHECKPOINT = 40  # is_state_visited: a longer history since the last kept state forces a new one
 
 
@@ -118,6 +120,7 @@ class Event:
     state: VerifierState | None = field(default=None, compare=False, repr=False)
     other: int = -1
     precise: tuple = ()  # precision.Mark: registers and slots this step marked precise in kept states
+    precise_log: tuple = field(default=(), compare=False, repr=False)  # precision.mark_chain's trace records
 
     @property
     def changes(self) -> tuple:
@@ -200,6 +203,8 @@ class Walker:
         self.specs: list[isa.OpSpec | None] = [None] * len(self.insns)  # filled as instructions pass checks
         self.cur_idx = 0
         self.marks: list[P.Mark] = []  # precision marks made since the last event
+        self.step_trace: list = []  # what backtracking printed since the last event (for the level-2 log)
+        self.trace_budget = TRACE_RECORDS  # records left to keep; past it the log leaves precision out
         self.insn_stack: tuple[int, int] | None = None  # the (frame, slot) this instruction spilled or filled
         self.jmp_point = False  # the current visit reached a jump target (its history record is made)
         self.prev = -1  # the instruction the current visit came from
@@ -212,10 +217,12 @@ class Walker:
     def event(self, idx: int, kind: str, before: tuple | None = None, detail: str = "", frame: int = 0,
               state: VerifierState | None = None, other: int = -1) -> None:
         marks, self.marks = tuple(self.marks), []
+        trace, self.step_trace = tuple(self.step_trace), []
+        self.trace_budget -= len(trace)
         if len(self.events) >= MAX_EVENTS:
             self.truncated = True
             return
-        self.events.append(Event(len(self.events), idx, kind, before, detail, frame, state, other, marks))
+        self.events.append(Event(len(self.events), idx, kind, before, detail, frame, state, other, marks, trace))
 
     # --- the loop -----------------------------------------------------------------------------------------
 
@@ -291,7 +298,10 @@ class Walker:
                         here = self.with_history(st, idx, prev) if idx in self.jmp_points else st
                         bt = P.wanted_from(k, len(st.frames))
                         if not bt.empty():
-                            self.marks.extend(P.mark_chain(self.insns, here, idx, bt, self.bt_table))
+                            trace = self.trace_sink()
+                            if trace is not None:
+                                trace.extend(P.propagation_lines(bt))
+                            self.marks.extend(P.mark_chain(self.insns, here, idx, bt, self.bt_table, trace))
                     return k, st
             else:
                 if k.state == st:
@@ -350,7 +360,13 @@ class Walker:
         for fr, spi in slots:
             bt.set_slot(spi, fr)
         if not bt.empty():
-            self.marks.extend(P.mark_chain(self.insns, st, self.cur_idx, bt, self.bt_table))
+            self.marks.extend(P.mark_chain(self.insns, st, self.cur_idx, bt, self.bt_table, self.trace_sink()))
+
+    def trace_sink(self) -> list | None:
+        """Where backtracking writes its log records for this step, while the walk keeps them."""
+        if self.trace_budget <= 0 or len(self.events) >= MAX_EVENTS:
+            return None
+        return self.step_trace
 
     def step(self, idx: int, st: VerifierState, prev: int = -1):
         self.processed += 1
@@ -959,11 +975,18 @@ class Walker:
         taken = branch_taken(op, width, dst, src)
         x = spec.source == isa.Source.X
         if taken is not None:
-            # check_cond_jmp_op: a known outcome rests on the exact values of the scalars compared
-            self.mark_precise(st, *([insn.dst] if dst.type == SCALAR else []),
-                              *([insn.src] if x and src.type == SCALAR else []))
-        else:
-            linked = linked_regs(st, src.id if x and src.type == SCALAR else 0, dst.id if dst.type == SCALAR else 0)
+            # check_cond_jmp_op: a known outcome rests on the exact values of the scalars compared (one
+            # backtracking each, dst first)
+            if dst.type == SCALAR:
+                self.mark_precise(st, insn.dst)
+            if x and src.type == SCALAR:
+                self.mark_precise(st, insn.src)
+        linked = None
+        if taken is None:
+            # each frame's live registers before its current instruction: here, and at the callers' call sites
+            live = [self.live[f.callsite] for f in st.frames[1:]] + [self.live[idx]]
+            linked = linked_regs(st, src.id if x and src.type == SCALAR else 0, dst.id if dst.type == SCALAR else 0,
+                                 live=live)
             if len(linked) > 1:  # both sides share the record: it is made before the other side is pushed
                 st = self.with_history(st, idx, self.prev, linked=linked, merge=self.jmp_point)
                 self.jmp_point = True
@@ -974,8 +997,8 @@ class Walker:
             return target, refine(st, insn, op, width, True, self.insns), None
         if taken is False:
             return idx + 1, refine(st, insn, op, width, False, self.insns), None
-        other = refine(st, insn, op, width, True, self.insns)
-        here = refine(st, insn, op, width, False, self.insns)
+        other = refine(st, insn, op, width, True, self.insns, linked)
+        here = refine(st, insn, op, width, False, self.insns, linked)
         if other is None:
             return idx + 1, here, None
         if here is None:
@@ -1078,9 +1101,10 @@ def add_const_link(op: str, width: int, dst: Reg, src: Reg, result: Reg) -> Reg:
     return replace(result, id=dst.id | (ADD_CONST32 if alu32 else ADD_CONST64), off=val)
 
 
-def linked_regs(st: VerifierState, *ids: int) -> tuple[tuple[int, int], ...]:
+def linked_regs(st: VerifierState, *ids: int, live: Sequence[frozenset[int]] = ()) -> tuple[tuple[int, int], ...]:
     """``collect_linked_regs``: the scalar registers and spilled slots, in every frame, that share one of
-    these ids (a delta's flags aside), as (frame, regno) or (frame, -1 - slot); at most six."""
+    these ids (a delta's flags aside), as (frame, regno) or (frame, -1 - slot); at most six. ``live``: per
+    frame, the registers live before its current instruction; dead ones are left out (``live_regs_before``)."""
     out: list[tuple[int, int]] = []
     for sid in ids:
         sid = base_id(sid)
@@ -1088,8 +1112,11 @@ def linked_regs(st: VerifierState, *ids: int) -> tuple[tuple[int, int], ...]:
             continue
         for fr in range(len(st.frames) - 1, -1, -1):
             f = st.frames[fr]
+            alive = live[fr] if fr < len(live) else None
             for regno in range(10):
                 r = f.regs[regno]
+                if alive is not None and regno not in alive:
+                    continue
                 if r.type == SCALAR and base_id(r.id) == sid and len(out) < LINKED_REGS_MAX:
                     out.append((fr, regno))
             for spi, r in f.spilled:

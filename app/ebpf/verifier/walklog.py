@@ -25,19 +25,25 @@ from .walk import Event
 
 
 def _insn_texts(program: Program) -> dict[int, str]:
-    """``(b7) r0 = 0`` for each instruction index, from the log-style disassembly."""
+    """``(b7) r0 = 0`` for each instruction index, from the log-style disassembly. A function's address
+    (``ld_imm64`` of a callback) prints as the kernel's verifier prints it, its offset in hex
+    (``r2 = 0x5``: the verifier's disassembler has no callback naming it)."""
     out = {}
     for line in disassemble(program.insns, "log").splitlines():
         index, _, text = line.partition(": ")
         if index.isdigit():
             out[int(index)] = text
+    for pc, insn in enumerate(program.insns):
+        spec = insn.spec
+        if spec is not None and spec.name == "ld_func":
+            out[pc] = f"(18) r{insn.dst} = {insn.imm & 0xFFFFFFFF:#x}"
     return out
 
 
 def log_lines(program: Program, result: VerifierResult, index: int = 0) -> tuple[list[str], int]:
     """The walk as the kernel's level-2 log prints it (state after each instruction limited to the registers
-    and stack slots it touched), and the line of event ``index``. The kernel's precision-tracking and
-    liveness lines are not reproduced."""
+    and stack slots it touched, and what precision tracking printed), and the line of event ``index``. The
+    kernel's stack-liveness lines are not reproduced."""
     lines, line_of = log_with_positions(program, result)
     return lines, line_of[index] if 0 <= index < len(line_of) else 0
 
@@ -53,13 +59,17 @@ def log_with_positions(program: Program, result: VerifierResult) -> tuple[list[s
     previous: VerifierState | None = None
     after_pop = None
     for e in result.walk:
+        marks = [_precision_line(r, texts, maps) for r in e.precise_log]
         if e.kind == "visit":
             head = f"{e.insn_idx}: {texts.get(e.insn_idx, '')}"
             touched = _touched(program, e, previous)
             tail = frame_str(e.state.cur, maps, [r for r, _ in e.state.refs], *touched) if e.state else ""
             if not set(tail.split()) - {f"frame{e.state.cur.frameno}:", "cb"}:
                 tail = ""  # nothing scratched (an exit back to a caller's frame)
-            lines.append(head if not tail else f"{head.ljust(_semicolon_column(len(head)))}; {tail}")
+            if marks:  # print_insn_state: the state goes on a line of its own after what came between
+                lines += [head, *marks] + ([f"{e.insn_idx}: {tail}"] if tail else [])
+            else:
+                lines.append(head if not tail else f"{head.ljust(_semicolon_column(len(head)))}; {tail}")
             previous, after_pop = e.state, None
         elif e.kind == "push_branch":
             pushes.append(e.other)
@@ -69,17 +79,19 @@ def log_with_positions(program: Program, result: VerifierResult) -> tuple[list[s
             after_pop = f"from {source} to {e.insn_idx}:"
             lines.append(f"{after_pop} {full}")
             previous = e.state
-        elif e.kind == "prune":
+        elif e.kind == "prune":  # what propagate_precision prints comes before the verdict
             if after_pop is not None and lines[-1].startswith(after_pop):
-                lines[-1] = f"{after_pop} safe"
+                lines[-1:] = [*marks, f"{after_pop} safe"]
             else:
-                lines.append(f"{e.insn_idx}: safe")
+                lines += [*marks, f"{e.insn_idx}: safe"]
             after_pop = None
         elif e.kind == "exit":
             lines.append(f"{e.insn_idx}: {texts.get(e.insn_idx, '(95) exit')}")
+            lines += marks
             after_pop = None
         elif e.kind == "reject":
             lines.append(f"{e.insn_idx}: {texts.get(e.insn_idx, '')}")
+            lines += marks
             lines.append(e.detail)
         elif e.kind == "accept":
             lines.append(result.log.strip().splitlines()[-1] if result.log.strip() else "")
@@ -87,6 +99,38 @@ def log_with_positions(program: Program, result: VerifierResult) -> tuple[list[s
     if result.verdict == "reject" and result.log.strip():
         lines.append(result.log.strip().splitlines()[-1])
     return lines, line_of
+
+
+def _precision_line(record: tuple, texts: dict[int, str], maps) -> str:
+    """One line of what precision tracking prints at level 2 (``__mark_chain_precision``, ``backtrack_insn``,
+    ``propagate_precision``, ``mark_all_scalars_precise``), from a record of ``precision.mark_chain``."""
+    kind, frame = record[0], record[1]
+    if kind == "head":
+        _, _, last, first, subseq = record
+        return f"mark_precise: frame{frame}: last_idx {last} first_idx {first} subseq_idx {subseq} "
+    if kind == "step":
+        _, _, regs, slots, idx = record
+        return f"mark_precise: frame{frame}: regs={_reg_mask(regs)} stack={_stack_mask(slots)} before {idx}: " \
+               f"{texts.get(idx, '')}"
+    if kind == "parent":
+        _, _, regs, slots, f, (precise_regs, precise_slots), refs = record
+        state = frame_str(f, maps, [r for r, _ in refs], precise_regs=precise_regs, precise_slots=precise_slots)
+        return f"mark_precise: frame{frame}: parent state regs={_reg_mask(regs)} stack={_stack_mask(slots)}:  {state}"
+    if kind == "propagate":
+        return f"frame {frame}: propagating {','.join(record[2])}"
+    if kind == "fallback":
+        return f"mark_precise: frame{frame}: falling back to forcing all scalars precise"
+    return f"force_precise: frame{frame}: forcing {record[2]} to be precise"
+
+
+def _reg_mask(regs) -> str:
+    """``fmt_reg_mask``: r1,r2."""
+    return ",".join(f"r{n}" for n in regs)
+
+
+def _stack_mask(slots) -> str:
+    """``fmt_stack_mask``: -8,-16."""
+    return ",".join(f"-{(spi + 1) * SLOT}" for spi in slots)
 
 
 def _semicolon_column(length: int) -> int:
