@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{differ} different, {time.perf_counter() - started:.1f} s")
     for theme, count in themes.most_common():
         print(f"  {count:5}  {theme}")
-    print(f"precision-tracking lines (mark_precise, propagating): {precision_same} of {precision_total} "
+    print(f"precision-tracking and stack-liveness lines: {precision_same} of {precision_total} "
           f"identical ({100 * precision_same / max(precision_total, 1):.1f}%); the whole sequence identical in "
           f"{precision_cases_same} of {precision_cases} cases that have any")
     for name, idx, theirs, mine in differences[:args.show]:
@@ -97,7 +97,8 @@ def precision_lines(log: str) -> list[str]:
     kernel's maps under its own name) and a map reference's ``ld_imm64`` shown alike (the kernel prints
     the map's address, we its fd index)."""
     lines = [line.rstrip() for line in log.splitlines()
-             if line.startswith(("mark_precise:", "force_precise:")) or " propagating " in line]
+             if line.startswith(("mark_precise:", "force_precise:")) or " propagating " in line
+             or re.match(r"\(\d+(,\d+)*\) (frame \d+ insn \d+ [+-]|live stack update done)", line)]
     lines = [re.sub(r"map=[^,)]*", "map=", line) for line in lines]
     return [re.sub(r"\(18\) (r\d+) = (0xffff[0-9a-f]{12}|map_fd\(\d+\))$", r"(18) \1 = <map>", line)
             for line in lines]

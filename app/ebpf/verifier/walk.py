@@ -183,7 +183,8 @@ class Walker:
         self.max_pending = 0
         self.prune_points = prune_points(self.insns)
         self.live = live_registers(self.insns)
-        self.stack_live = StackLiveness(self.insns, subprog_starts(self.insns))
+        self.live_log: list[str] = []  # what the stack liveness analysis printed, moved into the next event
+        self.stack_live = StackLiveness(self.insns, subprog_starts(self.insns), log=self.live_log)
         self.kept: dict[int, list[Kept]] = {}
         # States kept on the current path (not fully explored yet), a stack: a pending branch resumes with
         # the ancestors it was pushed with, which are a prefix of the current ones (the walk is depth-first),
@@ -242,6 +243,7 @@ class Walker:
                 return idx, r
             if result is None:  # this path ended at an exit of the main program
                 self.stack_live.update(state)  # process_bpf_exit: bpf_update_live_stack before pop_stack
+                self.take_live_log()
                 if not self.pending:
                     self.event(idx, "accept", state=state)
                     return -1, None
@@ -361,6 +363,13 @@ class Walker:
             bt.set_slot(spi, fr)
         if not bt.empty():
             self.marks.extend(P.mark_chain(self.insns, st, self.cur_idx, bt, self.bt_table, self.trace_sink()))
+
+    def take_live_log(self) -> None:
+        """Move the liveness analysis's log lines into the records of the next event (within the budget)."""
+        if self.live_log:
+            if self.trace_sink() is not None:
+                self.step_trace.extend(("text", line) for line in self.live_log)
+            self.live_log.clear()
 
     def trace_sink(self) -> list | None:
         """Where backtracking writes its log records for this step, while the walk keeps them."""
@@ -1010,6 +1019,7 @@ class Walker:
             # prepare_func_exit: any stack pointer is refused, the caller's too ("let's be conservative");
             # R0 is passed back unread, so an unset R0 is refused only where the caller reads it
             self.stack_live.update(st)  # process_bpf_exit_full: the callee's marks reach its call first
+            self.take_live_log()
             r0 = st.cur.reg(0)
             if r0.type == PTR_TO_STACK:
                 raise Reject("cannot return stack pointer to the caller", "EINVAL")

@@ -77,6 +77,7 @@ def log_with_positions(program: Program, result: VerifierResult) -> tuple[list[s
             source = pushes.pop() if pushes else -1
             full = frame_str(e.state.cur, maps, [r for r, _ in e.state.refs]) if e.state else ""
             after_pop = f"from {source} to {e.insn_idx}:"
+            lines += marks  # the path before ended: the liveness update at its end comes first
             lines.append(f"{after_pop} {full}")
             previous = e.state
         elif e.kind == "prune":  # what propagate_precision prints comes before the verdict
@@ -94,6 +95,7 @@ def log_with_positions(program: Program, result: VerifierResult) -> tuple[list[s
             lines += marks
             lines.append(e.detail)
         elif e.kind == "accept":
+            lines += marks
             lines.append(result.log.strip().splitlines()[-1] if result.log.strip() else "")
         line_of.append(len(lines) - 1)
     if result.verdict == "reject" and result.log.strip():
@@ -105,6 +107,8 @@ def _precision_line(record: tuple, texts: dict[int, str], maps) -> str:
     """One line of what precision tracking prints at level 2 (``__mark_chain_precision``, ``backtrack_insn``,
     ``propagate_precision``, ``mark_all_scalars_precise``), from a record of ``precision.mark_chain``."""
     kind, frame = record[0], record[1]
+    if kind == "text":  # a line of the stack liveness analysis (liveness.py), already in the kernel's words
+        return record[1]
     if kind == "head":
         _, _, last, first, subseq = record
         return f"mark_precise: frame{frame}: last_idx {last} first_idx {first} subseq_idx {subseq} "
