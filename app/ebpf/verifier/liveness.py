@@ -30,8 +30,8 @@ Differences from the kernel: the kernel skips cleaning a state whose read marks 
 (``incomplete_read_marks``: a loop through an iterator, a callback or ``may_goto`` with pending backedges);
 this walk never prunes against a state still being explored, so that case cannot arise. dynptr, iterator and
 irq-flag slots (``mark_stack_slot_obj_read`` and friends) are not modelled. The analysis's level-2 log lines
-(``(0) frame 0 insn 4 +written -504``) are collected when ``log`` is given (tests compare them with the
-kernel's) but not yet placed in the walk's log.
+(``(0) frame 0 insn 4 +written -504``) are collected when ``log`` is given; the walk passes them on to
+its events, and ``walklog`` prints them where the kernel does.
 """
 from __future__ import annotations
 

@@ -42,8 +42,8 @@ def _insn_texts(program: Program) -> dict[int, str]:
 
 def log_lines(program: Program, result: VerifierResult, index: int = 0) -> tuple[list[str], int]:
     """The walk as the kernel's level-2 log prints it (state after each instruction limited to the registers
-    and stack slots it touched, and what precision tracking printed), and the line of event ``index``. The
-    kernel's stack-liveness lines are not reproduced."""
+    and stack slots it touched, and what precision tracking and the stack liveness analysis printed), and the
+    line of event ``index``."""
     lines, line_of = log_with_positions(program, result)
     return lines, line_of[index] if 0 <= index < len(line_of) else 0
 
