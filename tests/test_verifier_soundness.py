@@ -98,3 +98,26 @@ def test_callback_programs_run_inside_the_recorded_states():
         assert ran.fault is None, (case.name, ran.fault)
         violations = check_run(program, exact, ran.trace)
         assert not violations, (case.name, violations[0])
+
+
+def test_may_goto_programs_run_inside_the_recorded_states(monkeypatch):
+    """The corpus's may_goto programs: the walk with precision tracking and the exact one agree, and each
+    accepted program, run with a loop budget spent after 0, 1, 3 or 40 fall-throughs (the kernel's is 8M, but
+    any budget is a run the verifier must cover), does not fault and lies in the states the exact walk recorded."""
+    from app.ebpf.vm import machine
+
+    cases = [c for c in load_cases() if c.topic == "may_goto" or "may_goto" in c.name]
+    assert len(cases) > 5
+    for case in cases:
+        program = case.program()
+        result = verify(program, case.prog_type)
+        exact = verify(program, case.prog_type, track_precision=False)
+        assert result.verdict == exact.verdict, (case.name, result.error, exact.error)
+        if not result.accepted:
+            continue
+        for budget in (0, 1, 3, 40):
+            monkeypatch.setattr(machine, "BPF_MAX_LOOPS", budget)
+            ran = run(program, prog_type=case.prog_type, packet=bytes(64), trace=True, checkpoint_every=64)
+            assert ran.fault is None, (case.name, budget, ran.fault)
+            violations = check_run(program, exact, ran.trace)
+            assert not violations, (case.name, budget, violations[0])

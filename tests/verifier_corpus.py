@@ -73,7 +73,7 @@ REQUIRED = frozenset({"name", "description", "prog_type", "source", "expect", "p
 REJECT_ONLY = frozenset({"errno", "msg", "insn"})
 STATE_KEYS = ("total", "peak", "max_per_insn")
 #: The errno names BPF_PROG_LOAD gives for a program it refuses.
-ERRNOS = frozenset({"EACCES", "EINVAL", "E2BIG", "EPERM", "EFAULT", "ENOTSUPP", "ENOSPC", "EBADF"})
+ERRNOS = frozenset({"EACCES", "EINVAL", "E2BIG", "EPERM", "EFAULT", "ENOTSUPP", "ENOSPC", "EBADF", "ENOMEM"})
 _NAME_RE = re.compile(r"^[a-z0-9_]+$")
 LANGUAGES = ("asm", "c")
 

@@ -199,7 +199,7 @@ def scalar_has(b: B.Bounds) -> str:
 def find_prev_entry(w, st: VerifierState, idx: int):
     """``find_prev_entry``: the newest state kept at ``idx`` that is still on the current path (``branches``)
     with the same call sites in every frame, or None."""
-    for k in reversed(w.kept.get(idx, ())):
+    for k in reversed(w.kept.get((idx, st.cur.callsite), ())):
         if id(k) in w.ancestor_ids and len(k.state.frames) == len(st.frames) and \
                 all(a.callsite == b.callsite for a, b in zip(k.state.frames, st.frames)):
             return k

@@ -161,7 +161,7 @@ class VerifierState:
     refs: tuple[tuple[int, int], ...] = ()  # (ref id, instruction that acquired it)
     # env->id_gen: one counter for the whole walk, shared by every state derived from the first (not compared)
     id_gen: list = field(default_factory=lambda: [0], compare=False, repr=False)
-    loop_budget: int = 0  # may_goto depth (unused so far)
+    may_goto_depth: int = 0  # may_goto fall-throughs taken on this path (loops.py)
     callback_unroll_depth: int = 0  # callback bodies entered on this path (``callback_unroll_depth``)
     path: tuple[int, ...] = field(default=(), compare=False)  # branch points on the way here (for events)
     # precision backtracking (precision.py): the last kept state on this path (a prune.Kept), the instruction

@@ -15,11 +15,15 @@ marks it precise back along the path (``precision.py``); kept states compare onl
 A helper that calls a function of the program (``bpf_loop``) queues a path into the callback, whose exit
 leads back to the helper call until its visits converge (``callbacks.py``).
 
+A ``may_goto`` goes on at its target and queues the fall-through one loop depth deeper; a state kept there
+earlier on the path that covers the current one by ranges ends the path as a loop, whose precision marks are
+passed along again once the loop's first state is fully explored (``loops.py``).
+
 Stack slots no path from a kept state reads before writing them do not count when it is compared
 (``liveness.py``: accesses are recorded per instruction as the walk goes, and brought together at each
 path's end).
 
-Not yet like the kernel: loops through iterators and ``may_goto`` (the kernel's SCC backedge propagation).
+Not yet like the kernel: loops through iterators.
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ from ..loadcheck import subprog_starts
 from ..program import Program
 from . import bounds as B
 from . import callbacks as CB
+from . import loops as L
 from . import precision as P
 from . import scalar as S
 from . import tnum as T
@@ -185,7 +190,9 @@ class Walker:
         self.live = live_registers(self.insns)
         self.live_log: list[str] = []  # what the stack liveness analysis printed, moved into the next event
         self.stack_live = StackLiveness(self.insns, subprog_starts(self.insns), log=self.live_log)
-        self.kept: dict[int, list[Kept]] = {}
+        # kept states by (instruction, call site of the innermost frame): the kernel's explored_state() list for
+        # the pair, where states of the same instruction in another function instance are neither compared nor missed
+        self.kept: dict[tuple[int, int], list[Kept]] = {}
         # States kept on the current path (not fully explored yet), a stack: a pending branch resumes with
         # the ancestors it was pushed with, which are a prefix of the current ones (the walk is depth-first),
         # so each pending branch keeps only their number.
@@ -209,6 +216,8 @@ class Walker:
         self.insn_stack: tuple[int, int] | None = None  # the (frame, slot) this instruction spilled or filled
         self.jmp_point = False  # the current visit reached a jump target (its history record is made)
         self.prev = -1  # the instruction the current visit came from
+        self.sccs = L.Sccs(self.insns)  # loops.py
+        self.may_goto_points = frozenset(pc for pc, insn in enumerate(self.insns) if L.is_may_goto(insn))
         self.cb = CB.Callbacks(CB.cfg_points(self.insns))  # bpf_loop and bpf_for_each_map_elem (callbacks.py)
         self.prune_points |= self.cb.points.prune
         self.jmp_points |= self.cb.points.jmp
@@ -248,9 +257,7 @@ class Walker:
                     self.event(idx, "accept", state=state)
                     return -1, None
                 idx, state, prev = self.pending.pop()
-                keep = self.pending_ancestors.pop()
-                self.ancestor_ids.difference_update(id(k) for k in self.ancestors[keep:])
-                del self.ancestors[keep:]
+                self.leave(self.pending_ancestors.pop())
                 self.event(idx, "pop_branch", detail=f"{len(self.pending)} more pending",
                            frame=len(state.frames) - 1, state=state)
                 continue
@@ -260,7 +267,8 @@ class Walker:
                 if len(self.pending) >= JMP_SEQ_LIMIT:
                     message = f"The sequence of {len(self.pending) + 1} jumps is too complex."
                     self.event(idx, "reject", detail=message, frame=len(state.frames) - 1, state=state)
-                    return idx, Reject(message, "EFAULT")
+                    # push_stack fails; check_cond_jmp_op answers EFAULT for a conditional jump, ENOMEM for may_goto
+                    return idx, Reject(message, "ENOMEM" if pushed_from in self.may_goto_points else "EFAULT")
                 self.pending.append((*pushed, pushed_from))
                 self.pending_ancestors.append(len(self.ancestors))
                 self.max_pending = max(self.max_pending, len(self.pending))
@@ -276,43 +284,43 @@ class Walker:
         that fails to match while a new state is about to be kept counts a miss, and one that misses more
         than three times as often as it hits (plus three) is dropped: it is unlikely to prune anything, and
         comparing against it costs time (the kernel's ``miss_cnt > hit_cnt * n + n`` eviction). A path whose
-        history has grown past 40 entries keeps a state whatever the other rules say (``force_new_state``).
+        history has grown past 40 entries keeps a state whatever the other rules say (``force_new_state``), and
+        so does every visit of a callback call or a ``may_goto`` (forced checkpoints), where a state still on the
+        path may cover the current one by ranges (a loop: callbacks.py, loops.py).
         A covering state passes its precision marks on to the pruned path (``propagate_precision``)."""
-        kept = self.kept.setdefault(idx, [])
+        kept = self.kept.setdefault((idx, st.cur.callsite), [])
         compared = len(kept)  # states_cnt, before any is dropped
         on_path = self.ancestor_ids
-        calls_callback = idx in self.cb.points.calls  # a forced checkpoint (mark_force_checkpoint)
-        force = st.hist_len > HIST_FORCE_CHECKPOINT or calls_callback
+        calls_callback = idx in self.cb.points.calls
+        may_goto = idx in self.may_goto_points
+        checkpoint = calls_callback or may_goto  # a forced checkpoint (mark_force_checkpoint)
+        force = st.hist_len > HIST_FORCE_CHECKPOINT or checkpoint
         add = force or (self.jmps_processed - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8)
         for i in range(len(kept) - 1, -1, -1):
             k = kept[i]
-            if id(k) not in on_path or calls_callback:
-                # fully explored: every path from it has ended; or on the path at a callback call, where the
-                # kernel compares ranges of every scalar (RANGE_WITHIN) to see the iteration converge
-                loose = id(k) not in on_path and self.precision
-                if id(k) not in on_path and not k.cleaned and _same_callsites(k.state, st):  # clean_live_states
-                    k.state = self.stack_live.clean(k.state, idx)
-                    k.cleaned = True
-                if states_equal(k.state, st, self.live[idx], k.marks if loose else None, self.privileged,
-                                self.outer_live(st)):
-                    k.hits += 1
-                    if self.precision:
-                        here = self.with_history(st, idx, prev) if idx in self.jmp_points else st
-                        bt = P.wanted_from(k, len(st.frames))
-                        if not bt.empty():
-                            trace = self.trace_sink()
-                            if trace is not None:
-                                trace.extend(P.propagation_lines(bt))
-                            self.marks.extend(P.mark_chain(self.insns, here, idx, bt, self.bt_table, trace))
-                    return k, st
-            else:
-                if k.state == st:
+            if id(k) in on_path:
+                # still on the path: at a callback call, or at a may_goto with another depth, the kernel compares
+                # ranges of every scalar (RANGE_WITHIN) to see the iteration converge (loops.py)
+                if (calls_callback or (may_goto and k.state.may_goto_depth != st.may_goto_depth)) and \
+                        states_equal(k.state, st, self.live[idx], None, self.privileged, self.outer_live(st)):
+                    return self.hit(k, st, idx, prev, loop=may_goto), st
+                if not calls_callback and k.state == st:
                     raise Reject(f"infinite loop detected at insn {idx}", "EINVAL")
                 if not force and self.jmps_processed - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
                     add = False  # inside a loop the kernel keeps states less often
+            else:
+                # fully explored: every path from it has ended; by ranges of every scalar while its loop's
+                # backedges are pending (incomplete_read_marks)
+                loop = self.sccs.incomplete(k)
+                if not loop and not k.cleaned and _same_callsites(k.state, st):  # clean_live_states
+                    k.state = self.stack_live.clean(k.state, idx)
+                    k.cleaned = True
+                if states_equal(k.state, st, self.live[idx], k.marks if self.precision and not loop else None,
+                                self.privileged, self.outer_live(st)):
+                    return self.hit(k, st, idx, prev, loop), st
             if add:
                 k.misses += 1
-            n = CB.FORCE_CHECKPOINT_EVICT_AFTER if calls_callback and id(k) in on_path else EVICT_AFTER
+            n = CB.FORCE_CHECKPOINT_EVICT_AFTER if checkpoint and id(k) in on_path else EVICT_AFTER
             if k.misses > k.hits * n + n:
                 del kept[i]
                 if id(k) not in on_path:
@@ -328,9 +336,39 @@ class Walker:
             self.prev_jmps, self.prev_insns = self.jmps_processed, self.processed
             self.total_states += 1
             self.live_states += 1
-            self.peak_states = max(self.peak_states, self.live_states)
+            self.peak_states = max(self.peak_states, self.live_states + self.sccs.num_backedges)
+            self.sccs.enter(k)
             st = replace(st, parent=k, first_insn_idx=idx, hist=None, hist_len=0)
         return None, st
+
+    def hit(self, k: Kept, st: VerifierState, idx: int, prev: int, loop: bool) -> Kept:
+        """``is_state_visited``'s hit: ``k`` covers ``st`` and passes its precision marks on to the pruned path
+        (``propagate_precision``); a ``loop`` hit is also kept as a backedge of k's SCC (loops.py)."""
+        k.hits += 1
+        here = self.with_history(st, idx, prev) if idx in self.jmp_points else st
+        if self.precision:
+            bt = P.wanted_from(k, len(st.frames))
+            if not bt.empty():
+                trace = self.trace_sink()
+                if trace is not None:
+                    trace.extend(P.propagation_lines(bt))
+                self.marks.extend(P.mark_chain(self.insns, here, idx, bt, self.bt_table, trace))
+        if loop:
+            self.sccs.add_backedge(k, here, idx)
+            self.peak_states = max(self.peak_states, self.live_states + self.sccs.num_backedges)
+        return k
+
+    def leave(self, keep: int) -> None:
+        """Every path from the kept states past the first ``keep`` on the path has ended (their ``branches`` are
+        0, newest first, as ``update_branch_counts`` finds them): an SCC entered there is left (loops.py)."""
+        propagate = self.propagate_backedges if self.precision else None
+        for k in reversed(self.ancestors[keep:]):
+            self.sccs.exit(k, propagate)
+        self.ancestor_ids.difference_update(id(k) for k in self.ancestors[keep:])
+        del self.ancestors[keep:]
+
+    def propagate_backedges(self, backedges) -> None:
+        self.marks.extend(L.propagate_backedges(self, backedges))
 
     def outer_live(self, st: VerifierState) -> list[frozenset[int]]:
         """The registers compared in each frame but the innermost: those live before the call that frame is
@@ -975,8 +1013,7 @@ class Walker:
             raise Reject("calling kernel functions is not supported" if op == "call_kfunc" else
                          f"unknown opcode {insn.opcode:02x}", "EINVAL")
         if op == "may_goto":
-            pushed = (idx + 1 + insn.off, st)
-            return idx + 1, st, pushed
+            return self.may_goto(idx, insn, st)
         width = spec.width
         dst = self.read(st, insn.dst)
         src = self.read(st, insn.src) if spec.source == isa.Source.X else const(insn.imm & B.U64_MAX)
@@ -1013,6 +1050,19 @@ class Walker:
         if here is None:
             return target, other, None
         return idx + 1, here, (target, other)
+
+    def may_goto(self, idx: int, insn: Insn, st: VerifierState):
+        """``check_cond_jmp_op`` for ``may_goto``: the path goes on at the target (the budget spent) and the
+        fall-through is pushed one ``may_goto_depth`` deeper, its imprecise scalars widened against the previous
+        visit of this instruction still on the path (``find_prev_entry`` from the state kept here now)."""
+        queued = replace(st, may_goto_depth=st.may_goto_depth + 1)
+        if self.privileged:
+            prev = next((k for k in reversed(self.kept.get((idx, st.cur.callsite), ())) if k is not st.parent
+                         and id(k) in self.ancestor_ids and len(k.state.frames) == len(st.frames)
+                         and all(a.callsite == b.callsite for a, b in zip(k.state.frames, st.frames))), None)
+            if prev is not None:
+                queued = CB.widen_imprecise_scalars(prev, queued)
+        return idx + 1 + insn.off, st, (idx + 1, queued)
 
     def exit(self, idx: int, st: VerifierState):
         if len(st.frames) > 1:
