@@ -159,3 +159,22 @@ def test_a_wanted_register_used_as_a_store_address_is_not_supported():
         return
     raise AssertionError("expected NotSupported")
 
+
+
+ATOMIC_FETCH_FROM_SPILL = ("r7 = 0\n" * 6 + "call bpf_get_prandom_u32\nr6 = r0\nr1 = 4000\nif r6 > 10 goto l\nr1 = 8\n"
+                           "l:\n*(u64 *)(r10 - 8) = r1\nr2 = 0\nr2 = atomic_fetch_add((u64 *)(r10 - 8), r2)\n"
+                           "r3 = r10\nr3 += r2\n*(u64 *)(r3 - 24) = r7\nr0 = 0\nexit")
+
+
+def test_an_atomic_fetch_passes_the_need_on_to_the_slot_it_loads_from():
+    """r2 offsets a stack pointer, and r2 was fetched from fp-8: the spilled 8 (or 4000) there must be
+    precise, so the path with 4000 is not pruned at l and its write far above the frame is refused. Linux
+    6.18.44 accepts this program: it lacks "bpf: Fix incorrect pruning due to atomic fetch precision
+    tracking", which later kernels have; we follow the fix (a run of the accepted program would write
+    outside the stack)."""
+    result = verify(assemble(ATOMIC_FETCH_FROM_SPILL), "socket_filter")
+    assert not result.accepted and result.error.message == "invalid write to stack R3 off=3976 size=8"
+    assert verify(assemble(ATOMIC_FETCH_FROM_SPILL), "socket_filter", track_precision=False).error == result.error
+    bt = _bt(2)
+    backtrack_insn(_insn("r2 = atomic_fetch_add((u64 *)(r10 - 8), r2)"), 0, -1, HistEntry(0, -1, stack=(0, 0)), bt)
+    assert bt.regs[0] == set() and bt.slots[0] == {0}

@@ -146,7 +146,7 @@ def _sync_linked(bt: Backtrack, entry: HistEntry | None) -> None:
 
 # what backtracking needs of an instruction, computed once per program (``insn_table``)
 (K_NONE, K_ALU, K_ALU_SELF, K_MOV, K_LDX, K_STX, K_ST, K_CALL_LOCAL, K_CALL, K_EXIT, K_COND, K_LD_IMM64,
- K_LD_ABS, K_CALL_CB) = range(14)
+ K_LD_ABS, K_CALL_CB, K_ATOMIC_LOAD) = range(15)
 
 
 def insn_table(insns: tuple[Insn, ...]) -> list[tuple]:
@@ -164,6 +164,8 @@ def _touches(kind: int, d: int, s: int, x: bool) -> frozenset[int] | None:
         return frozenset()
     if kind == K_COND:
         return frozenset({d, s}) if x else frozenset()
+    if kind == K_ATOMIC_LOAD:
+        return frozenset({d, s, 0})
     return frozenset({d})
 
 
@@ -178,6 +180,8 @@ def _describe(insn: Insn) -> tuple[int, int, int, bool]:
         kind = K_LDX
     elif cls in (isa.Class.STX, isa.Class.ST):
         kind = K_STX if cls == isa.Class.STX else K_ST
+        if op == "atomic_xchg" or op == "atomic_cmpxchg" or "fetch" in op:
+            kind = K_ATOMIC_LOAD  # it also loads the old value, into src (r0 for cmpxchg)
     elif cls in (isa.Class.JMP, isa.Class.JMP32):
         kind = {"call_local": K_CALL_LOCAL, "call": K_CALL, "call_kfunc": K_CALL, "callx": K_CALL,
                 "exit": K_EXIT, "ja": K_NONE, "may_goto": K_NONE}.get(op, K_COND)
@@ -215,6 +219,17 @@ def backtrack_insn(insns: tuple[Insn, ...], idx: int, subseq_idx: int, entry: Hi
         wanted.discard(d)
         if entry is not None and entry.stack is not None:  # a fill: the slot's spilled scalar is wanted
             bt.set_slot(entry.stack[1], entry.stack[0])
+    elif kind == K_ATOMIC_LOAD:
+        # an atomic that fetches loads the old value as a load does: what wanted the loaded register
+        # wants the slot it came from (the fix of "bpf: Fix incorrect pruning due to atomic fetch
+        # precision tracking"; Linux 6.18.44 lacks it and prunes such programs unsoundly)
+        if d in wanted:
+            raise NotSupported("a wanted scalar used as a store's address")
+        load = 0 if insns[idx].spec.op == "atomic_cmpxchg" else s
+        if load in wanted:
+            wanted.discard(load)
+            if entry is not None and entry.stack is not None:
+                bt.set_slot(entry.stack[1], entry.stack[0])
     elif kind == K_STX or kind == K_ST:
         if d in wanted:
             raise NotSupported("a wanted scalar used as a store's address")

@@ -28,6 +28,7 @@ from .precision import Marks
 from .state import (
     ADD_CONST,
     NOT_INIT,
+    PTR_TO_STACK,
     SCALAR,
     STACK_INVALID,
     STACK_MISC,
@@ -200,7 +201,12 @@ def regsafe(old: Reg, cur: Reg, ids: IdMap, precise: bool = True) -> bool:
         return False
     if old.range > cur.range:
         return False
-    if not (range_within(old.b, cur.b) and T.contains(old.b.var_off, cur.b.var_off)):
+    if old.type == PTR_TO_STACK:
+        # regs_exact: a stack pointer covers only the same pointer (a narrower variable offset may leave
+        # a spill a wider one would have destroyed)
+        if old.b != cur.b:
+            return False
+    elif not (range_within(old.b, cur.b) and T.contains(old.b.var_off, cur.b.var_off)):
         return False
     return ids.same(old.id, cur.id) and ids.same(old.ref_obj_id, cur.ref_obj_id)
 
