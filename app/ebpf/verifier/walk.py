@@ -304,7 +304,8 @@ class Walker:
                 if (calls_callback or (may_goto and k.state.may_goto_depth != st.may_goto_depth)) and \
                         states_equal(k.state, st, self.live[idx], None, self.privileged, self.outer_live(st)):
                     return self.hit(k, st, idx, prev, loop=may_goto), st
-                if not calls_callback and k.state == st:
+                # states_maybe_looping (the current frame's registers) first, then the exact comparison
+                if not calls_callback and k.state.cur.regs == st.cur.regs and k.state == st:
                     raise Reject(f"infinite loop detected at insn {idx}", "EINVAL")
                 if not force and self.jmps_processed - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
                     add = False  # inside a loop the kernel keeps states less often
