@@ -344,8 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--map", action="append", default=[], metavar="TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES",
                    help="declare a map for raw bytecode (ld_imm64 map references use its position); repeatable")
     p.add_argument("--unpriv", action="store_true",
-                   help="check as for an unprivileged loader (partial: pointer leaks and uninitialised stack "
-                        "reads are refused, bounded loops are not allowed)")
+                   help="check as for a loader without CAP_BPF: socket filters and cgroup_skb only, at most 4096 "
+                        "instructions, no bounded loops, every scalar precise, no pointer leaks, no reads of "
+                        "uninitialised stack, stack pointers kept constant (partial: not every Spectre check)")
     p.add_argument("--log-level", type=int, choices=(1, 2),
                    help="print the log in the kernel's format: 2 the whole walk, 1 the walk of a rejected "
                         "program and only the statistics of an accepted one, as the kernel does")

@@ -250,3 +250,45 @@ def test_the_cycle_collector_is_paused_only_during_a_walk():
         verify(assemble("r0 = *(u8 *)(r9 + 0)\nexit"), "socket_filter")  # a rejection raises inside the walk
     finally:
         assert gc.isenabled()
+
+
+@pytest.mark.parametrize("source, message", [
+    ("r0 = *(u64 *)(r10 - 8)\nexit", "invalid read from stack R10 off=-8 size=8"),  # below the allocated stack
+    ("r1 = 1\n*(u32 *)(r10 - 4) = r1\nr0 = *(u64 *)(r10 - 8)\nexit", "invalid read from stack off -8+0 size 8"),
+    ("r1 = 1\n*(u64 *)(r10 - 8) = r1\nr0 = *(u64 *)(r10 - 8)\nexit", None),
+])
+def test_unprivileged_loaders_may_not_read_uninitialised_stack(source, message):
+    """check_stack_slot_within_bounds and check_stack_read_fixed_off without allow_uninit_stack; root may."""
+    result = verify(assemble(source), "socket_filter", privileged=False)
+    assert (result.error.message if result.error else None) == message
+    assert verify(assemble(source), "socket_filter").accepted
+
+
+def test_unprivileged_loaders_load_only_socket_filters_and_cgroup_skb_of_at_most_4096_instructions():
+    xdp = verify(assemble("r0 = 0\nexit"), "xdp", privileged=False)
+    assert not xdp.accepted and xdp.error.errno == "EPERM" and xdp.error.insn_idx == -1
+    assert verify(assemble("r0 = 1\nexit"), "cgroup_skb", privileged=False).accepted
+    long = assemble("r0 = 0\n" * 4096 + "exit")
+    big = verify(long, "socket_filter", privileged=False)
+    assert not big.accepted and big.error.errno == "E2BIG" and "4,096" in big.error.message
+    assert verify(long, "socket_filter").accepted
+
+
+def test_without_cap_bpf_at_most_64_states_are_kept_per_instruction():
+    """is_state_visited: "if (!env->bpf_capable && states_cnt > BPF_COMPLEXITY_LIMIT_STATES) return 0"."""
+    from app.ebpf.verifier.precision import Marks
+    from app.ebpf.verifier.prune import Kept
+    from app.ebpf.verifier.state import VerifierState, const, initial_frame
+    from app.ebpf.verifier.walk import Walker
+
+    program = assemble("r0 = 0\nif r0 > 1 goto +0\nexit")
+    for privileged, kept_after in ((False, 65), (True, 66)):
+        walker = Walker(program, "socket_filter", privileged)
+        walker.jmps_processed, walker.processed = 10, 100  # past the heuristics for keeping a state
+        others = [Kept(VerifierState((initial_frame().with_reg(0, const(n)),)), 0, cleaned=True,  # no liveness
+                       marks=Marks(everything=True))  # r0 precise: no kept state covers r0 = 1000
+                  for n in range(65)]
+        walker.kept[(1, -1)] = list(others)
+        state = VerifierState((initial_frame().with_reg(0, const(1000)),))
+        covering, _ = walker.visited(1, state, 0)
+        assert covering is None and len(walker.kept[(1, -1)]) == kept_after

@@ -55,6 +55,13 @@ def verify(program: Program, prog_type: str, *, privileged: bool = True,
     if not insns:
         return _rejected(0, "the program has no instructions (BPF_PROG_LOAD refuses it with E2BIG)", "E2BIG", 0,
                          (), False)
+    if not privileged:  # bpf_prog_load, before the verifier runs
+        if prog_type not in UNPRIVILEGED_TYPES:
+            return _rejected(-1, f"an unprivileged loader may load only {' and '.join(UNPRIVILEGED_TYPES)} programs "
+                                 f"(BPF_PROG_LOAD refuses a {prog_type} program with EPERM)", "EPERM", 0, (), False)
+        if len(insns) > BPF_MAXINSNS:
+            return _rejected(-1, f"the program has {len(insns):,} instructions; an unprivileged loader may load at "
+                                 f"most {BPF_MAXINSNS:,} (BPF_PROG_LOAD refuses it with E2BIG)", "E2BIG", 0, (), False)
     # resolve_pseudo_ldimm64 makes one pass: the first bad instruction, whichever its fault, is reported
     first = min((p for p in (check_insntable(insns), check_map_refs(insns, len(program.maps))) if p),
                 key=lambda p: p.pc, default=None)
@@ -80,6 +87,10 @@ def verify(program: Program, prog_type: str, *, privileged: bool = True,
         return _rejected(-1, problem, "EACCES", walker.processed, tuple(walker.events), walker.truncated, stats)
     log = stats.line(COMPLEXITY_LIMIT) + "\n"
     return VerifierResult("accept", None, stats, log, tuple(walker.events), walker.truncated)
+
+
+UNPRIVILEGED_TYPES = ("socket_filter", "cgroup_skb")  # bpf_prog_load without CAP_BPF (or CAP_SYS_ADMIN)
+BPF_MAXINSNS = 4096  # bpf_prog_load's limit on instructions without CAP_BPF
 
 
 @contextmanager

@@ -156,6 +156,30 @@ ENTRIES: tuple[Entry, ...] = (
         lesson="program-structure",
     ),
     Entry(
+        key="unprivileged-prog-type",
+        pattern=re.compile(r"an unprivileged loader may load only .* programs \(BPF_PROG_LOAD refuses a "
+                           r"(?P<type>\w+) program with EPERM\)"),
+        title="A program type unprivileged users may not load",
+        check="",
+        meaning="Without CAP_BPF (or CAP_SYS_ADMIN), BPF_PROG_LOAD accepts only socket filters and cgroup_skb "
+                "programs, and refuses every other type with EPERM before the verifier runs (bpf_prog_load in "
+                "kernel/bpf/syscall.c). The kernel logs nothing; this text is the playground's.",
+        fix="Load it as root (or with CAP_BPF and the capabilities its helpers need), or write it as a socket "
+            "filter.",
+        lesson="program-structure",
+    ),
+    Entry(
+        key="unprivileged-too-many-insns",
+        pattern=re.compile(r"the program has [\d,]+ instructions; an unprivileged loader may load at most [\d,]+.*"),
+        title="A program too long for an unprivileged loader",
+        check="",
+        meaning="Without CAP_BPF, BPF_PROG_LOAD refuses a program of more than 4,096 instructions (BPF_MAXINSNS) "
+                "with E2BIG before the verifier runs; with it, the limit is 1,000,000 "
+                "(bpf_prog_load in kernel/bpf/syscall.c). The kernel logs nothing; this text is the playground's.",
+        fix="Shorten the program (loops instead of unrolled code, subprograms), or load it with CAP_BPF.",
+        lesson="program-structure",
+    ),
+    Entry(
         key="unknown-opcode",
         pattern=re.compile(r"unknown opcode (?P<opcode>[0-9a-f]+)"),
         title="An opcode the kernel does not know",
@@ -397,6 +421,20 @@ ENTRIES: tuple[Entry, ...] = (
                 "usual way this happens earlier (cannot return stack pointer to the caller).",
         fix="Let the caller own the buffer and pass the callee a pointer to it.",
         lesson="calls",
+    ),
+    Entry(
+        key="stack-uninit-load",
+        pattern=re.compile(r"invalid read from stack off (?P<off>-?\d+)\+(?P<byte>\d+) size (?P<size>\d+)"),
+        title="Loading stack bytes never written, without privileges",
+        check="check_stack_read_fixed_off",
+        meaning="Root may read stack bytes it never wrote (they hold whatever an earlier program left). An "
+                "unprivileged program may not: every byte a load reads must have been written on this path, "
+                "so that no kernel data leaks through the stack. The message gives the access's offset and the "
+                "first bad byte counted from it.",
+        fix="Store into the slot before reading it on every path (zero it at the start of the program).",
+        example="r1 = 0\n*(u64 *)(r10 - 8) = r1\nr0 = *(u64 *)(r10 - 8)",
+        lesson="stack",
+        detail="Byte {byte} of the {size}-byte load at fp{off} was never written.",
     ),
     Entry(
         key="stack-uninit-read",

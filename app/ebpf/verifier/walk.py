@@ -91,7 +91,8 @@ MAX_CALL_FRAMES = 8
 MAX_EVENTS = 200_000
 EVICT_AFTER = 3  # is_state_visited: a kept state that misses more than hit_cnt * 3 + 3 times is dropped
 TRACE_RECORDS = 100_000  # precision log records kept per walk (the first ones: a long walk's log is cut anyway)
-HIST_FORCE_CHECKPOINT = 40  # is_state_visited: a longer history since the last kept state forces a new one
+HIST_FORCE_CHECKPOINT = 40
+COMPLEXITY_LIMIT_STATES = 64  # BPF_COMPLEXITY_LIMIT_STATES: kept states per instruction for !bpf_capable  # is_state_visited: a longer history since the last kept state forces a new one
 
 
 class Reject(Exception):
@@ -326,6 +327,8 @@ class Walker:
                 del kept[i]
                 if id(k) not in on_path:
                     self.live_states -= 1
+        if add and not self.privileged and compared > COMPLEXITY_LIMIT_STATES:
+            add = False  # without CAP_BPF, at most 64 states are kept per instruction
         if add:
             # the visit of idx is the next event
             k = Kept(st, len(self.pending), len(self.events), insn_idx=idx, last_insn_idx=prev)
@@ -858,6 +861,8 @@ class Walker:
             what = " write to" if write else " read from"
             raise Reject(f"invalid{what} stack R{regno} off={off + reg.off} size={size}")
         slot = (-base - 1) // 8
+        if not write and not self.privileged:
+            self.check_uninit_read(regno, frame, base, off + reg.off, size)
         if not write:
             self.stack_live.mark_read(st, frame_i, self.cur_idx, 1 << slot)  # check_stack_read_fixed_off
             value, restored = self.stack_fill(frame, base, slot, size)
@@ -908,6 +913,18 @@ class Walker:
         frames = list(st.frames)
         frames[frame_i] = new
         return replace(st, frames=tuple(frames))
+
+    @staticmethod
+    def check_uninit_read(regno: int, frame: Frame, base: int, shown_off: int, size: int) -> None:
+        """Without ``allow_uninit_stack`` (unprivileged loaders): a read below the stack the function has
+        allocated is out of bounds (``check_stack_slot_within_bounds``), and a read of a byte never written
+        is refused (``check_stack_read_fixed_off``)."""
+        allocated = -(-len(frame.stack) // 8) * 8
+        if base < -allocated:
+            raise Reject(f"invalid read from stack R{regno} off={shown_off} size={size}")
+        for i in range(size):
+            if frame.byte(base + i) == STACK_INVALID:
+                raise Reject(f"invalid read from stack off {base}+{i} size {size}")
 
     @staticmethod
     def stack_fill(frame: Frame, base: int, slot: int, size: int) -> tuple[Reg, bool]:
