@@ -292,3 +292,12 @@ def test_without_cap_bpf_at_most_64_states_are_kept_per_instruction():
         state = VerifierState((initial_frame().with_reg(0, const(1000)),))
         covering, _ = walker.visited(1, state, 0)
         assert covering is None and len(walker.kept[(1, -1)]) == kept_after
+
+
+def test_a_return_value_outside_the_range_names_only_the_bounds_it_has():
+    """verbose_invalid_scalar prints smin or smax only when it is not the type's limit."""
+    program = assemble("call bpf_get_prandom_u32\nif r0 s< 5 goto +1\nexit\nr0 = 0\nexit")
+    message = "At program exit the register R0 has smin=5 should have been in [0, 1]"
+    assert verify(program, "cgroup_skb").error.message == message
+    if bpf_available():
+        assert verify_in_kernel(program.to_bytes(), "cgroup_skb").first_error == message

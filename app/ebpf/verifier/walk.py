@@ -1124,11 +1124,9 @@ class Walker:
         b = r0.b
         if b.smin >= lo and b.smax <= hi:
             return
-        if b.smin == B.S64_MIN and b.smax == B.S64_MAX and T.is_unknown(b.var_off):
-            has = "unknown scalar value"
-        else:
-            has = f"smin={b.smin} smax={b.smax}"
-        raise Reject(f"At program exit the register R0 has {has} should have been in [{lo}, {hi}]", "EINVAL")
+        # verbose_invalid_scalar: each bound named only when it is not the type's limit
+        raise Reject(f"At program exit the register R0 has {CB.scalar_has(b)} should have been in [{lo}, {hi}]",
+                     "EINVAL")
 
     def local_call(self, idx: int, insn: Insn, st: VerifierState):
         if len(st.frames) >= MAX_CALL_FRAMES:
