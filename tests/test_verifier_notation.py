@@ -135,3 +135,114 @@ def test_precision_lines_match_the_kernels_level_2_log(source):
         return [line.rstrip() for line in lines if line.startswith("mark_precise:") or " propagating " in line]
 
     assert marks(ours) and marks(kernel) == marks(ours)
+
+
+# --- the whole level-2 log -------------------------------------------------------------------------------
+
+def _corpus_case(name: str):
+    from tests.verifier_corpus import load_cases
+
+    return next(c for c in load_cases(require_expectations=False) if c.name == name)
+
+
+def _our_log(name: str) -> list[str]:
+    case = _corpus_case(name)
+    program = case.program()
+    return log_lines(program, verify(program, case.prog_type))[0]
+
+
+def test_a_call_and_its_return_print_as_the_kernel_prints_them():
+    """func#, the live registers, ``caller:``/``callee:`` (setup_func_call), the callee's scratched registers
+    under the callee's first index, ``returning from callee:``/``to caller at 2:`` (prepare_func_exit), a blank
+    line and ``from 5 to 2:`` (do_check's do_print_state): Linux 6.18's level-2 log for this program."""
+    assert _our_log("call_simple_subprog") == [
+        "func#0 @0",
+        "func#1 @3",
+        "Live regs before insn:",
+        "      0: ..2345.... (b7) r1 = 1",
+        "      1: .12345.... (85) call pc+1",
+        "      2: 0......... (95) exit",
+        "      3: .1........ (bf) r0 = r1",
+        "      4: 0......... (07) r0 += 1",
+        "      5: 0......... (95) exit",
+        "0: R1=ctx() R10=fp0",
+        "0: (b7) r1 = 1                        ; R1=1",
+        "1: (85) call pc+1",
+        "caller:",
+        " R10=fp0",
+        "callee:",
+        " frame1: R1=1 R10=fp0",
+        "3: frame1: R1=1 R10=fp0",
+        "3: (bf) r0 = r1                       ; frame1: R0=1 R1=1",
+        "4: (07) r0 += 1                       ; frame1: R0=2",
+        "5: (95) exit",
+        "returning from callee:",
+        " frame1: R0=2 R1=1 R10=fp0",
+        "to caller at 2:",
+        " R0=2 R10=fp0",
+        "",
+        "from 5 to 2: R0=2 R10=fp0",
+        "2: (95) exit",
+        "processed 6 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0",
+    ]
+
+
+def test_a_resumed_branch_prints_its_state_twice_after_a_blank_line():
+    """process_bpf_exit scratches every register, so after ``\\nfrom 1 to 3: ...`` print_insn_state prints the
+    state again under the instruction's index (Linux 6.18's lines for this program)."""
+    lines = _our_log("alu_r0_written_on_one_path_only")
+    state = "R1=ctx() R2=scalar(smin=umin=umin32=11,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R10=fp0"
+    start = lines.index("3: (95) exit")
+    stats = "processed 5 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0"
+    assert lines[start:] == ["3: (95) exit", "", f"from 1 to 3: {state}", f"3: {state}", "3: (95) exit",
+                             "R0 !read_ok", stats]
+
+
+def test_the_state_after_a_void_helper_is_an_empty_line_end():
+    """bpf_ringbuf_submit leaves R0 to R5 scratched but uninitialised: print_insn_state pads to the column and
+    prints ``;`` and nothing after it (Linux 6.18)."""
+    assert "10: (85) call bpf_ringbuf_submit#132          ;" in _our_log("rb_reserve_submit")
+
+
+def test_ld_abs_reads_every_register_and_scratches_r6():
+    """compute_insn_live_regs keeps its defaults for BPF_LD_ABS (every register read); check_ld_abs reads R6
+    and writes R0 (Linux 6.18's lines)."""
+    lines = _our_log("pkt_ld_abs_in_sched_cls")
+    assert "      1: 0123456789 (28) r0 = *(u16 *)skb[12]" in lines
+    assert "1: (28) r0 = *(u16 *)skb[12]          ; R0=scalar() R6=ctx()" in lines
+
+
+def test_a_loop_prints_its_scc_entry_backedges_and_exit():
+    """maybe_enter_scc, add_scc_backedge and maybe_exit_scc print ``SCC enter (1)`` and so on, and the SCC of
+    each instruction in the live-register dump (Linux 6.18's lines for this program)."""
+    lines = _our_log("may_goto_unknown_exit")
+    assert "  1   3: 0.....6... (e5) may_goto pc+4" in lines
+    assert [line for line in lines if line.startswith("SCC ")] == [
+        "SCC enter (1)", "SCC backedge (1)", "SCC exit (1)"]
+    assert lines[lines.index("SCC enter (1)") - 1:lines.index("SCC enter (1)") + 3] == [
+        "2: (b7) r0 = 0", "SCC enter (1)", "3: R0=0", "3: (e5) may_goto pc+4"]
+
+
+def test_too_many_pending_jumps_are_reported_at_the_jump():
+    """push_stack fails while may_goto is processed: the error follows its line, with no state after it."""
+    program = assemble("r0 = 0\nloop:\nr0 += 1\nmay_goto loop\nexit")
+    result = verify(program, "socket_filter")
+    lines = log_lines(program, result)[0]
+    assert result.error.insn_idx == 2
+    assert lines[-3:-1] == ["2: (e5) may_goto pc-2", "The sequence of 8193 jumps is too complex."]
+
+
+WHOLE_LOG_CASES = ["call_simple_subprog", "call_subprog_pruned_branches", "call_combined_stack_too_large",
+                   "alu_r0_written_on_one_path_only", "prune_dead_register_after_join", "may_goto_unknown_exit",
+                   "pkt_ld_abs_in_sched_cls", "ptr_bswap", "cfg_unreachable_after_exit",
+                   "call_invalid_destination"]
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(not bpf_available(), reason="needs the bpf() system call")
+@pytest.mark.parametrize("name", WHOLE_LOG_CASES)
+def test_the_whole_log_matches_the_kernels(name):
+    case = _corpus_case(name)
+    program = case.program()
+    kernel = verify_in_kernel(program.to_bytes(), case.prog_type, log_level=2).log.rstrip("\n").split("\n")
+    assert _our_log(name) == kernel

@@ -25,7 +25,7 @@ backedge. Backedges count in ``peak_states`` until their SCC is left.
 The stack slot the kernel reserves for the loop counter (``do_misc_fixups``: 16 bytes on x86-64, which has timed
 ``may_goto``, below the deepest byte used) is added after verification: it shows in the log's ``stack depth`` line
 (528 for a program using 512 bytes), is never refused, and is not modelled here. The level-2 log lines ``SCC
-enter (1)``, ``SCC backedge (1)`` and ``SCC exit (1)`` are not reproduced.
+enter (1)``, ``SCC backedge (1)`` and ``SCC exit (1)`` go to ``Sccs.log``.
 """
 from __future__ import annotations
 
@@ -111,8 +111,9 @@ class Visit:
 class Sccs:
     """The walk's SCC bookkeeping: the SCC of each instruction and a ``Visit`` per call chain."""
 
-    def __init__(self, insns: tuple[Insn, ...]):
+    def __init__(self, insns: tuple[Insn, ...], log: list[str] | None = None):
         self.of = compute_scc(insns)
+        self.log = log  # where the level-2 lines go ("SCC enter (1)"), if anywhere
         self.visits: dict[tuple, Visit] = {}
         self.num_backedges = 0
 
@@ -140,6 +141,20 @@ class Sccs:
         visit = self.visits.setdefault(chain, Visit())
         if visit.entry is None:
             visit.entry = kept
+            self.print("enter", chain)
+
+    def print(self, what: str, chain: tuple) -> None:
+        """``SCC enter (1)``: what ``maybe_enter_scc``, ``add_scc_backedge`` and ``maybe_exit_scc`` print at level 2,
+        the call chain as ``format_callchain`` writes it (the call sites up to the first 0, then the SCC)."""
+        if self.log is None:
+            return
+        *sites, scc = chain
+        shown = []
+        for site in sites:
+            if not site:
+                break
+            shown.append(f"{site},")
+        self.log.append(f"SCC {what} ({''.join(shown)}{scc})")
 
     def incomplete(self, kept) -> bool:
         """``incomplete_read_marks``: the kept state's SCC visit holds backedges not yet propagated."""
@@ -152,6 +167,7 @@ class Sccs:
         if visit is None:  # the kernel's verifier_bug: a loop hit outside any SCC
             return
         visit.backedges.insert(0, Backedge(st, idx, equal))  # the kernel's list is newest first
+        self.print("backedge", self.callchain(equal.state, equal.insn_idx))
         self.num_backedges += 1
 
     def exit(self, kept, propagate) -> None:
@@ -160,6 +176,7 @@ class Sccs:
         visit = self._visit(kept)
         if visit is None or visit.entry is not kept:
             return
+        self.print("exit", self.callchain(kept.state, kept.insn_idx))
         visit.entry = None
         backedges, visit.backedges = visit.backedges, []
         self.num_backedges -= len(backedges)

@@ -51,6 +51,8 @@ def uses_defs(insn: Insn) -> tuple[frozenset[int], frozenset[int]]:
     d, s, op, cls = insn.dst, insn.src, spec.op, spec.cls
     x = spec.source == isa.Source.X
     if cls in (isa.Class.ALU, isa.Class.ALU64):
+        if op in ("le", "be", "bswap"):  # BPF_END: its source bit picks the byte order, not a register
+            return frozenset({d}), frozenset({d})
         if op in ("mov", "movsx"):
             return frozenset({s} if x else ()), frozenset({d})
         return frozenset({d, s} if x else {d}), frozenset({d})
@@ -66,8 +68,8 @@ def uses_defs(insn: Insn) -> tuple[frozenset[int], frozenset[int]]:
         return frozenset({d, s}), frozenset()
     if op == "ld_imm64":
         return frozenset(), frozenset({d})
-    if op in ("ld_abs", "ld_ind"):
-        return frozenset({6, s} if op == "ld_ind" else {6}), frozenset(range(6))
+    if op in ("ld_abs", "ld_ind"):  # compute_insn_live_regs keeps its defaults: every register read, none written
+        return frozenset(range(10)), frozenset()
     if op == "exit":
         return frozenset({0}), frozenset()
     if op == "call":

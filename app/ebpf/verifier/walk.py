@@ -189,7 +189,7 @@ class Walker:
         self.max_pending = 0
         self.prune_points = prune_points(self.insns)
         self.live = live_registers(self.insns)
-        self.live_log: list[str] = []  # what the stack liveness analysis printed, moved into the next event
+        self.live_log: list[str] = []  # what the stack liveness analysis and SCCs printed, moved into the next event
         self.stack_live = StackLiveness(self.insns, subprog_starts(self.insns), log=self.live_log)
         # kept states by (instruction, call site of the innermost frame): the kernel's explored_state() list for
         # the pair, where states of the same instruction in another function instance are neither compared nor missed
@@ -217,7 +217,7 @@ class Walker:
         self.insn_stack: tuple[int, int] | None = None  # the (frame, slot) this instruction spilled or filled
         self.jmp_point = False  # the current visit reached a jump target (its history record is made)
         self.prev = -1  # the instruction the current visit came from
-        self.sccs = L.Sccs(self.insns)  # loops.py
+        self.sccs = L.Sccs(self.insns, log=self.live_log)  # loops.py; its log lines go with the liveness ones
         self.may_goto_points = frozenset(pc for pc, insn in enumerate(self.insns) if L.is_may_goto(insn))
         self.cb = CB.Callbacks(CB.cfg_points(self.insns))  # bpf_loop and bpf_for_each_map_elem (callbacks.py)
         self.prune_points |= self.cb.points.prune
@@ -252,13 +252,14 @@ class Walker:
                 self.event(idx, "reject", detail=r.message, frame=len(state.frames) - 1, state=state)
                 return idx, r
             if result is None:  # this path ended at an exit of the main program
-                self.stack_live.update(state)  # process_bpf_exit: bpf_update_live_stack before pop_stack
+                # process_bpf_exit: update_branch_counts (SCCs left), bpf_update_live_stack, then pop_stack
+                self.leave(self.pending_ancestors.pop() if self.pending else 0)
+                self.stack_live.update(state)
                 self.take_live_log()
                 if not self.pending:
                     self.event(idx, "accept", state=state)
                     return -1, None
                 idx, state, prev = self.pending.pop()
-                self.leave(self.pending_ancestors.pop())
                 self.event(idx, "pop_branch", detail=f"{len(self.pending)} more pending",
                            frame=len(state.frames) - 1, state=state)
                 continue
@@ -267,9 +268,10 @@ class Walker:
             if pushed is not None:
                 if len(self.pending) >= JMP_SEQ_LIMIT:
                     message = f"The sequence of {len(self.pending) + 1} jumps is too complex."
-                    self.event(idx, "reject", detail=message, frame=len(state.frames) - 1, state=state)
-                    # push_stack fails; check_cond_jmp_op answers EFAULT for a conditional jump, ENOMEM for may_goto
-                    return idx, Reject(message, "ENOMEM" if pushed_from in self.may_goto_points else "EFAULT")
+                    # push_stack fails at the jump; check_cond_jmp_op answers EFAULT for a conditional jump, ENOMEM
+                    # for may_goto
+                    self.event(pushed_from, "reject", detail=message, frame=len(state.frames) - 1, state=state)
+                    return pushed_from, Reject(message, "ENOMEM" if pushed_from in self.may_goto_points else "EFAULT")
                 self.pending.append((*pushed, pushed_from))
                 self.pending_ancestors.append(len(self.ancestors))
                 self.max_pending = max(self.max_pending, len(self.pending))
@@ -342,6 +344,7 @@ class Walker:
             self.live_states += 1
             self.peak_states = max(self.peak_states, self.live_states + self.sccs.num_backedges)
             self.sccs.enter(k)
+            self.take_live_log()  # "SCC enter", printed before the instruction
             st = replace(st, parent=k, first_insn_idx=idx, hist=None, hist_len=0)
         return None, st
 
@@ -359,6 +362,7 @@ class Walker:
                 self.marks.extend(P.mark_chain(self.insns, here, idx, bt, self.bt_table, trace))
         if loop:
             self.sccs.add_backedge(k, here, idx)
+            self.take_live_log()
             self.peak_states = max(self.peak_states, self.live_states + self.sccs.num_backedges)
         return k
 

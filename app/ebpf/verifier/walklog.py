@@ -1,11 +1,14 @@
 """The verifier's walk as the kernel's level-2 log prints it (``BPF_LOG_LEVEL2``, Linux 6.18).
 
-``log_lines`` rebuilds the log from the walk's events and the states they keep: after each instruction,
-``print_insn_state`` with the registers and stack slots it touched, aligned as ``vlog_alignment`` does
-(``5: (2d) if r4 > r3 goto pc+3          ; R3=pkt_end() R4=pkt(off=14,r=14)``); ``from 5 to 9: <state>``
-when a pending branch is resumed; ``9: safe`` (or ``from 7 to 9: safe``) when a path is pruned; the error
-and the statistics. What the kernel prints about precision tracking (``mark_precise: ...``) and liveness is
-not reproduced, and the kernel prints map addresses where we print ``map_fd(0)``.
+``log_lines`` rebuilds the whole log from the walk's events and the states they keep: ``func#N @START`` and the
+live registers of each instruction (``preamble``); after each instruction, ``print_insn_state`` with the
+registers and stack slots it touched, aligned as ``vlog_alignment`` does (``5: (2d) if r4 > r3 goto pc+3
+; R3=pkt_end() R4=pkt(off=14,r=14)``), or on a line of its own when something came between; the frames at a call
+and a return (``caller:``, ``returning from callee:``); ``\nfrom 5 to 9: <state>`` when a pending branch is
+resumed or a function returns; ``9: safe`` (or ``from 7 to 9: safe``) when a path is pruned; what precision
+tracking, the stack liveness analysis and the SCC bookkeeping printed (records on the events); the error and
+the statistics. ``_Printer`` follows ``do_check``'s printing step by step. The kernel prints map addresses
+where we print ``map_fd(0)``.
 """
 from __future__ import annotations
 
@@ -16,12 +19,16 @@ from app.ebpf.asm import disassemble
 from app.ebpf.program import Program
 
 from .. import isa
+from ..loadcheck import subprog_starts
 from .bounds import s64
+from .callbacks import is_sync_callback_call
+from .loops import compute_scc
 from .notation import SLOT, frame_str, slot_str
+from .prune import live_registers
 from .result import VerifierResult
 from .state import MAX_BPF_STACK as MAX_STACK
-from .state import PTR_TO_STACK, VerifierState
-from .walk import Event
+from .state import PTR_TO_CTX, PTR_TO_STACK, Frame, VerifierState, initial_frame, ptr
+from .walk import COMPLEXITY_LIMIT, Event
 
 
 def _insn_texts(program: Program) -> dict[int, str]:
@@ -51,56 +58,210 @@ def log_lines(program: Program, result: VerifierResult, index: int = 0) -> tuple
 def log_with_positions(program: Program, result: VerifierResult) -> tuple[list[str], list[int]]:
     """``log_lines`` for every event at once: the lines, and for each event the line it printed (or the
     line before, for events the kernel prints nothing for)."""
-    texts = _insn_texts(program)
-    maps = program.maps
-    lines = ["0: R1=ctx() R10=fp0"]
+    lines = preamble(program, result)
+    if result.verdict == "reject" and not result.walk:  # refused before the walk: the error and the statistics
+        return lines + [result.error.message, result.stats.line(COMPLEXITY_LIMIT)], []
+    printer = _Printer(program, lines + ["0: R1=ctx() R10=fp0"])
     line_of = []
-    pushes: list[int] = []
-    previous: VerifierState | None = None
-    after_pop = None
     for e in result.walk:
-        marks = [_precision_line(r, texts, maps) for r in e.precise_log]
-        if e.kind == "visit":
-            head = f"{e.insn_idx}: {texts.get(e.insn_idx, '')}"
-            touched = _touched(program, e, previous)
-            tail = frame_str(e.state.cur, maps, [r for r, _ in e.state.refs], *touched) if e.state else ""
-            if not set(tail.split()) - {f"frame{e.state.cur.frameno}:", "cb"}:
-                tail = ""  # nothing scratched (an exit back to a caller's frame)
-            if marks:  # print_insn_state: the state goes on a line of its own after what came between
-                lines += [head, *marks] + ([f"{e.insn_idx}: {tail}"] if tail else [])
-            else:
-                lines.append(head if not tail else f"{head.ljust(_semicolon_column(len(head)))}; {tail}")
-            previous, after_pop = e.state, None
-        elif e.kind == "push_branch":
-            pushes.append(e.other)
-        elif e.kind == "pop_branch":
-            source = pushes.pop() if pushes else -1
-            full = frame_str(e.state.cur, maps, [r for r, _ in e.state.refs]) if e.state else ""
-            after_pop = f"from {source} to {e.insn_idx}:"
-            lines += marks  # the path before ended: the liveness update at its end comes first
-            lines.append(f"{after_pop} {full}")
-            previous = e.state
-        elif e.kind == "prune":  # what propagate_precision prints comes before the verdict
-            if after_pop is not None and lines[-1].startswith(after_pop):
-                lines[-1:] = [*marks, f"{after_pop} safe"]
-            else:
-                lines += [*marks, f"{e.insn_idx}: safe"]
-            after_pop = None
-        elif e.kind == "exit":
-            lines.append(f"{e.insn_idx}: {texts.get(e.insn_idx, '(95) exit')}")
-            lines += marks
-            after_pop = None
-        elif e.kind == "reject":
-            lines.append(f"{e.insn_idx}: {texts.get(e.insn_idx, '')}")
-            lines += marks
-            lines.append(e.detail)
-        elif e.kind == "accept":
-            lines += marks
-            lines.append(result.log.strip().splitlines()[-1] if result.log.strip() else "")
-        line_of.append(len(lines) - 1)
-    if result.verdict == "reject" and result.log.strip():
-        lines.append(result.log.strip().splitlines()[-1])
+        printer.event(e)
+        line_of.append(len(printer.lines) - 1)
+    lines = printer.lines
+    ending = result.log.strip().splitlines()
+    if result.walk and result.walk[-1].kind == "reject":
+        lines += ending[-1:]  # the error is printed: the statistics (or the error again, for no verdict)
+    else:
+        lines += ending  # the statistics, after an error found once the walk was over (the combined stack)
     return lines, line_of
+
+
+def preamble(program: Program, result: VerifierResult) -> list[str]:
+    """What the kernel prints before the walk at level 2: ``func#N @START`` for each subprogram
+    (``add_subprog_and_kfunc``; none when a call names no instruction), then, once the control-flow checks
+    passed, each instruction's live registers and SCC (``compute_live_registers``)."""
+    if result.verdict == "reject" and not result.walk and result.error.message == "call to invalid destination":
+        return []
+    insns = program.insns
+    lines = [f"func#{i} @{start}" for i, start in enumerate(subprog_starts(insns))]
+    if result.verdict == "reject" and not result.walk:
+        return lines
+    return lines + live_regs_lines(insns, _insn_texts(program))
+
+
+def live_regs_lines(insns, texts: dict[int, str]) -> list[str]:
+    """``compute_live_registers``' dump: "Live regs before insn:", then per instruction its SCC (``%3d `` or four
+    spaces), ``%3d: ``, r0 to r9 live before it (the digit, or ``.``) and the instruction (``verbose_insn``); the
+    second half of an ``ld_imm64`` has no line."""
+    live, scc = live_registers(insns), compute_scc(insns)
+    lines = ["Live regs before insn:"]
+    for pc, text in sorted(texts.items()):
+        mask = "".join(str(r) if r in live[pc] else "." for r in range(10))
+        lines.append(f"{f'{scc[pc]:3d} ' if scc[pc] else '    '}{pc:3d}: {mask} {text}")
+    return lines
+
+
+class _Printer:
+    """``do_check``'s printing, event by event (``kernel/bpf/verifier.c``, Linux 6.18). The state an instruction
+    scratched is printed by ``print_insn_state`` when the next instruction is about to be printed, joined to the
+    instruction's line with ``;`` when nothing came between, else on a line of its own under the index of the
+    instruction about to be printed; a conditional jump prints it at once (``check_cond_jmp_op``), and a path
+    that is pruned next never prints it. A resumed branch and a return from a function print ``\nfrom %d to
+    %d:`` and the whole state first (``do_print_state``); a resumed branch has every register scratched
+    (``process_bpf_exit``: ``mark_verifier_state_scratched``), so its state is printed again under the
+    instruction's index."""
+
+    def __init__(self, program: Program, lines: list[str]) -> None:
+        self.program = program
+        self.texts = _insn_texts(program)
+        self.maps = program.maps
+        self.lines = lines
+        self.pushes: list[int] = []
+        self.previous: VerifierState | None = initial_state()
+        self.scratched: tuple[str, int] | None = None  # a state to print, and the line it may join (or -1)
+        self.from_line: tuple[int, str] | None = None  # do_print_state: where from, the whole state
+        self.jump_state: tuple[int, str] | None = None  # a conditional jump's last line before its state
+
+    def full(self, state: VerifierState, frame: int | None = None) -> str:
+        """``print_verifier_state(..., print_all=true)`` of the current frame (or ``frame``)."""
+        f = state.cur if frame is None else state.frames[frame]
+        return frame_str(f, self.maps, [r for r, _ in state.refs])
+
+    def event(self, e: Event) -> None:
+        marks = [_precision_line(r, self.texts, self.maps) for r in e.precise_log]
+        kind = e.kind
+        if kind == "push_branch":
+            self.pushes.append(e.other)
+            return
+        if kind == "pop_branch":  # the path before ended: the liveness update at its end comes first
+            self.lines += marks
+            source = self.pushes.pop() if self.pushes else -1
+            full = self.full(e.state) if e.state else ""
+            self.from_line = (source, full)
+            self.scratched = (full, -1)
+            self.previous = e.state
+            return
+        if kind == "prune":  # what propagate_precision prints comes before the verdict
+            self.lines += marks
+            if self.from_line is not None:
+                self.lines += ["", f"from {self.from_line[0]} to {e.insn_idx}: safe"]
+            else:
+                self.lines.append(f"{e.insn_idx}: safe")
+            self.from_line = self.scratched = None
+            return
+        if kind == "accept":  # the statistics (and a check made after the walk) follow
+            self.lines += marks
+            return
+        # is_state_visited prints "SCC enter" before the instruction's state and line
+        entered = 0
+        while entered < len(marks) and marks[entered].startswith("SCC enter "):
+            entered += 1
+        self.lines += marks[:entered]
+        marks = marks[entered:]
+        if kind == "reject" and _JUMPS_TOO_COMPLEX.match(e.detail):
+            # push_stack failed at the jump just printed, before check_cond_jmp_op printed its state
+            if self.jump_state is not None:
+                at, text = self.jump_state
+                self.lines[at:] = [text]
+            self.lines += [*marks, e.detail]
+            return
+        self.begin(e.insn_idx)
+        head = f"{e.insn_idx}: {self.texts.get(e.insn_idx, '(95) exit' if kind == 'exit' else '')}"
+        self.lines.append(head)
+        if kind == "exit":
+            self.lines += marks
+        elif kind == "reject":
+            self.lines += marks
+            self.lines += [e.detail, *_error_follow_up(self.program, e)]
+        else:
+            self.visit(e, head, marks)
+
+    def begin(self, idx: int) -> None:
+        """The top of ``do_check``'s loop for instruction ``idx``: the resumed path's state, then what the
+        previous instruction scratched."""
+        if self.from_line is not None:
+            source, full = self.from_line
+            self.lines += ["", f"from {source} to {idx}: {full}"]
+            self.from_line = None
+        if self.scratched is not None:
+            self.print_insn_state(*self.scratched, idx)
+            self.scratched = None
+
+    def print_insn_state(self, tail: str, join: int, idx: int) -> None:
+        """``print_insn_state``: after the instruction's line when it is the last line, else as ``idx: ...``."""
+        tail = f" {tail}" if tail else ""  # every register scratched may be uninitialised (a void helper's R0)
+        if join == len(self.lines) - 1:
+            head = self.lines[join]
+            self.lines[join] = f"{head.ljust(_semicolon_column(len(head)))};{tail}"
+        else:
+            self.lines.append(f"{idx}:{tail}")
+
+    def visit(self, e: Event, head: str, marks: list[str]) -> None:
+        previous, self.previous = self.previous, e.state
+        self.jump_state = None
+        self.lines += marks
+        if e.state is None:
+            return
+        insn = self.program.insns[e.insn_idx]
+        spec = insn.spec
+        if len(e.state.frames) - 1 > e.frame:  # check_func_call
+            # setup_func_call prints both frames; the callee's registers are scratched
+            self.lines += ["caller:", " " + self.full(e.state, -2), "callee:", " " + self.full(e.state)]
+            self.scratched = (self.full(e.state), -1)
+            return
+        if len(e.state.frames) - 1 < e.frame and previous is not None:  # prepare_func_exit
+            callee = previous.cur  # a callback goes back to its helper call, a function to after its call
+            back = callee.callsite + (0 if callee.in_callback_fn else 1)
+            # a function's caller is printed with R0 set; a callback's before its scalars are widened
+            caller = self.full(previous, -2) if callee.in_callback_fn else self.full(e.state)
+            self.lines += ["returning from callee:", " " + self.full(previous), f"to caller at {back}:",
+                           " " + caller]
+            self.from_line = (e.insn_idx, self.full(e.state))
+            return
+        touched = _touched(self.program, e, previous)
+        if not any(touched):
+            return  # nothing scratched (verifier_state_scratched)
+        tail = frame_str(e.state.cur, self.maps, [r for r, _ in e.state.refs], *touched)
+        join = len(self.lines) - 1 if not marks else -1
+        if spec is not None and spec.cls in (isa.Class.JMP, isa.Class.JMP32) and spec.op in _COMPARISONS:
+            self.jump_state = (len(self.lines) - 1, self.lines[-1])
+            self.print_insn_state(tail, join, e.insn_idx)  # check_cond_jmp_op prints it at once
+        else:
+            self.scratched = (tail, join)
+
+
+_JUMPS_TOO_COMPLEX = re.compile(r"The sequence of \d+ jumps is too complex\.$")
+_PACKET_ACCESS = re.compile(r"invalid access to packet, .*, R(\d+)\(")
+_MAP_VALUE_ACCESS = re.compile(r"invalid access to map value, value_size=\d+ off=(-?\d+) size=\d+$")
+
+
+def _error_follow_up(program: Program, e: Event) -> list[str]:
+    """The line some checks print after the error their helper printed: ``check_packet_access`` ("R2 offset is
+    outside of the packet"), ``check_mem_region_access`` for a load or store ("R0 min value is outside of the
+    allowed memory range", or max: which bound's access failed, the smallest offset being tried first) and
+    ``check_resource_leak`` at an exit or an ``ld_abs`` ("BPF_EXIT instruction in main prog would lead to
+    reference leak")."""
+    insn = program.insns[e.insn_idx] if 0 <= e.insn_idx < len(program.insns) else None
+    spec = insn.spec if insn is not None else None
+    if (m := _PACKET_ACCESS.match(e.detail)) is not None:
+        return [f"R{m[1]} offset is outside of the packet"]
+    if e.detail.startswith("Unreleased reference ") and spec is not None:
+        prefix = {"exit": "BPF_EXIT instruction in main prog", "ld_abs": "BPF_LD_[ABS|IND]",
+                  "ld_ind": "BPF_LD_[ABS|IND]"}.get(spec.op)
+        return [f"{prefix} would lead to reference leak"] if prefix else []
+    m = _MAP_VALUE_ACCESS.match(e.detail)
+    if m is None or spec is None or e.state is None or spec.cls not in (isa.Class.LDX, isa.Class.ST, isa.Class.STX):
+        return []
+    regno = insn.src if spec.cls == isa.Class.LDX else insn.dst
+    reg = e.state.cur.regs[regno]
+    lowest = reg.off + insn.off + reg.b.smin
+    return [f"R{regno} {'min' if int(m[1]) == lowest else 'max'} value is outside of the allowed memory range"]
+
+
+def initial_state() -> VerifierState:
+    """The state the walk starts from (``init_reg_state``, R1 the context): what the first instruction changed."""
+    regs = list(initial_frame().regs)
+    regs[1] = ptr(PTR_TO_CTX)
+    return VerifierState((Frame(tuple(regs)),))
 
 
 def _precision_line(record: tuple, texts: dict[int, str], maps) -> str:
@@ -158,6 +319,8 @@ def _touched(program: Program, event: Event, previous: VerifierState | None) -> 
             regs.add(insn.src)
         if spec.op in ("call", "atomic_cmpxchg"):  # a helper's result; cmpxchg compares with and loads R0
             regs.add(0)
+        if spec.op in ("ld_abs", "ld_ind"):  # check_ld_abs reads R6 (the context) and writes R0
+            regs.update((0, 6))
     slots = set()
     # a comparison scratches no slot: spilled copies that learn from it (sync_linked_regs, a null check) are
     # changed without mark_stack_slot_scratched
@@ -171,6 +334,11 @@ def _touched(program: Program, event: Event, previous: VerifierState | None) -> 
         read = _stack_slot_read(insn, spec, old)
         if read is not None and slot_str(new, read) is not None:
             slots.add(read)  # check_stack_read_fixed_off scratches the slot it reads
+    if is_sync_callback_call(insn) and event.state is not None:
+        # a helper calling a callback (bpf_loop, bpf_for_each_map_elem) leaves R10 and the whole stack of its
+        # frame scratched too, as the 6.18 kernel's log shows after such a call
+        regs.add(10)
+        slots.update(range((len(event.state.cur.stack) + SLOT - 1) // SLOT))
     return sorted(regs), sorted(slots)
 
 
@@ -196,7 +364,10 @@ def kernel_log(program: Program, result: VerifierResult, level: int) -> str:
         raise ValueError("the log level is 1 or 2")
     if level == 1 and result.verdict == "accept":
         return result.log
-    return "\n".join(log_lines(program, result)[0]) + "\n"
+    lines = log_lines(program, result)[0]
+    if level == 1:  # func# and the live registers are printed at level 2 only
+        lines = lines[len(preamble(program, result)):]
+    return "\n".join(lines) + "\n"
 
 
 _STATE_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\) .*?; (.*)$")
