@@ -246,3 +246,14 @@ def test_the_whole_log_matches_the_kernels(name):
     program = case.program()
     kernel = verify_in_kernel(program.to_bytes(), case.prog_type, log_level=2).log.rstrip("\n").split("\n")
     assert _our_log(name) == kernel
+
+
+def test_a_program_refused_before_the_verifier_runs_has_no_walk_in_its_log():
+    """bpf_prog_load refuses an xdp program from an unprivileged loader before bpf_check: no func#, no
+    statistics; the log is our one line saying why."""
+    from app.ebpf.verifier.walklog import kernel_log
+
+    program = assemble("r0 = 0\nexit")
+    result = verify(program, "xdp", privileged=False)
+    assert kernel_log(program, result, 2) == result.log
+    assert "func#" not in result.log and "processed" not in result.log

@@ -364,6 +364,8 @@ def kernel_log(program: Program, result: VerifierResult, level: int) -> str:
         raise ValueError("the log level is 1 or 2")
     if level == 1 and result.verdict == "accept":
         return result.log
+    if result.error is not None and "(BPF_PROG_LOAD refuses" in result.error.message:
+        return result.log  # refused by bpf_prog_load before the verifier runs: the kernel logs nothing
     lines = log_lines(program, result)[0]
     if level == 1:  # func# and the live registers are printed at level 2 only
         lines = lines[len(preamble(program, result)):]
