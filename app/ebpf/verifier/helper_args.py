@@ -241,6 +241,8 @@ def _constant_array_key(w, st: VerifierState, frame, map_index: int) -> bool:
 def _check_memory(w, st: VerifierState, regno: int, r: Reg, size: int, write: bool, raw, raw_mode: bool = True):
     """The helper reads or writes ``size`` bytes at ``r`` (``check_helper_mem_access``); returns the state and
     the raw-mode destination, which for fixed-offset stack the helper call marks written afterwards."""
+    from .walk import Reject
+
     if r.type == PTR_TO_STACK:
         st = check_stack_range_initialized(w, st, regno, r, r.off, size, write=write, raw_mode=raw_mode)
         return st, (regno, size) if write and raw_mode and r.b.is_const() else raw
