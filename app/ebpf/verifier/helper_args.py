@@ -55,6 +55,7 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
     sized = None  # (regno, register, written) of a memory argument whose size argument comes next
     raw = None  # (regno, size) of fixed-offset stack memory the helper only writes (meta->raw_mode)
     subprog = -1  # ARG_PTR_TO_FUNC: the callback's first instruction (meta->subprogno)
+    const_key = None  # ARG_PTR_TO_MAP_KEY: (value, spilled slot) of a constant array key (meta->const_map_key)
     for i, arg in enumerate(spec.args, start=1):
         r = regs[i]
         kind = arg.split("|")[0]
@@ -79,9 +80,9 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
                 raise Reject("invalid zero-sized read")
             st, raw = _check_memory(w, st, i, r, size, "MEM_UNINIT" in arg, raw)
             if kind == "ARG_PTR_TO_MAP_KEY":
-                key_slot = _constant_key_slot(st, r, m)
-                if key_slot is not None:  # get_constant_map_key relies on the spilled key's exact value
-                    w.mark_precise(st, slots=(key_slot,))
+                const_key = _constant_map_key(st, r, m)  # meta->const_map_key
+                if const_key is not None and const_key[1] is not None:
+                    w.mark_precise(st, slots=(const_key[1],))  # it relies on the spilled key's exact value
         elif kind in ("ARG_PTR_TO_MEM", "ARG_PTR_TO_UNINIT_MEM", "ARG_PTR_TO_MEM_OR_NULL"):
             nullable = "MAYBE_NULL" in arg or kind == "ARG_PTR_TO_MEM_OR_NULL"
             if nullable and r.type == SCALAR and r.b.is_const() and r.b.var_off.value == 0:
@@ -159,7 +160,8 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
     if ret == "RET_VOID":
         regs[0] = Reg()
     elif ret == "RET_PTR_TO_MAP_VALUE_OR_NULL":
-        if spec.name == "bpf_map_lookup_elem" and _constant_array_key(w, st, frame, map_index):
+        if spec.name == "bpf_map_lookup_elem" and const_key is not None \
+                and const_key[0] < w.program.maps[map_index].max_entries:
             regs[0] = ptr(PTR_TO_MAP_VALUE, map=map_index)  # a constant in-range array index cannot miss
         else:
             new_id, st = st.new_id()
@@ -187,9 +189,11 @@ def _clear_packet_pointers(w, st: VerifierState) -> VerifierState:
     return st.map_regs(fix)
 
 
-def _constant_key_slot(st: VerifierState, key: Reg, m) -> tuple[int, int] | None:
-    """``get_constant_map_key``, for array maps and root only: the (frame, slot) of a key spilled on the
-    stack as a known constant exactly ``key_size`` bytes wide, or None (a zeroed key needs no register)."""
+def _constant_map_key(st: VerifierState, key: Reg, m) -> tuple[int, tuple[int, int] | None] | None:
+    """``get_constant_map_key``, for array maps: the value of a key the stack holds as a known constant, with
+    the (frame, slot) of the spilled register it comes from (None for a key of zeroed bytes, which needs no
+    register), or None when the key is not such a constant. A spill counts only when exactly ``key_size``
+    bytes wide."""
     if m.type not in ("array", "percpu_array") or key.type != PTR_TO_STACK or not key.b.is_const():
         return None
     base = key.off + B.s64(key.b.var_off.value)
@@ -200,13 +204,13 @@ def _constant_key_slot(st: VerifierState, key: Reg, m) -> tuple[int, int] | None
     slot = (-base - 1) // 8
     top = -slot * 8  # the slot's bytes are base .. top - 1
     if sum(1 for _ in _run(owner, base, top, "0")) >= m.key_size:
-        return None
+        return 0, None
     spilled = owner.spill_at(slot)
     if owner.byte(-slot * 8 - 8) != "r" or spilled is None or spilled.type != SCALAR:
         return None
     if sum(1 for _ in _run(owner, base, top, "r")) != m.key_size or not spilled.b.is_const():
         return None
-    return frame_i, slot
+    return spilled.b.var_off.value, (frame_i, slot)
 
 
 def _run(frame, start: int, end: int, kind: str):
@@ -215,27 +219,6 @@ def _run(frame, start: int, end: int, kind: str):
         if frame.byte(off) != kind:
             return
         yield off
-
-
-def _constant_array_key(w, st: VerifierState, frame, map_index: int) -> bool:
-    """Is r2 a stack pointer to a known key that is a valid index of an array map? (6.x lets such lookups
-    skip the NULL check: ``get_constant_map_key`` and ``can_elide_value_nullness``.)"""
-    m = w.program.maps[map_index] if 0 <= map_index < len(w.program.maps) else None
-    key = frame.regs[2]
-    if m is None or m.type not in ("array", "percpu_array") or key.type != PTR_TO_STACK or not key.b.is_const():
-        return False
-    base = key.off + B.s64(key.b.var_off.value)
-    owner = next(f for f in st.frames if f.frameno == key.frameno)
-    slot = (-base - 1) // 8
-    top = -slot * 8
-    if sum(1 for _ in _run(owner, base, top, "0")) >= m.key_size:
-        return 0 < m.max_entries
-    spilled = owner.spill_at(slot)
-    if owner.byte(-slot * 8 - 8) != "r" or spilled is None or spilled.type != SCALAR:
-        return False
-    if sum(1 for _ in _run(owner, base, top, "r")) != m.key_size or not spilled.b.is_const():
-        return False
-    return spilled.b.var_off.value < m.max_entries
 
 
 def _check_memory(w, st: VerifierState, regno: int, r: Reg, size: int, write: bool, raw, raw_mode: bool = True):

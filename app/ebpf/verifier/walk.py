@@ -1052,7 +1052,7 @@ class Walker:
         linked = None
         if taken is None:
             # each frame's live registers before its current instruction: here, and at the callers' call sites
-            live = [self.live[f.callsite] for f in st.frames[1:]] + [self.live[idx]]
+            live = self.outer_live(st) + [self.live[idx]]
             linked = linked_regs(st, src.id if x and src.type == SCALAR else 0, dst.id if dst.type == SCALAR else 0,
                                  live=live)
             if len(linked) > 1:  # both sides share the record: it is made before the other side is pushed
