@@ -22,9 +22,16 @@ LOOP = ["r2 = *(u32 *)(r1 + 0)", "r3 = *(u32 *)(r1 + 4)", "r0 = 0", "r1 = 0", "l
         "if r1 < 3 goto loop", "r4 = r2", "r4 += 9", "if r4 > r3 goto out", "r0 = *(u8 *)(r2 + 8)", "out:", "exit"]
 
 
+def settle(page) -> None:
+    """Wait until htmx has no request in flight (choosing a hook fetches its input panel: a run started at
+    once would replace that request and find the new panel's error slots missing)."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
+
+
 def test_step_the_walk_by_keys_and_jumps(page):
     page.goto("/")
     page.select_option("#type", "xdp")
+    settle(page)  # the hook's input panel arrives before the run
     type_program(page, LOOP)
     page.keyboard.press("Control+Enter")
     walk = page.locator("#walk")
@@ -58,6 +65,7 @@ def test_step_the_walk_by_keys_and_jumps(page):
 def test_a_rejection_opens_the_walk_at_the_error(page):
     page.goto("/")
     page.select_option("#type", "xdp")
+    settle(page)  # the hook's input panel arrives before the run
     type_program(page, ["r2 = *(u32 *)(r1 + 0)", "r0 = *(u8 *)(r2 + 0)", "exit"])
     page.keyboard.press("Control+Enter")
     expect(page.locator("#walk .walk-event")).to_contain_text("Rejected at insn 1: invalid access to packet")
@@ -141,6 +149,7 @@ def test_a_marking_event_links_to_the_kept_state_and_back(page):
     kept = marking.precise[0].state_seq
     page.goto("/")
     page.select_option("#type", "socket_filter")
+    settle(page)  # the hook's input panel arrives before the run
     page.fill("#source", INHERITED)
     page.locator("#source").press("Control+Enter")
     expect(page.locator("#walk")).to_have_attribute("data-index", "0")
@@ -175,6 +184,7 @@ def test_follow_one_path_by_keys_and_the_breadcrumb(page):
     pop = next(e for e in walk if e.kind == "pop_branch" and e.insn_idx == outer.insn_idx)
     page.goto("/")
     page.select_option("#type", "xdp")
+    settle(page)  # the hook's input panel arrives before the run
     page.fill("#source", NESTED)
     page.locator("#source").press("Control+Enter")
     expect(page.locator("#walk")).to_have_attribute("data-index", "0")
