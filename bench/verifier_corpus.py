@@ -6,10 +6,16 @@
     python bench/verifier_corpus.py --show NAME        # print the kernel's log for one case (level 1 keeps only the
                                                        #   path to an error; --log-level 2 shows every state)
     python bench/verifier_corpus.py --summary          # count cases by topic and verdict (no kernel needed)
-    options: --only SUBSTRING (cases whose name contains it), --file STEM (one topic file)
+    options: --only SUBSTRING (cases whose name contains it), --file STEM (one topic file),
+             --enable-unprivileged-bpf (see below)
 
 Cases in C (``language: c``) are compiled with app.ebpf.cc and loaded with their object's BTF and func_info
 (``prog_btf_fd``), as libbpf loads them; without a C compiler they are skipped, and the run says how many.
+
+Cases marked ``unprivileged: true`` are loaded by user ``nobody`` (``app/oracle_unprivileged.py``), which the
+kernel allows only while the sysctl ``kernel.unprivileged_bpf_disabled`` is 0. Where it is not, they are skipped
+(the run says how many) unless ``--enable-unprivileged-bpf`` is given: then the sysctl is set to 0 for the run
+and restored after it. While it is 0 any local user may load socket filters, so use it on a machine of your own.
 
 Needs the bpf() system call (root). Each case is loaded with BPF_PROG_LOAD at log level 4 (statistics only, full
 speed): the verdict, errno, first error line and the final ``processed N insns ... total_states ... peak_states``
@@ -36,6 +42,7 @@ from app.ebpf.progtypes import PROG_TYPES
 from app.ebpf.verifier.walklog import error_insn
 from app.kernelload import create_maps, errno_name, kernel_code, uses_fd_array
 from app.oracle import KernelVerdict, bpf_available, state_counts, verify_in_kernel, without_glued_stats
+from app.oracle_unprivileged import unprivileged_bpf_allowed, unprivileged_bpf_enabled, verify_unprivileged
 from tests.verifier_corpus import (
     KPTR,
     Case,
@@ -84,8 +91,12 @@ def load(case: Case, log_level: int) -> tuple[KernelVerdict, float]:
         attach = PROG_TYPES[case.prog_type].expected_attach_type
         by_index = uses_fd_array(program)
         t0 = time.perf_counter()
-        verdict = verify_in_kernel(code, case.prog_type, log_level=log_level, expected_attach_type=attach,
-                                   fd_array=fds if by_index else None, **extra)
+        if case.unprivileged:
+            verdict = verify_unprivileged(code, case.prog_type, log_level=log_level, expected_attach_type=attach,
+                                          fd_array=fds if by_index else None)
+        else:
+            verdict = verify_in_kernel(code, case.prog_type, log_level=log_level, expected_attach_type=attach,
+                                       fd_array=fds if by_index else None, **extra)
         return verdict, time.perf_counter() - t0
 
 
@@ -142,19 +153,26 @@ def select(cases: list[Case], args: argparse.Namespace) -> list[Case]:
     return [c for c in cases if (not args.only or args.only in c.name) and (not args.file or c.topic == args.file)]
 
 
-def compilable(cases: list[Case]) -> list[Case]:
-    """The cases this machine can load: C ones only with a C compiler (a note says how many were skipped)."""
+def loadable(cases: list[Case]) -> list[Case]:
+    """The cases this machine can load: C ones only with a C compiler, unprivileged ones only while unprivileged
+    bpf() is allowed (a note says how many were skipped)."""
+    kept = cases
     why = compiler_missing()
-    if not why:
-        return cases
-    kept = [c for c in cases if c.language != "c"]
-    if len(kept) != len(cases):
-        print(f"skipping {len(cases) - len(kept)} C case(s): {why}", file=sys.stderr)
+    if why:
+        kept = [c for c in kept if c.language != "c"]
+        if len(kept) != len(cases):
+            print(f"skipping {len(cases) - len(kept)} C case(s): {why}", file=sys.stderr)
+    if not unprivileged_bpf_allowed():
+        before = len(kept)
+        kept = [c for c in kept if not c.unprivileged]
+        if len(kept) != before:
+            print(f"skipping {before - len(kept)} unprivileged case(s): kernel.unprivileged_bpf_disabled is not 0 "
+                  f"(--enable-unprivileged-bpf turns it on for the run)", file=sys.stderr)
     return kept
 
 
 def run_check(args: argparse.Namespace) -> int:
-    cases = compilable(select(load_cases(), args))
+    cases = loadable(select(load_cases(), args))
     t0 = time.perf_counter()
     bad = 0
     timings: list[tuple[float, str]] = []
@@ -188,12 +206,13 @@ def run_update(args: argparse.Namespace) -> int:
         if args.file and path.stem != args.file:
             continue
         cases = load_file(path, require_expectations=False)
+        can_load = {c.name for c in loadable(cases)}
         out = []
         for case in cases:
             if case.name in names:
                 raise CorpusError(f"{case.where}: duplicate name, first used in {names[case.name]}")
             names[case.name] = path.name
-            if (args.only and args.only not in case.name) or not compilable([case]):
+            if (args.only and args.only not in case.name) or case.name not in can_load:
                 out.append(case)
                 continue
             total += 1
@@ -234,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", metavar="SUBSTRING", help="only cases whose name contains this")
     ap.add_argument("--file", metavar="STEM", help="only this topic file (e.g. stack)")
     ap.add_argument("--log-level", type=int, default=1, choices=(1, 2), help="log level for --show")
+    ap.add_argument("--enable-unprivileged-bpf", action="store_true",
+                    help="set kernel.unprivileged_bpf_disabled to 0 for the run (restored after), so that the "
+                         "unprivileged cases can be loaded")
     args = ap.parse_args(argv)
     try:
         if args.summary:
@@ -242,11 +264,12 @@ def main(argv: list[str] | None = None) -> int:
         if not bpf_available():
             print("bpf() is not permitted here (run as root on Linux)", file=sys.stderr)
             return 2
-        if args.check:
-            return run_check(args)
-        if args.update:
-            return run_update(args)
-        return run_show(args)
+        with unprivileged_bpf_enabled() if args.enable_unprivileged_bpf else ExitStack():
+            if args.check:
+                return run_check(args)
+            if args.update:
+                return run_update(args)
+            return run_show(args)
     except CorpusError as e:
         print(f"corpus error: {e}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ Each YAML file groups cases by topic (``stack.yaml``, ``loops.yaml``, ...); each
     description: One sentence on what the case teaches.
     prog_type: socket_filter              # a key of app.ebpf.progtypes.PROG_TYPES
     language: c                           # optional: "asm" (the default, not written) or "c"
+    unprivileged: true                    # optional: loaded by a user without capabilities (default false)
     source: |                             # our assembly syntax (README "Assembly syntax"), .map lines included;
                                           #   with language c, restricted C (see below)
       r0 = *(u64 *)(r10 + 8)
@@ -21,7 +22,8 @@ Each YAML file groups cases by topic (``stack.yaml``, ``loops.yaml``, ...); each
     states: {total: 0, peak: 0, max_per_insn: 0}   # total_states, peak_states, max_states_per_insn
     origin: "selftests verifier_basic_stack.c: stack_out_of_bounds"   # or "ours"
 
-Everything after ``expect`` is what the kernel said (Linux 6.18, loaded as root, so privileged), written by
+Everything after ``expect`` is what the kernel said (Linux 6.18, loaded as root, so privileged, unless the case
+says ``unprivileged: true``: then as user ``nobody``, see ``app/oracle_unprivileged.py``), written by
 ``python bench/verifier_corpus.py --update`` and checked by ``--check``; ``msg`` has kernel pointers
 (``0xffff...``) replaced by :data:`KPTR`. Maps are created as declared by the ``.map`` lines and the program's
 ``ld_imm64`` references are patched to their fds before loading; nothing else is passed to the kernel except the
@@ -67,8 +69,8 @@ CORPUS_DIR = Path(__file__).resolve().parent / "data" / "verifier"
 KPTR = "0xKPTR"
 
 #: Keys in the order they are written; the rejection-only keys come in the middle.
-KEY_ORDER = ("name", "description", "prog_type", "language", "source", "expect", "errno", "msg", "insn", "processed",
-             "states", "origin")
+KEY_ORDER = ("name", "description", "prog_type", "language", "unprivileged", "source", "expect", "errno", "msg", "insn",
+             "processed", "states", "origin")
 REQUIRED = frozenset({"name", "description", "prog_type", "source", "expect", "processed", "states", "origin"})
 REJECT_ONLY = frozenset({"errno", "msg", "insn"})
 STATE_KEYS = ("total", "peak", "max_per_insn")
@@ -110,6 +112,12 @@ class Case:
     path: Path
     line: int  # 1-based line of the document in ``path``
     language: str = "asm"  # "asm" | "c"
+    unprivileged: bool = False  # loaded without capabilities
+
+    @property
+    def privileged(self) -> bool:
+        """The ``privileged`` argument of ``verify`` for this case."""
+        return not self.unprivileged
 
     @property
     def accepted(self) -> bool:
@@ -260,6 +268,10 @@ def parse_case(doc: Any, path: Path, line: int, *, require_expectations: bool = 
     language = doc.get("language", "asm")
     if language not in LANGUAGES:
         raise CorpusError(f"{where}: language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+    unprivileged = doc.get("unprivileged", False)
+    _check_type(where, "unprivileged", unprivileged, bool)
+    if unprivileged and language != "asm":  # the BTF a C case needs may not be loaded without CAP_BPF
+        raise CorpusError(f"{where}: an unprivileged case must be in assembly")
     if language == "asm":  # C is compiled when the case's program is asked for (it needs the compiler)
         try:
             program = assemble(doc["source"])
@@ -271,7 +283,8 @@ def parse_case(doc: Any, path: Path, line: int, *, require_expectations: bool = 
             raise CorpusError(f"{where}: insn {insn} is past the program's {len(program)} instructions")
     return Case(name=name, description=doc["description"], prog_type=doc["prog_type"], source=doc["source"],
                 expect=expect, errno=errno, msg=msg, insn=insn, processed=processed, states=states,
-                origin=doc["origin"], topic=path.stem, path=path, line=line, language=language)
+                origin=doc["origin"], topic=path.stem, path=path, line=line, language=language,
+                unprivileged=unprivileged)
 
 
 def _parse_states(where: str, value: Any) -> States:
@@ -341,6 +354,8 @@ def case_document(case: Case) -> dict:
     doc = {"name": case.name, "description": case.description, "prog_type": case.prog_type}
     if case.language != "asm":
         doc["language"] = case.language
+    if case.unprivileged:
+        doc["unprivileged"] = True
     doc.update(source=normalise_source(case.source), expect=case.expect)
     if case.expect == "reject":
         doc.update(errno=case.errno, msg=case.msg, insn=case.insn)
