@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         cases += 1
         ours: dict[int, list[str]] = {}
-        our_log = "\n".join(log_lines(program, verify(program, case.prog_type))[0])
+        our_log = "\n".join(log_lines(program, verify(program, case.prog_type, privileged=case.privileged))[0])
         whole.add(case.name, verdict.log, our_log)
         kernel_marks, our_marks = precision_lines(verdict.log), precision_lines(our_log)
         if kernel_marks:

@@ -22,7 +22,7 @@ SLOW = 150_000
 
 def outcome(case) -> str:
     """'' when ours agrees with the kernel, else what differs."""
-    result = verify(case.program(), case.prog_type)
+    result = verify(case.program(), case.prog_type, privileged=case.privileged)
     if result.accepted != (case.expect == "accept"):
         return f"verdict: ours {result.error.message if result.error else 'accept'}"
     if result.error and result.error.message != case.msg:

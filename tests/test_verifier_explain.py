@@ -49,6 +49,16 @@ KERNEL_WORDING = {
     "misaligned stack access off (0x0; 0x0)+-4+0 size 8": "stack-misaligned",
     "R3 leaks addr into map": "leaks-addr",
     "back-edge from insn 4 to 1": "back-edge",
+    # spectre.py builds these in Sanitation.error, which the source scan does not follow
+    "R1 has unknown scalar with mixed signed bounds, pointer arithmetic with it prohibited for !root":
+        "ptr-mixed-signed-bounds",
+    "R0 tried to add beyond pointer bounds, pointer arithmetic with it prohibited for !root":
+        "ptr-alu-beyond-bounds-unprivileged",
+    "R0 tried to sub from different maps, paths or scalars, pointer arithmetic with it prohibited for !root":
+        "ptr-alu-paths-unprivileged",
+    # the line check_map_access's error is followed by, at a pointer move (walklog.py)
+    "R0 pointer arithmetic of map value goes out of range, prohibited for !root":
+        "map-value-ptr-out-of-range-unprivileged",
 }
 
 #: Messages to the entry that must win for them: where a general entry also matches.

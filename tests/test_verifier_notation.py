@@ -148,7 +148,7 @@ def _corpus_case(name: str):
 def _our_log(name: str) -> list[str]:
     case = _corpus_case(name)
     program = case.program()
-    return log_lines(program, verify(program, case.prog_type))[0]
+    return log_lines(program, verify(program, case.prog_type, privileged=case.privileged))[0]
 
 
 def test_a_call_and_its_return_print_as_the_kernel_prints_them():

@@ -5,7 +5,9 @@ Ids and names follow ``__BPF_FUNC_MAPPER`` in ``include/uapi/linux/bpf.h`` (main
 kernel's verifier log prints a helper call as ``call bpf_<name>#<id>`` (``kernel/bpf/disasm.c``).
 Prototypes use the kernel's ``bpf_func_proto`` vocabulary (``ARG_PTR_TO_MAP_KEY``, ``RET_INTEGER`` ...).
 Which program types may call a helper follows each type's ``get_func_proto`` in the kernel for a
-privileged (root) loader; ``tests/test_kernel_helpers.py`` checks it against the running kernel.
+privileged (root) loader; ``tests/test_kernel_helpers.py`` checks it against the running kernel. Some of them
+an unprivileged loader may not call (``needs_capability``: ``bpf_base_func_proto`` and the socket types' protos
+offer them only with CAP_BPF or CAP_PERFMON), measured on Linux 6.18 as user nobody.
 """
 from __future__ import annotations
 
@@ -81,6 +83,7 @@ class HelperSpec:
     impl: Callable[..., int] | None
     doc: str
     gpl_only: bool = False
+    needs_capability: bool = False  # CAP_BPF or CAP_PERFMON: refused to an unprivileged loader
     changes_pkt_data: bool = False  # the verifier invalidates packet pointers after the call
 
     @property
@@ -100,8 +103,26 @@ INT = "RET_INTEGER"
 VOID = "RET_VOID"
 
 
+#: Helpers a socket filter or cgroup_skb program may call only with CAP_BPF or CAP_PERFMON (Linux 6.18, measured
+#: by loading a call of each as user nobody; ``bpf_get_current_pid_tgid`` and ``_uid_gid`` are open to everyone).
+_NEED_CAPABILITY = frozenset({
+    "trace_printk", "get_current_comm", "get_cgroup_classid", "perf_event_read", "get_current_task",
+    "current_task_under_cgroup", "perf_event_read_value", "get_current_cgroup_id", "spin_lock", "spin_unlock",
+    "send_signal", "probe_read_user", "probe_read_kernel", "probe_read_user_str", "probe_read_kernel_str",
+    "send_signal_thread", "jiffies64", "get_current_ancestor_cgroup_id", "skc_to_tcp6_sock", "skc_to_tcp_sock",
+    "skc_to_tcp_timewait_sock", "skc_to_tcp_request_sock", "skc_to_udp6_sock", "get_task_stack",
+    "copy_from_user", "snprintf_btf", "per_cpu_ptr", "this_cpu_ptr", "task_storage_get", "task_storage_delete",
+    "get_current_task_btf", "for_each_map_elem", "snprintf", "timer_init", "timer_set_callback", "timer_start",
+    "timer_cancel", "task_pt_regs", "get_branch_snapshot", "trace_vprintk", "skc_to_unix_sock", "find_vma",
+    "loop", "copy_from_user_task", "kptr_xchg", "skc_to_mptcp_sock", "dynptr_from_mem", "ringbuf_reserve_dynptr",
+    "ringbuf_submit_dynptr", "ringbuf_discard_dynptr", "dynptr_read", "dynptr_write", "dynptr_data",
+    "user_ringbuf_drain", "cgrp_storage_get", "cgrp_storage_delete",
+})
+
+
 def _h(id_, args, ret, types, impl, doc, **kw) -> HelperSpec:
-    return HelperSpec(id_, tuple(args), ret, frozenset(types), impl, doc, **kw)
+    return HelperSpec(id_, tuple(args), ret, frozenset(types), impl, doc,
+                      needs_capability=_NAMES[id_] in _NEED_CAPABILITY, **kw)
 
 
 HELPERS: dict[int, HelperSpec] = {h.id: h for h in (

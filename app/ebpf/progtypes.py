@@ -159,6 +159,13 @@ def cg_skb_is_valid_access(off: int, size: int, write: bool) -> bool:
     return bpf_skb_is_valid_access(off, size, write)
 
 
+def cg_skb_needs_cap_bpf(off: int, write: bool) -> bool:
+    """``cg_skb_is_valid_access``: ``data`` and ``data_end`` (direct packet access), and writes of ``tstamp``, only
+    for a loader with CAP_BPF."""
+    f = field_at(SK_BUFF, off)
+    return _in(f, "data", "data_end") or (write and _in(f, "tstamp"))
+
+
 def xdp_is_valid_access(off: int, size: int, write: bool) -> bool:
     """``xdp_is_valid_access`` for programs not attached to a devmap (``egress_ifindex`` is refused)."""
     if write or off == 20:
@@ -255,6 +262,8 @@ class ProgType:
     defaults: dict[str, int] = field(default_factory=dict)  # context values of a test run
     expected_attach_type: int = 0  # what BPF_PROG_LOAD needs for this hook
     aliases: dict[str, str] = field(default_factory=dict)  # other names for context fields (arg1 -> di)
+    # (offset, write) -> True where is_valid_access also wants CAP_BPF (types an unprivileged loader may load)
+    needs_cap_bpf: Callable[[int, bool], bool] | None = None
 
     def return_name(self, value: int) -> str | None:
         return self.return_codes.get(value & 0xFFFFFFFF) or self.return_codes.get(_s32(value))
@@ -284,7 +293,8 @@ PROG_TYPES: dict[str, ProgType] = {p.name: p for p in (
              l2=True, input="packet", defaults=SKB_DEFAULTS, doc="traffic-control action"),
     ProgType("cgroup_skb", 8, "cgroup_skb/ingress", "__sk_buff", SK_BUFF_SIZE, SK_BUFF, cg_skb_is_valid_access,
              {0: "drop", 1: "allow"}, l2=False, input="packet", defaults=SKB_DEFAULTS,
-             doc="runs on packets entering or leaving a cgroup's sockets; 1 allows, 0 drops"),
+             doc="runs on packets entering or leaving a cgroup's sockets; 1 allows, 0 drops",
+             needs_cap_bpf=cg_skb_needs_cap_bpf),
     ProgType("kprobe", 2, "kprobe", "pt_regs", PT_REGS_SIZE, PT_REGS, kprobe_prog_is_valid_access, {},
              l2=False, input="ctx", aliases=PT_REGS_ALIASES,
              doc="runs when a kernel function is entered (kprobe) or returns (kretprobe); the context is the "

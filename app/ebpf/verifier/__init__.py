@@ -19,8 +19,8 @@ result's verdict is then ``"incomplete"``, with an error whose errno is ``LIMIT`
 the walk.
 
 What is not like the kernel yet (the kernel is the reference; ``tests/test_verifier_corpus.py`` and
-``bench/bench_verifier.py`` measure the distance): stack slots all count as live; unprivileged mode is
-partial. Callbacks (``bpf_loop``, ``bpf_for_each_map_elem``) are walked as the kernel walks them
+``bench/bench_verifier.py`` measure the distance): iterators and kfuncs. ``privileged=False`` checks as for a
+loader without capabilities, Spectre v1 paths included (``spectre``). Callbacks (``bpf_loop``, ``bpf_for_each_map_elem``) are walked as the kernel walks them
 (``callbacks``): the callback in a frame of its own, then back to the helper call until the visits converge.
 """
 from __future__ import annotations
@@ -28,9 +28,11 @@ from __future__ import annotations
 import gc
 import threading
 from contextlib import contextmanager
+from dataclasses import replace
 
 from ..helpers import HELPERS
-from ..loadcheck import LoadError, check_map_refs, check_subprogs
+from .. import isa
+from ..loadcheck import LoadError, check_map_refs, check_subprogs, refers_to_function
 from ..program import Program
 from .cfg import check_cfg
 from .progress import PROGRESS_EVERY, Progress
@@ -51,6 +53,12 @@ def verify(program: Program, prog_type: str, *, privileged: bool = True,
     ``progress(processed)`` is called every ``PROGRESS_EVERY`` processed instructions (never for a walk
     shorter than that); an exception it raises propagates out of ``verify`` (the result is then lost, not
     partial). The result does not depend on it."""
+    result = _verify(program, prog_type, privileged, max_processed, track_precision, progress)
+    return replace(result, privileged=privileged)
+
+
+def _verify(program: Program, prog_type: str, privileged: bool, max_processed: int, track_precision: bool,
+            progress: Progress | None) -> VerifierResult:
     insns = program.insns
     if not insns:
         return _rejected(0, "the program has no instructions (BPF_PROG_LOAD refuses it with E2BIG)", "E2BIG", 0,
@@ -62,6 +70,10 @@ def verify(program: Program, prog_type: str, *, privileged: bool = True,
         if len(insns) > BPF_MAXINSNS:
             return _rejected(-1, f"the program has {len(insns):,} instructions; an unprivileged loader may load at "
                                  f"most {BPF_MAXINSNS:,} (BPF_PROG_LOAD refuses it with E2BIG)", "E2BIG", 0, (), False)
+        if any(refers_to_function(insn) or (insn.opcode == 0x85 and insn.src == isa.CallSrc.KFUNC) for insn in insns):
+            # add_subprog_and_kfunc, before check_subprogs
+            return _rejected(-1, "loading/calling other bpf or kernel functions are allowed for CAP_BPF and "
+                                 "CAP_SYS_ADMIN", "EPERM", 0, (), False)
     # resolve_pseudo_ldimm64 makes one pass: the first bad instruction, whichever its fault, is reported
     first = min((p for p in (check_insntable(insns), check_map_refs(insns, len(program.maps))) if p),
                 key=lambda p: p.pc, default=None)

@@ -916,6 +916,64 @@ ENTRIES: tuple[Entry, ...] = (
         lesson="pointer-arithmetic",
     ),
     Entry(
+        key="ptr-alu-beyond-bounds-unprivileged",
+        pattern=re.compile(r"R(?P<reg>\d+) tried to (?:add|sub) beyond pointer bounds, pointer arithmetic with it "
+                           r"prohibited for !root"),
+        title="A pointer already outside its object, moved again without privileges",
+        check="sanitize_ptr_alu",
+        meaning="Without privileges the kernel masks pointer arithmetic by a register so that even a mispredicted "
+                "offset stays inside the object. The mask is the distance left to the object's end, so a pointer "
+                "already at or past the end (or the start, moving left) has no room to mask.",
+        fix="Move the pointer by the whole offset in one step from the start of the object, and check the "
+            "offset's range before adding it.",
+        lesson="pointer-arithmetic",
+    ),
+    Entry(
+        key="ptr-alu-paths-unprivileged",
+        pattern=re.compile(r"R(?P<reg>\d+) tried to (?:add|sub) from different maps, paths or scalars, pointer "
+                           r"arithmetic with it prohibited for !root"),
+        title="One pointer addition that would need two different masks",
+        check="sanitize_ptr_alu",
+        meaning="The kernel rewrites a pointer addition by a register into a masked form with one limit per "
+                "instruction. When two paths reach the instruction with pointers that may move by different "
+                "distances (other maps, other offsets, other ranges of the number), no single limit fits both.",
+        fix="Do the addition on each path separately, or bring the paths to the same pointer and the same range "
+            "of offsets before the shared addition.",
+        lesson="pointer-arithmetic",
+    ),
+    Entry(
+        key="map-value-ptr-out-of-range-unprivileged",
+        pattern=re.compile(r"R(?P<reg>\d+) pointer arithmetic of map value goes out of range, prohibited for !root"),
+        title="A map value pointer moved outside the value, without privileges",
+        check="sanitize_check_bounds",
+        meaning="Without privileges a map value pointer must point inside the value after every move, not only "
+                "when it is used, so that speculative accesses through it stay inside too.",
+        fix="Compute the final offset first, check it against the value size, then add it once.",
+        lesson="map-values",
+    ),
+    Entry(
+        key="ptr-comparison-unprivileged",
+        pattern=re.compile(r"R(?P<reg>\d+) pointer comparison prohibited"),
+        title="Comparing a pointer, without privileges",
+        check="check_cond_jmp_op",
+        meaning="Without privileges, a comparison may not look at a pointer: its outcome would reveal something "
+                "about a kernel address. The exceptions are a null check (== 0 or != 0) of a pointer that may be "
+                "NULL, such as what bpf_map_lookup_elem returns, and comparisons of packet pointers.",
+        fix="Compare the data the pointer leads to, or offsets kept in scalars, instead of the pointer itself.",
+        lesson="pointer-arithmetic",
+    ),
+    Entry(
+        key="calls-unprivileged",
+        pattern=re.compile(r"loading/calling other bpf or kernel functions are allowed for CAP_BPF and "
+                           r"CAP_SYS_ADMIN"),
+        title="Functions and callbacks, without privileges",
+        check="add_subprog_and_kfunc",
+        meaning="A program loaded without CAP_BPF must be a single function: no calls to other functions of the "
+                "program, no kernel functions, and no function pointers (so no bpf_loop callbacks).",
+        fix="Inline the function (in C: __always_inline), or load the program with CAP_BPF.",
+        lesson="calls",
+    ),
+    Entry(
         key="ptr-alu-unprivileged",
         pattern=re.compile(r"R(?P<reg>\d+) pointer arithmetic prohibited"),
         title="Negating or byte-swapping a pointer",

@@ -47,7 +47,7 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
     spec = HELPERS.get(func_id)
     if name is None:
         raise Reject(f"invalid func unknown#{func_id}", "EINVAL")
-    if spec is None or w.prog_type not in spec.prog_types:
+    if spec is None or w.prog_type not in spec.prog_types or (spec.needs_capability and not w.privileged):
         raise Reject(f"program of this type cannot use helper {name}#{func_id}", "EINVAL")
     regs = st.cur.regs
     map_index = -1
@@ -79,7 +79,7 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
             if size == 0:  # a ring buffer's key: check_helper_mem_access refuses a zero-sized access
                 raise Reject("invalid zero-sized read")
             st, raw = _check_memory(w, st, i, r, size, "MEM_UNINIT" in arg, raw)
-            if kind == "ARG_PTR_TO_MAP_KEY":
+            if kind == "ARG_PTR_TO_MAP_KEY" and w.privileged:  # get_constant_map_key: bpf_capable only
                 const_key = _constant_map_key(st, r, m)  # meta->const_map_key
                 if const_key is not None and const_key[1] is not None:
                     w.mark_precise(st, slots=(const_key[1],))  # it relies on the spilled key's exact value

@@ -134,18 +134,20 @@ def slot_str(frame: Frame, slot: int, maps: Sequence = (), precise: bool = False
 
 def frame_str(frame: Frame, maps: Sequence = (), refs: Sequence[int] = (),
               regs: Sequence[int] | None = None, slots: Sequence[int] | None = None,
-              precise_regs: Container[int] = (), precise_slots: Container[int] = ()) -> str:
+              precise_regs: Container[int] = (), precise_slots: Container[int] = (),
+              all_precise: bool = False) -> str:
     """``print_verifier_state``: every initialised register and stack slot, or only ``regs`` and ``slots``
     (the kernel's "scratched" ones), then the references held; scalars in ``precise_regs`` and spilled
-    in ``precise_slots`` print with their ``P``."""
+    in ``precise_slots`` print with their ``P``, every scalar with ``all_precise`` (an unprivileged walk, where
+    ``mark_reg_unknown`` makes each one precise)."""
     out = [f"frame{frame.frameno}:"] if frame.frameno else []
     for i, r in enumerate(frame.regs):
         if r.type != NOT_INIT and (regs is None or i in regs):
-            out.append(f"R{i}={reg_str(r, maps, frame.frameno, i in precise_regs)}")
+            out.append(f"R{i}={reg_str(r, maps, frame.frameno, all_precise or i in precise_regs)}")
     for slot in range((len(frame.stack) + SLOT - 1) // SLOT):
         if slots is not None and slot not in slots:
             continue
-        text = slot_str(frame, slot, maps, slot in precise_slots)
+        text = slot_str(frame, slot, maps, all_precise or slot in precise_slots)
         if text is not None:
             out.append(text)
     if refs:

@@ -178,9 +178,10 @@ def range_within(old, cur) -> bool:
             and old.s32_min <= cur.s32_min and cur.s32_max <= old.s32_max)
 
 
-def regsafe(old: Reg, cur: Reg, ids: IdMap, precise: bool = True) -> bool:
+def regsafe(old: Reg, cur: Reg, ids: IdMap, precise: bool = True, exact_scalars: bool = False) -> bool:
     """``regsafe``: does ``old`` admit everything ``cur`` may be? An old scalar no check relied on exactly
-    (not ``precise``) admits any scalar."""
+    (not ``precise``) admits any scalar. ``exact_scalars`` (``env->explore_alu_limits``, set once an unprivileged
+    walk masked pointer arithmetic by a register: spectre.py) admits only the same scalar."""
     if old.type == NOT_INIT:
         return True
     if cur.type == NOT_INIT:
@@ -188,6 +189,9 @@ def regsafe(old: Reg, cur: Reg, ids: IdMap, precise: bool = True) -> bool:
     if old.type == SCALAR:
         if cur.type != SCALAR:
             return False
+        if exact_scalars:
+            return old.b == cur.b and old.off == cur.off and (old.id & ADD_CONST) == (cur.id & ADD_CONST) \
+                and ids.same_scalar(old.id, cur.id)
         if not precise:
             return True
         # linked with a delta: the same kind of link (64- or 32-bit) with the same delta
@@ -233,7 +237,8 @@ def _kind(f: Frame, j: int) -> str:
     return f.stack[j] if j < len(f.stack) else STACK_INVALID
 
 
-def stacksafe(old: Frame, cur: Frame, ids: IdMap, precise_slot, privileged: bool = True) -> bool:
+def stacksafe(old: Frame, cur: Frame, ids: IdMap, precise_slot, privileged: bool = True,
+              exact_scalars: bool = False) -> bool:
     """``stacksafe``, byte by byte over the old stack (byte ``j`` is fp-1-j; ``im = j % 8`` indexes the
     kernel's ``slot_type``). Uninitialised old bytes, and for root misc ones too, admit anything. A scalar
     at the start of a slot or of its low half is compared as a register, whether spilled or misc data
@@ -254,7 +259,7 @@ def stacksafe(old: Frame, cur: Frame, ids: IdMap, precise_slot, privileged: bool
             c = _scalar_for_stack(cur, spi, im, misc_ok)
             if o is not None and c is not None:
                 o_precise = o[1] and precise_slot(spi)
-                if not regsafe(o[0], c[0], ids, o_precise):
+                if not regsafe(o[0], c[0], ids, o_precise, exact_scalars):
                     return False
                 j += 8 - im
                 continue
@@ -265,19 +270,23 @@ def stacksafe(old: Frame, cur: Frame, ids: IdMap, precise_slot, privileged: bool
             o_reg, c_reg = old.spill_at(spi), cur.spill_at(spi)
             if o_reg is None or c_reg is None:
                 return False
-            if not regsafe(o_reg, c_reg, ids, o_reg.type != SCALAR or precise_slot(spi)):
+            if not regsafe(o_reg, c_reg, ids, o_reg.type != SCALAR or precise_slot(spi), exact_scalars):
                 return False
         j += 1
     return True
 
 
 def states_equal(old: VerifierState, cur: VerifierState, live: frozenset[int], marks=None,
-                 privileged: bool = True, outer_live: list[frozenset[int]] | None = None) -> bool:
+                 privileged: bool = True, outer_live: list[frozenset[int]] | None = None,
+                 exact_scalars: bool = False) -> bool:
     """``states_equal`` with ``NOT_EXACT``: ``marks`` are the old state's precision marks (``Marks``);
     without them (or unprivileged) every old scalar counts as precise (``RANGE_WITHIN``). ``live`` are the
     registers compared in the innermost frame, ``outer_live[d]`` those of frame ``d`` (the registers live
     before its call; r6-r10 when not given). A frame that queued more callback visits in a row
-    (``callback_depth``) covers none that queued fewer (``func_states_equal``)."""
+    (``callback_depth``) covers none that queued fewer (``func_states_equal``). A speculative state covers only
+    speculative ones; ``exact_scalars`` as for :func:`regsafe`."""
+    if old.speculative and not cur.speculative:
+        return False
     if len(old.frames) != len(cur.frames) or len(old.refs) != len(cur.refs):
         return False
     ids = IdMap()
@@ -290,10 +299,10 @@ def states_equal(old: VerifierState, cur: VerifierState, live: frozenset[int], m
         else:
             regs = outer_live[depth] if outer_live is not None else frozenset(range(6, 11))
         for r in regs:
-            if not regsafe(fo.regs[r], fc.regs[r], ids, everything or marks.reg(depth, r)):
+            if not regsafe(fo.regs[r], fc.regs[r], ids, everything or marks.reg(depth, r), exact_scalars):
                 return False
         if not stacksafe(fo, fc, ids, (lambda spi: True) if everything else
-                         (lambda spi, d=depth: marks.slot(d, spi)), privileged):
+                         (lambda spi, d=depth: marks.slot(d, spi)), privileged, exact_scalars):
             return False
     return all(ids.same(a[0], b[0]) for a, b in zip(old.refs, cur.refs))
 

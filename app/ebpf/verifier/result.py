@@ -52,6 +52,7 @@ class VerifierResult:
     log: str
     walk: tuple[Event, ...] = field(default=(), repr=False)
     walk_truncated: bool = False
+    privileged: bool = True  # checked as for a root loader (False: verify(..., privileged=False))
 
     @property
     def accepted(self) -> bool:

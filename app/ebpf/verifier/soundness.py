@@ -43,10 +43,14 @@ def initial_state() -> VerifierState:
 def states_at(result: VerifierResult) -> dict[int, list[VerifierState]]:
     """For each instruction, the states the walk met it in, before it ran: the state of the event before
     each visit on the same path (a pending branch's state belongs to its own path), and the states that were
-    pruned, reached an exit or were refused there."""
+    pruned, reached an exit or were refused there. Speculative paths (an unprivileged walk's) are left out: no
+    run takes them, so they may not stand for a run's values."""
     out: dict[int, list[VerifierState]] = {}
     previous: VerifierState | None = initial_state()
     for e in result.walk:
+        if e.state is not None and e.state.speculative:
+            previous = None
+            continue
         if e.kind == "visit":
             if previous is not None:
                 out.setdefault(e.insn_idx, []).append(previous)

@@ -163,6 +163,9 @@ class VerifierState:
     id_gen: list = field(default_factory=lambda: [0], compare=False, repr=False)
     may_goto_depth: int = 0  # may_goto fall-throughs taken on this path (loops.py)
     callback_unroll_depth: int = 0  # callback bodies entered on this path (``callback_unroll_depth``)
+    # a path only speculative execution may take (unprivileged loaders: spectre.py); compared one way only
+    # (``states_equal``: a speculative state covers no state that is not)
+    speculative: bool = field(default=False, compare=False)
     path: tuple[int, ...] = field(default=(), compare=False)  # branch points on the way here (for events)
     # precision backtracking (precision.py): the last kept state on this path (a prune.Kept), the instruction
     # at which it was kept, and the history of this path since then (newest first) with its length

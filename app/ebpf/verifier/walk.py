@@ -41,6 +41,7 @@ from . import callbacks as CB
 from . import loops as L
 from . import precision as P
 from . import scalar as S
+from . import spectre as SP
 from . import tnum as T
 from .progress import Progress, reporting
 from .branches import branch_taken, refine
@@ -106,7 +107,8 @@ class Reject(Exception):
 @dataclass(frozen=True)
 class Event:
     """One step of the walk, for the UI to replay: ``kind`` is visit, push_branch, pop_branch, prune,
-    exit, reject or accept; ``changes`` lists registers written as (regno, new Reg), worked out when asked
+    exit, nospec (a speculative path ends at a speculation barrier, ``detail`` saying what it would have
+    done wrong, or empty when the barrier was already there: spectre.py), reject or accept; ``changes`` lists registers written as (regno, new Reg), worked out when asked
     from the registers ``before`` a visit.
 
     ``state`` is the whole state after the event (states are immutable, so keeping it costs a reference):
@@ -220,6 +222,15 @@ class Walker:
         self.sccs = L.Sccs(self.insns, log=self.live_log)  # loops.py; its log lines go with the liveness ones
         self.may_goto_points = frozenset(pc for pc, insn in enumerate(self.insns) if L.is_may_goto(insn))
         self.cb = CB.Callbacks(CB.cfg_points(self.insns))  # bpf_loop and bpf_for_each_map_elem (callbacks.py)
+        # Spectre v1 and v4 for unprivileged loaders (spectre.py): instructions a speculative path may not run
+        # (insn_aux->nospec), stack stores it may not go past (nospec_result), each masked pointer ALU's
+        # (alu_state, alu_limit), whether pruning compares scalars exactly now (explore_alu_limits), and the
+        # speculative path the current instruction pushes
+        self.nospec: set[int] = set()
+        self.nospec_result: set[int] = set()
+        self.alu_sanitation: dict[int, tuple] = {}
+        self.explore_alu_limits = False
+        self.spec_push: tuple[int, VerifierState] | None = None
         self.prune_points |= self.cb.points.prune
         self.jmp_points |= self.cb.points.jmp
 
@@ -305,7 +316,8 @@ class Walker:
                 # still on the path: at a callback call, or at a may_goto with another depth, the kernel compares
                 # ranges of every scalar (RANGE_WITHIN) to see the iteration converge (loops.py)
                 if (calls_callback or (may_goto and k.state.may_goto_depth != st.may_goto_depth)) and \
-                        states_equal(k.state, st, self.live[idx], None, self.privileged, self.outer_live(st)):
+                        states_equal(k.state, st, self.live[idx], None, self.privileged, self.outer_live(st),
+                                     self.explore_alu_limits):
                     return self.hit(k, st, idx, prev, loop=may_goto), st
                 # states_maybe_looping (the current frame's registers) first, then the exact comparison
                 if not calls_callback and k.state.cur.regs == st.cur.regs and k.state == st:
@@ -320,7 +332,7 @@ class Walker:
                     k.state = self.stack_live.clean(k.state, idx)
                     k.cleaned = True
                 if states_equal(k.state, st, self.live[idx], k.marks if self.precision and not loop else None,
-                                self.privileged, self.outer_live(st)):
+                                self.privileged, self.outer_live(st), self.explore_alu_limits):
                     return self.hit(k, st, idx, prev, loop), st
             if add:
                 k.misses += 1
@@ -451,8 +463,21 @@ class Walker:
         if insn.opcode & 7 in _JMP_CLASSES:
             self.jmps_processed += 1
         before = st.cur.regs
+        if st.speculative and idx in self.nospec:  # do_check: a barrier stops the speculative path here
+            self.event(idx, "nospec", frame=len(st.frames) - 1, state=st)
+            return None
         self.stack_live.reset_write(st, idx)
-        out = self.execute(idx, insn, spec, st)
+        try:
+            out = self.execute(idx, insn, spec, st)
+        except Reject as r:
+            if not (st.speculative and r.errno in SP.RECOVERABLE):
+                raise
+            # error_recoverable_with_nospec: a barrier before this instruction stops speculation instead
+            self.stack_live.commit_write()
+            self.nospec.add(idx)
+            self.alu_sanitation.pop(idx, None)
+            self.event(idx, "nospec", detail=r.message, frame=len(st.frames) - 1, state=st)
+            return None
         self.stack_live.commit_write()
         if out is None:
             self.event(idx, "exit", frame=len(st.frames) - 1, state=st)
@@ -461,6 +486,8 @@ class Walker:
         if self.insn_stack is not None:
             nst = self.with_history(nst, idx, prev, stack=self.insn_stack, merge=self.jmp_point)
         self.event(idx, "visit", before, frame=len(st.frames) - 1, state=nst)
+        if st.speculative and idx in self.nospec_result:  # a barrier after this store stops speculation
+            return None
         return nidx, nst, pushed
 
     @staticmethod
@@ -484,7 +511,9 @@ class Walker:
     def execute(self, idx: int, insn: Insn, spec: isa.OpSpec, st: VerifierState):
         cls = insn.opcode & 7
         if cls in _ALU_CLASSES:
-            return idx + 1, self.alu(insn, spec, st), None
+            self.spec_push = None
+            st = self.alu(insn, spec, st)
+            return idx + 1, st, self.spec_push  # masked pointer arithmetic's speculative path (spectre.py)
         if cls in _JMP_CLASSES:
             return self.jump(idx, insn, spec, st)
         if cls == isa.Class.LDX:
@@ -639,35 +668,31 @@ class Walker:
             raise Reject(f"R{d} pointer arithmetic on {base.type} prohibited")
         o = off_reg.b
         what = base.type_name()
-        if o.is_const():  # check_reg_sane_offset, then the pointer's own offset
+        if o.is_const():  # check_reg_sane_offset of the offset
             delta = B.s64(o.var_off.value)
             if not -MAX_VAR_OFF < delta < MAX_VAR_OFF:
                 raise Reject(f"math between {what} pointer and {delta} is not allowed")
-            self.check_stack_sub(d, op, base)
-            new_off = base.off + delta if op == "add" else base.off - delta
-            if not -MAX_VAR_OFF < new_off < MAX_VAR_OFF:
-                raise Reject(f"{what} pointer offset {new_off} is not allowed")
-            return self.sanitize_check_bounds(d, replace(base, off=new_off)), st
-        if base.type == PTR_TO_CTX and not self.privileged:
-            # sanitize_ptr_alu: retrieve_ptr_limit knows no limit for a ctx pointer (REASON_TYPE, sanitize_err);
-            # root may move it, and check_ptr_off_reg refuses the access later
-            raise Reject(f"R{d} has pointer with unsupported alu operation, pointer arithmetic with it prohibited "
-                         f"for !root")
-        if o.smin == B.S64_MIN:
-            raise Reject(f"math between {what} pointer and register with unbounded min value is not allowed")
-        if not -MAX_VAR_OFF < o.smin < MAX_VAR_OFF:
-            raise Reject(f"value {o.smin} makes {what} pointer be out of bounds")
-        if not self.privileged and (o.smin < 0) != (o.smax < 0):  # sanitize_ptr_alu: REASON_BOUNDS
-            scalar_regno = insn.src if dst.is_pointer else d
-            raise Reject(f"R{scalar_regno} has unknown scalar with mixed signed bounds, pointer arithmetic with it "
-                         f"prohibited for !root")
+        else:
+            if o.smin == B.S64_MIN:
+                raise Reject(f"math between {what} pointer and register with unbounded min value is not allowed")
+            if not -MAX_VAR_OFF < o.smin < MAX_VAR_OFF:
+                raise Reject(f"value {o.smin} makes {what} pointer be out of bounds")
+        sanitation = SP.sanitize_begin(self, insn, op, base, off_reg, not dst.is_pointer, st)
         self.check_stack_sub(d, op, base)
-        var = S.alu(op, 64, base.b, o)
-        if base.type not in (PTR_TO_PACKET, PTR_TO_PACKET_META):
-            return self.sanitize_check_bounds(d, replace(base, b=var)), st
-        new_id, st = st.new_id()
-        keeps_range = op == "sub" and o.smin >= 0
-        return replace(base, b=var, id=new_id, range=base.range if keeps_range else 0), st
+        if o.is_const():
+            new_off = base.off + delta if op == "add" else base.off - delta
+            if not -MAX_VAR_OFF < new_off < MAX_VAR_OFF:  # check_reg_sane_offset of the result
+                raise Reject(f"{what} pointer offset {new_off} is not allowed")
+            moved = replace(base, off=new_off)
+        elif base.type in (PTR_TO_PACKET, PTR_TO_PACKET_META):
+            new_id, st = st.new_id()
+            keeps_range = op == "sub" and o.smin >= 0
+            moved = replace(base, b=S.alu(op, 64, base.b, o), id=new_id, range=base.range if keeps_range else 0)
+        else:
+            moved = replace(base, b=S.alu(op, 64, base.b, o))
+        moved = self.sanitize_check_bounds(d, moved)
+        SP.sanitize_commit(self, sanitation, moved)
+        return moved, st
 
     @staticmethod
     def check_stack_sub(d: int, op: str, base: Reg) -> None:
@@ -677,11 +702,17 @@ class Walker:
             raise Reject(f"R{d} subtraction from stack pointer prohibited")
 
     def sanitize_check_bounds(self, d: int, ptr_reg: Reg) -> Reg:
-        """``sanitize_check_bounds`` for stack pointers (``check_stack_access_for_ptr_arithmetic``): without
-        bypass_spec_v1 a stack pointer must keep a constant offset inside the frame, so that speculative
-        accesses through it can be masked. So an unprivileged loader never gets a variable-offset stack
-        pointer. (The map value part of the check is not modelled.)"""
-        if self.privileged or ptr_reg.type != PTR_TO_STACK:
+        """``sanitize_check_bounds``: without bypass_spec_v1 a moved pointer must still point inside its object,
+        so that speculative accesses through it can be masked. A map value pointer must allow a one-byte access
+        (``check_map_access``, whose message comes first; "pointer arithmetic of map value goes out of range"
+        follows in the log). A stack pointer must keep a constant offset inside the frame
+        (``check_stack_access_for_ptr_arithmetic``), so an unprivileged loader never gets a variable-offset stack
+        pointer."""
+        if self.privileged or ptr_reg.type not in (PTR_TO_STACK, PTR_TO_MAP_VALUE):
+            return ptr_reg
+        if ptr_reg.type == PTR_TO_MAP_VALUE:
+            value_size = self.program.maps[ptr_reg.map].value_size
+            self.check_region(d, ptr_reg, 0, 1, value_size, "map value", f"value_size={value_size}")
             return ptr_reg
         at = ptr_reg.off + B.s64(ptr_reg.b.var_off.value)
         if not ptr_reg.b.is_const():
@@ -882,8 +913,15 @@ class Walker:
         if size == 8:  # check_stack_write_fixed_off: only a whole slot written counts as a write
             self.stack_live.mark_write(frame_i, 1 << slot)
         # check_stack_write_fixed_off: a scalar written at the start of a slot is spilled whatever its size
-        # (a narrower spill keeps the register's state too), a pointer only whole
-        spill = value is not None and (value.is_pointer or (value.type == SCALAR and base % 8 == 0))
+        # (a narrower spill keeps the register's state too) when the loader has CAP_BPF, a pointer only whole
+        scalar_spill = value is not None and value.type == SCALAR and base % 8 == 0 and self.privileged
+        spill = value is not None and (value.is_pointer or scalar_spill)
+        if not self.privileged and (spill or any(
+                (stack[j] if j < len(stack) else STACK_INVALID) not in (STACK_MISC, STACK_ZERO)
+                for j in range(slot * 8, slot * 8 + size))):
+            # Spectre v4: a pointer spilled, or bytes overwritten that were not plain data (the kernel looks at the
+            # slot's first ``size`` slot_type entries), need a barrier after the store (nospec_result)
+            self.nospec_result.add(self.cur_idx)
         if spill and value.type == SCALAR:
             if value.b.umax.bit_length() > 8 * size:
                 value = replace(value, id=0, off=0)  # a narrowing spill breaks the link
@@ -959,7 +997,8 @@ class Walker:
     def ctx_access(self, st: VerifierState, regno: int, reg: Reg, off: int, size: int, write: bool,
                    value: Reg | None):
         check_ctx_off(regno, reg)
-        if not self.ptype.is_valid_access(off, size, write):
+        refused = not self.privileged and self.ptype.needs_cap_bpf is not None and self.ptype.needs_cap_bpf(off, write)
+        if refused or not self.ptype.is_valid_access(off, size, write):
             raise Reject(f"invalid bpf_context access off={off} size={size}")
         if write:
             return st
@@ -1040,8 +1079,23 @@ class Walker:
         dst = self.read(st, insn.dst)
         src = self.read(st, insn.src) if spec.source == isa.Source.X else const(insn.imm & B.U64_MAX)
         target = idx + 1 + insn.off
-        taken = branch_taken(op, width, dst, src)
         x = spec.source == isa.Source.X
+        if x and src.is_pointer and not self.privileged and not (_is_packet(dst) and _is_packet(src)):
+            raise Reject(f"R{insn.src} pointer comparison prohibited")  # check_cond_jmp_op, before anything else
+        taken = branch_taken(op, width, dst, src)
+        if taken is not None and not self.privileged:
+            # sanitize_speculative_path: the side the values rule out is walked as speculative execution
+            other_side = idx + 1 if taken else target
+            spec_branch = (other_side, SP.speculative_branch(st, insn, x))
+            if dst.type == SCALAR and (not x or src.type == SCALAR):
+                return (target if taken else idx + 1), st, spec_branch
+            return (target if taken else idx + 1), refine(st, insn, op, width, taken, self.insns), spec_branch
+        null_check = dst.maybe_null and not x and insn.imm == 0 and op in ("jeq", "jne") and width == 64
+        if taken is None and dst.is_pointer and not self.privileged and not null_check \
+                and not (_is_packet(dst) and _is_packet(src)):
+            # check_cond_jmp_op's last check: only a null check of a pointer that may be null, or a comparison
+            # of packet pointers, may look at a pointer (the other side is already pushed, but the walk stops)
+            raise Reject(f"R{insn.dst} pointer comparison prohibited")
         if taken is not None:
             # check_cond_jmp_op: a known outcome rests on the exact values of the scalars compared (one
             # backtracking each, dst first)
@@ -1204,6 +1258,11 @@ def linked_regs(st: VerifierState, *ids: int, live: Sequence[frozenset[int]] = (
                         and len(out) < LINKED_REGS_MAX:
                     out.append((fr, -1 - spi))
     return tuple(out)
+
+
+def _is_packet(r: Reg) -> bool:
+    """``reg_is_pkt_pointer_any``: a packet, packet metadata or packet end pointer."""
+    return r.type in (PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_PACKET_END)
 
 
 def check_ctx_off(regno: int, reg: Reg) -> None:

@@ -61,7 +61,7 @@ def log_with_positions(program: Program, result: VerifierResult) -> tuple[list[s
     lines = preamble(program, result)
     if result.verdict == "reject" and not result.walk:  # refused before the walk: the error and the statistics
         return lines + [result.error.message, result.stats.line(COMPLEXITY_LIMIT)], []
-    printer = _Printer(program, lines + ["0: R1=ctx() R10=fp0"])
+    printer = _Printer(program, lines + ["0: R1=ctx() R10=fp0"], all_precise=not result.privileged)
     line_of = []
     for e in result.walk:
         printer.event(e)
@@ -79,13 +79,18 @@ def preamble(program: Program, result: VerifierResult) -> list[str]:
     """What the kernel prints before the walk at level 2: ``func#N @START`` for each subprogram
     (``add_subprog_and_kfunc``; none when a call names no instruction), then, once the control-flow checks
     passed, each instruction's live registers and SCC (``compute_live_registers``)."""
-    if result.verdict == "reject" and not result.walk and result.error.message == "call to invalid destination":
+    if result.verdict == "reject" and not result.walk and result.error.message in _BEFORE_SUBPROGS:
         return []
     insns = program.insns
     lines = [f"func#{i} @{start}" for i, start in enumerate(subprog_starts(insns))]
     if result.verdict == "reject" and not result.walk:
         return lines
     return lines + live_regs_lines(insns, _insn_texts(program))
+
+
+#: Messages of add_subprog_and_kfunc, which refuses a program before it prints a subprogram.
+_BEFORE_SUBPROGS = ("call to invalid destination",
+                    "loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN")
 
 
 def live_regs_lines(insns, texts: dict[int, str]) -> list[str]:
@@ -110,8 +115,9 @@ class _Printer:
     (``process_bpf_exit``: ``mark_verifier_state_scratched``), so its state is printed again under the
     instruction's index."""
 
-    def __init__(self, program: Program, lines: list[str]) -> None:
+    def __init__(self, program: Program, lines: list[str], all_precise: bool = False) -> None:
         self.program = program
+        self.all_precise = all_precise  # an unprivileged walk: every scalar prints with its P
         self.texts = _insn_texts(program)
         self.maps = program.maps
         self.lines = lines
@@ -124,7 +130,7 @@ class _Printer:
     def full(self, state: VerifierState, frame: int | None = None) -> str:
         """``print_verifier_state(..., print_all=true)`` of the current frame (or ``frame``)."""
         f = state.cur if frame is None else state.frames[frame]
-        return frame_str(f, self.maps, [r for r, _ in state.refs])
+        return frame_str(f, self.maps, [r for r, _ in state.refs], all_precise=self.all_precise)
 
     def event(self, e: Event) -> None:
         marks = [_precision_line(r, self.texts, self.maps) for r in e.precise_log]
@@ -136,14 +142,14 @@ class _Printer:
             self.lines += marks
             source = self.pushes.pop() if self.pushes else -1
             full = self.full(e.state) if e.state else ""
-            self.from_line = (source, full)
+            self.from_line = (source, full, _speculative(e.state))
             self.scratched = (full, -1)
             self.previous = e.state
             return
         if kind == "prune":  # what propagate_precision prints comes before the verdict
             self.lines += marks
             if self.from_line is not None:
-                self.lines += ["", f"from {self.from_line[0]} to {e.insn_idx}: safe"]
+                self.lines += ["", f"from {self.from_line[0]} to {e.insn_idx}{_speculative(e.state)}: safe"]
             else:
                 self.lines.append(f"{e.insn_idx}: safe")
             self.from_line = self.scratched = None
@@ -169,6 +175,10 @@ class _Printer:
         self.lines.append(head)
         if kind == "exit":
             self.lines += marks
+        elif kind == "nospec":  # a speculative path fenced here: what would have been refused is still printed
+            self.lines += marks
+            if e.detail:
+                self.lines += [e.detail, *_error_follow_up(self.program, e)]
         elif kind == "reject":
             self.lines += marks
             self.lines += [e.detail, *_error_follow_up(self.program, e)]
@@ -179,8 +189,8 @@ class _Printer:
         """The top of ``do_check``'s loop for instruction ``idx``: the resumed path's state, then what the
         previous instruction scratched."""
         if self.from_line is not None:
-            source, full = self.from_line
-            self.lines += ["", f"from {source} to {idx}: {full}"]
+            source, full, speculative = self.from_line
+            self.lines += ["", f"from {source} to {idx}{speculative}: {full}"]
             self.from_line = None
         if self.scratched is not None:
             self.print_insn_state(*self.scratched, idx)
@@ -215,12 +225,12 @@ class _Printer:
             caller = self.full(previous, -2) if callee.in_callback_fn else self.full(e.state)
             self.lines += ["returning from callee:", " " + self.full(previous), f"to caller at {back}:",
                            " " + caller]
-            self.from_line = (e.insn_idx, self.full(e.state))
+            self.from_line = (e.insn_idx, self.full(e.state), "")
             return
         touched = _touched(self.program, e, previous)
         if not any(touched):
             return  # nothing scratched (verifier_state_scratched)
-        tail = frame_str(e.state.cur, self.maps, [r for r, _ in e.state.refs], *touched)
+        tail = frame_str(e.state.cur, self.maps, [r for r, _ in e.state.refs], *touched, all_precise=self.all_precise)
         join = len(self.lines) - 1 if not marks else -1
         if spec is not None and spec.cls in (isa.Class.JMP, isa.Class.JMP32) and spec.op in _COMPARISONS:
             self.jump_state = (len(self.lines) - 1, self.lines[-1])
@@ -255,6 +265,11 @@ def _error_follow_up(program: Program, e: Event) -> list[str]:
     reg = e.state.cur.regs[regno]
     lowest = reg.off + insn.off + reg.b.smin
     return [f"R{regno} {'min' if int(m[1]) == lowest else 'max'} value is outside of the allowed memory range"]
+
+
+def _speculative(state: VerifierState | None) -> str:
+    """What ``do_check`` adds to ``from X to Y`` for a path only speculative execution takes."""
+    return " (speculative execution)" if state is not None and state.speculative else ""
 
 
 def initial_state() -> VerifierState:
