@@ -54,7 +54,7 @@ LANE_START = 10  # from the block's side to the innermost lane
 MARGIN = 6
 
 _NOT_BLOCK_ENDS = ("call", "call_kfunc", "callx")  # calls of helpers and kfuncs return within the block
-_VISITS = ("visit", "exit", "reject")  # events that checked an instruction
+_VISITS = ("visit", "exit", "nospec", "reject")  # events that checked an instruction
 _REACHED = _VISITS + ("prune",)  # events that reached one
 
 

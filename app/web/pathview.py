@@ -32,7 +32,7 @@ FIRST = 3  # crumbs shown before the fold
 LAST = 6  # crumbs shown after it
 MIDDLE_MAX = 200  # the folded crumbs are listed (in a <details>) only up to this many; beyond, a count
 
-ENDS = ("exit", "prune", "reject")
+ENDS = ("exit", "prune", "nospec", "reject")
 _NOT_CONDITIONAL = ("ja", "call", "call_local", "call_kfunc", "callx", "exit")
 FELL, JUMPED, CALL, RETURN = 0, 1, 2, 3
 FORKED = 4  # or-ed into a crumb's kind: both ways were possible here

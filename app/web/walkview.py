@@ -170,7 +170,7 @@ def walk_view(program: Program, result: VerifierResult, index: int,
                    for i, f in enumerate(state.frames)) if state else ()
     visits: dict[int, int] = {}
     for e in events[:index + 1]:
-        if e.kind == "visit" or (e.kind in ("reject", "exit") and e.seq == index):
+        if e.kind == "visit" or (e.kind in ("reject", "exit", "nospec") and e.seq == index):
             visits[e.insn_idx] = visits.get(e.insn_idx, 0) + 1
     pending = _pending_at(events, index)
     targets = {t for t, _ in pending}
@@ -239,7 +239,7 @@ def _state_before(events: Sequence[Event], index: int) -> VerifierState | None:
         return None
     for e in reversed(events[:index]):
         if e.kind != "push_branch":
-            return e.state if e.kind not in ("prune", "exit") else None
+            return e.state if e.kind not in ("prune", "exit", "nospec") else None
     return None
 
 
@@ -365,6 +365,10 @@ def _sentence(event: Event, events: Sequence[Event], pending) -> str:
                 f"safe, so this path needs no more checking." if seq >= 0 else f"Pruned at insn {i}.")
     if event.kind == "exit":
         return f"This path reaches exit at insn {i} with a valid return value."
+    if event.kind == "nospec":
+        why = f" ({event.detail})" if event.detail else ""
+        return (f"This speculative path stops at insn {i}: the kernel puts a speculation barrier there rather "
+                f"than let a mispredicting CPU run it{why}. The program is not rejected for it.")
     if event.kind == "reject":
         return f"Rejected at insn {i}: {event.detail}"
     if event.kind == "accept":
