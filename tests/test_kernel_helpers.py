@@ -7,7 +7,9 @@ import pytest
 from app.ebpf import assemble, progtypes
 from app.ebpf.helpers import HELPERS
 from app.ebpf.vm import run
+from app.ebpf.verifier import UNPRIVILEGED_TYPES
 from app.oracle import bpf_available, load_program, verify_in_kernel
+from app.oracle_unprivileged import unprivileged_bpf_allowed, verify_unprivileged
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(not bpf_available(), reason="bpf() is not permitted here")]
 
@@ -25,6 +27,23 @@ def test_helper_availability_matches_the_kernel(prog_type):
                                    expected_attach_type=progtypes.PROG_TYPES[prog_type].expected_attach_type)
         available = not any(s in verdict.log for s in ("unknown func", "cannot use helper"))
         if available != (prog_type in spec.prog_types):
+            wrong.append((spec.name, available))
+    assert wrong == []
+
+
+@pytest.mark.skipif(not unprivileged_bpf_allowed(), reason="kernel.unprivileged_bpf_disabled is not 0 "
+                    "(bench/verifier_corpus.py --enable-unprivileged-bpf shows how to turn it on for a run)")
+@pytest.mark.parametrize("prog_type", UNPRIVILEGED_TYPES)
+def test_which_helpers_an_unprivileged_loader_may_call_matches_the_kernel(prog_type):
+    """``needs_capability``, as user nobody sees it: a helper of the type is open to an unprivileged loader
+    unless it needs CAP_BPF or CAP_PERFMON."""
+    wrong = []
+    for hid, spec in sorted(HELPERS.items()):
+        if prog_type not in spec.prog_types:
+            continue
+        verdict = verify_unprivileged(assemble(f"call {hid}\nr0 = 0\nexit").to_bytes(), prog_type)
+        available = not any(s in verdict.log for s in ("unknown func", "cannot use helper"))
+        if available == spec.needs_capability:
             wrong.append((spec.name, available))
     assert wrong == []
 
