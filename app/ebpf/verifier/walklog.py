@@ -21,6 +21,7 @@ from app.ebpf.program import Program
 from .. import isa
 from ..loadcheck import subprog_starts
 from .bounds import s64
+from .scalar import alu
 from .callbacks import is_sync_callback_call
 from .loops import compute_scc
 from .notation import SLOT, frame_str, slot_str
@@ -259,12 +260,35 @@ def _error_follow_up(program: Program, e: Event) -> list[str]:
                   "ld_ind": "BPF_LD_[ABS|IND]"}.get(spec.op)
         return [f"{prefix} would lead to reference leak"] if prefix else []
     m = _MAP_VALUE_ACCESS.match(e.detail)
+    if m is not None and spec is not None and e.state is not None and spec.cls == isa.Class.ALU64:
+        return _moved_map_value_follow_up(insn, spec, e.state, int(m[1]))
     if m is None or spec is None or e.state is None or spec.cls not in (isa.Class.LDX, isa.Class.ST, isa.Class.STX):
         return []
     regno = insn.src if spec.cls == isa.Class.LDX else insn.dst
     reg = e.state.cur.regs[regno]
     lowest = reg.off + insn.off + reg.b.smin
     return [f"R{regno} {'min' if int(m[1]) == lowest else 'max'} value is outside of the allowed memory range"]
+
+
+def _moved_map_value_follow_up(insn, spec: isa.OpSpec, state: VerifierState, failed_off: int) -> list[str]:
+    """After ``sanitize_check_bounds`` found a moved map value pointer outside the value (an unprivileged loader):
+    ``check_mem_region_access``'s line for the bound that failed (the lowest offset is tried first), then the
+    sanitizer's own."""
+    regs = state.cur.regs
+    dst = regs[insn.dst]
+    src = regs[insn.src] if spec.source == isa.Source.X else None
+    base, moved_by = (dst, src) if dst.is_pointer else (src, dst)
+    if moved_by is None:  # an immediate: only the fixed offset moves
+        delta = s64(insn.imm & 0xFFFFFFFFFFFFFFFF)
+        lowest = base.off + (delta if spec.op == "add" else -delta) + base.b.smin
+    elif moved_by.b.is_const():
+        delta = s64(moved_by.b.var_off.value)
+        lowest = base.off + (delta if spec.op == "add" else -delta) + base.b.smin
+    else:
+        lowest = base.off + alu(spec.op, 64, base.b, moved_by.b).smin
+    which = "min" if failed_off == lowest else "max"
+    return [f"R{insn.dst} {which} value is outside of the allowed memory range",
+            f"R{insn.dst} pointer arithmetic of map value goes out of range, prohibited for !root"]
 
 
 def _speculative(state: VerifierState | None) -> str:
