@@ -167,10 +167,12 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
             new_id, st = st.new_id()
             regs[0] = ptr(PTR_TO_MAP_VALUE, map=map_index, maybe_null=True, id=new_id)
     elif ret == "RET_PTR_TO_RINGBUF_MEM_OR_NULL":
-        new_id, st = st.new_id()
-        ref_id, st = st.new_id()  # acquire_reference: the reference gets an id of its own
+        # check_helper_call: a value-or-null return takes an id (++id_gen), then acquire_reference takes the
+        # next, which becomes both the register's id and its ref_obj_id (the first is never seen)
+        _, st = st.new_id()
+        ref_id, st = st.new_id()
         size = frame.regs[2].b.umax
-        regs[0] = ptr(PTR_TO_MEM, maybe_null=True, id=new_id, ref_obj_id=ref_id, mem_size=size)
+        regs[0] = ptr(PTR_TO_MEM, maybe_null=True, id=ref_id, ref_obj_id=ref_id, mem_size=size)
         st = replace(st, refs=st.refs + ((ref_id, idx),))
     else:
         regs[0] = UNKNOWN
