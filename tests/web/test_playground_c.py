@@ -278,8 +278,15 @@ def test_in_a_browser_lines_and_instructions_are_linked(tmp_path):
             expect(page.locator("#gutter .is-current-line")).to_have_text(first_line)  # the line of step 0
             page.locator("#step-slider").focus()
             page.keyboard.press("End")
-            last = page.locator("#listing tr.is-current td.line")
-            expect(page.locator("#gutter .is-current-line")).to_have_text(last.inner_text())  # followed the step
+            # the gutter follows the step: once the last step is shown, its mark is on the current row's C line
+            # (read both together: the listing is replaced when the step arrives)
+            page.wait_for_function("""() => {
+                const slider = document.getElementById('step-slider');
+                const row = document.querySelector('#listing tr.is-current td.line');
+                const mark = document.querySelector('#gutter .is-current-line');
+                return slider && slider.value === slider.max && row && mark
+                    && row.textContent.trim() === mark.textContent.trim();
+            }""", timeout=10000)
             page.locator("#insn-16 td.line a").click()  # the map lookup's line number
             line = int(page.locator("#insn-16 td.line").inner_text())
             assert page.evaluate(caret) == line and page.evaluate("document.activeElement.id") == "source"
