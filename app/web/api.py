@@ -11,7 +11,8 @@ decode errors ``pc``. The bodies are read and checked by ``jsonbody.py``.
 ``input``, ``env``, ``seeds``, ``options`` (``max_insns``, ``max_processed``, ``walk``, ``trace``) and ``view``. Each
 checks all of it and uses what applies: ``run`` ignores ``max_processed``, ``walk`` and ``view``; ``verify``
 ignores ``input``, ``env``, ``seeds``, ``max_insns``, ``trace`` and ``view``. So a share's ``/p/<id>.json`` goes as it is to
-either (``verify`` needs a program ``type``, which ``raw`` is not). Both are rate-limited per client
+either (``verify`` needs a program ``type``, which ``raw`` is not; a share of a packet hook given no input
+stores the packet its page runs on, ``setups.DEFAULT_PACKET``). Both are rate-limited per client
 (``ratelimit.py``): 429 with ``Retry-After``; and held to ``MAX_RUN_SECONDS`` of engine work (``progress.py``):
 503 past it.
 
@@ -64,10 +65,10 @@ Every ``source`` is assembly unless ``"language": "c"``: C is compiled as the pl
 
 ``POST /api/v1/share``
     the setup (``source`` only: not ``bytecode`` or ``maps`` yet; ``raw`` with ``mem``, not a packet), with
-    ``"view"?: {"step": int, "run": int}`` (where the page opens) -> ``{"id": str, "url": str}``, 201 when
-    stored now, 200 when that setup was shared before (the id comes from the content). 413 when the stored
-    setup would be larger than ``Limits.setup_bytes``; 429 with ``Retry-After`` when this client shares too
-    fast. See ``setups.py`` for the stored document, ``share.py`` for the pages.
+    ``"view"?: {"step": int, "run": int, "walk": int, "break": [int]}`` (where the page opens) ->
+    ``{"id": str, "url": str}``, 201 when stored now, 200 when that setup was shared before (the id comes from
+    the content). 413 when the stored setup would be larger than ``Limits.setup_bytes``; 429 with
+    ``Retry-After`` when this client shares too fast. See ``setups.py`` for the stored document, ``share.py`` for the pages.
 
 ``insns`` has one entry per instruction; ``pc`` is its slot index (``ld_imm64`` takes two slots, so indexes
 can skip) and ``text`` is in the requested style: ``asm`` (default, what the assembler reads) or ``log``

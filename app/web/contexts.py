@@ -563,10 +563,12 @@ class ResultContext:
 class PlaygroundPage:
     """The playground page (``playground/page.html``): the ``editor`` form, the ``examples`` menu and the
     ``example`` loaded from it (None once the user has run their own text), the ``limits`` shown beside the
-    fields, and the ``result`` of the last run."""
+    fields, and the ``result`` of the last run; ``view_fields``, the Share button's hidden fields for the place
+    on the page (``setups.view_fields``)."""
 
     editor: EditorContext
     examples: tuple[ExampleLink, ...]
     example: ExampleLink | None
     limits: Limits
     result: ResultContext
+    view_fields: tuple[tuple[str, str], ...] = ()

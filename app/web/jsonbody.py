@@ -33,6 +33,7 @@ from app.ebpf.progtypes import PROG_TYPES, context_input
 from app.ebpf.tracepoints import EVENTS
 from app.ebpf.vm import MapSeed
 
+from .breakpoints import MAX_BREAKPOINTS
 from .forms import RAW, TYPES
 from .inputs import FieldError, Limits, check_count, parse_hex
 from .packetform import FORM_NAMES, build_from_fields
@@ -45,7 +46,13 @@ SOURCES = ("mem", "packet", "packets", "packet_spec", "packet_fields")
 CONTEXT_FIELDS = ("ctx", "event", "strings")
 INPUT_FIELDS = SOURCES + CONTEXT_FIELDS
 OPTION_FIELDS = ("max_insns", "max_processed", "walk", "trace")
-VIEW_FIELDS = ("step", "run")
+VIEW_FIELDS = ("step", "run", "walk", "break")
+"""Where a share opens: the run's ``step``, which packet's ``run``, the verifier walk's event (``walk``; absent:
+where the walk opens, at the rejection if any) and the stepper's breakpoints (``break``: instruction indexes)."""
+MAX_PROGRAM_INSNS = 1_000_000
+"""The most instruction slots a program may have (the kernel's ``BPF_COMPLEXITY_LIMIT_INSNS``): a breakpoint
+in a share names one of them. Which ones start an instruction is checked when the page opens
+(``breakpoints.parse``)."""
 PAGE_FIELDS = ("offset", "limit")
 """A page of a long list in an answer (``options.walk``, ``options.trace``): from item ``offset`` (default 0),
 at most ``limit`` items (default and cap in ``PAGE_SIZES``)."""
@@ -114,7 +121,7 @@ class RunInputs:
     ``strings``); ``env`` and ``seeds``; the options (``max_insns`` for runs, ``max_processed`` and ``walk``
     for the verifier, each defaulting to the server's limit; ``walk_page`` when ``walk`` asks for one page of the
     walk rather than all of it; ``trace`` when a run's trace is asked for) and the ``view`` (``step``,
-    ``run``)."""
+    ``run``, the walk's event ``walk_at``, None where the walk opens by itself, and the ``breakpoints``)."""
 
     prog_type: str
     source: str | None
@@ -132,6 +139,8 @@ class RunInputs:
     run: int
     walk_page: Page | None = None
     trace: TracePage | None = None
+    walk_at: int | None = None
+    breakpoints: tuple[int, ...] = ()
 
 
 # --- the body and its plain values ---------------------------------------------------------------------------
@@ -440,7 +449,19 @@ def run_inputs(data: dict[str, Any], limits: Limits) -> RunInputs:
         count_option(options, "max_insns", limits.run_insns),
         count_option(options, "max_processed", limits.verify_insns),
         walk, integer(view.get("step", 0), "view.step", 0, limits.run_insns + 1),
-        integer(view.get("run", 0), "view.run", 0, limits.packets), walk_page, trace or None)
+        integer(view.get("run", 0), "view.run", 0, limits.packets), walk_page, trace or None,
+        integer(view["walk"], "view.walk", 0, MAX_WALK_OFFSET) if "walk" in view else None,
+        breakpoint_list(view.get("break", [])))
+
+
+def breakpoint_list(value: Any) -> tuple[int, ...]:
+    """``view.break``: at most ``MAX_BREAKPOINTS`` instruction indexes, in order and each once."""
+    path = "view.break"
+    if not isinstance(value, list):
+        raise ApiError(400, "must be a list of instruction indexes, e.g. [3, 7]", path)
+    if len(value) > MAX_BREAKPOINTS:
+        raise ApiError(400, f"{len(value):,} breakpoints; at most {MAX_BREAKPOINTS} are kept", path)
+    return tuple(sorted({integer(pc, f"{path}[{n}]", 0, MAX_PROGRAM_INSNS - 1) for n, pc in enumerate(value)}))
 
 
 def page(value: dict[str, Any], name: str, highest_offset: int) -> Page:

@@ -141,7 +141,9 @@ def document() -> dict[str, Any]:
             "Setup": _object(SETUP_FIELDS),
             "Input": _object(INPUT_FIELDS),
             "Options": _object(OPTION_FIELDS),
-            "View": _object(VIEW_FIELDS),
+            "View": _object(VIEW_FIELDS, overrides={
+                "walk": {**_INTEGER, "description": "the verifier walk's event (absent: where the walk opens)"},
+                "break": {"type": "array", "items": _INTEGER, "description": "breakpoints: instruction indexes"}}),
             "WalkPage": _page("walk", PAGE_FIELDS, "a page of the verifier walk's events (verify)"),
             "TracePage": _page("trace", TRACE_FIELDS, "a page of the run's trace, what each step changed (run)"),
             "PageInfo": {"type": "object", "required": ["offset", "limit", "total", "next_offset"], "properties": {

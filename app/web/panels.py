@@ -36,7 +36,8 @@ GROUPS = {"packet": "Packet hooks (input: a packet)", "ctx": "Context hooks (inp
 FIXED_LABELS = {
     "type": "Hook", "language": "Language", "source": "Program", "mem": "Input memory", "max_insns": "Max steps",
     "step": "Step", "run": "Packet to step", "packets": "Packets (hex)", "packet_spec": "Packet spec",
-    "pcap": "Capture file", "packet": "Packet", "event": "Tracepoint event",
+    "pcap": "Capture file", "packet": "Packet", "event": "Tracepoint event", "walk": "Verifier walk event",
+    "break": "Breakpoints",
 }
 PAGE_ORDER = ("language", "type", "source", "mem", "packet", "packets", "packet_spec", "pcap", *pf.FORM_NAMES,
               "event")
@@ -78,7 +79,7 @@ def field_target(key: str) -> str:
     """The element a summary entry links to."""
     if key.startswith("seed-"):
         return f"{key}-map"
-    return {"packet": "l3", "run": "stepper"}.get(key, key)
+    return {"packet": "l3", "run": "stepper", "break": "stepper"}.get(key, key)
 
 
 def _rank(key: str) -> tuple[int, str]:

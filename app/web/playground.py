@@ -43,6 +43,7 @@ from .present import listing, result_context, run_setting
 from .progress import Progress, stream, wants_stream
 from .render import page_or_fragment, render_fragments
 from .runs import Outcome, check, execute, program_of
+from .setups import view_fields
 from .stepview import step_context
 from .walkview import start_index, walk_view
 
@@ -93,7 +94,7 @@ def build_page(form: RunForm, limits: Limits, example: Example | None = None,
                                                               progress)))
         if result.check.verdict == "reject" and result.check.line:
             editor = replace(editor, error_line=result.check.line)  # the gutter marks the rejected line
-    page = PlaygroundPage(editor, links, selected, limits, result)
+    page = PlaygroundPage(editor, links, selected, limits, result, view_fields(result))
     return page, 422 if errors else 200
 
 

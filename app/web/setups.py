@@ -8,17 +8,19 @@ page was looking::
                | {"packet_fields": {name: text}} | {"ctx"?: {field: int}, "event"?: str, "strings"?: {field: str}},
      "env"?: {name: int | str}, "seeds"?: [{"map": name | index, "key": hex, "value": hex}],
      "options"?: {"max_insns"?: int, "max_processed"?: int, "walk"?: true},
-     "view"?: {"step"?: int, "run"?: int}}
+     "view"?: {"step"?: int, "run"?: int, "walk"?: int, "break"?: [int, ...]}}
 
 Normalising makes equal setups equal text, so that they get the same id: hex is lowercase without spaces, a
 single ``packet`` becomes ``packets``, a ``packet_spec`` string becomes a one-item list, blank layer-form
-fields are left out and the others lose surrounding blanks (the payload is kept as typed), context fields
-go by their own names (``rdi`` and ``arg1`` are ``di``), and defaults are left out (``type`` is always
-present; ``language`` ``asm``, ``max_insns`` equal to the server's limit, ``walk`` false, a ``view`` at step 0
-of run 0 and empty objects are dropped, so setups made before C existed keep their ids; pages asked of the
-walk or the trace, ``options.walk`` as an object and ``options.trace``, are how an answer is read, not part of
-the setup, and are dropped too). ``canonical_json``
-is the text that is hashed and stored: sorted keys, no spaces, UTF-8, at most ``Limits.setup_bytes``.
+fields are left out and the others lose surrounding blanks (the payload is kept as typed), context fields go
+by their own names (``rdi`` and ``arg1`` are ``di``), and defaults are left out (``type`` is always present;
+``language`` ``asm``, ``max_insns`` equal to the server's limit, ``walk`` false, a ``view`` at step 0 of run 0
+with the walk where it opens by itself and no breakpoints, and empty objects are dropped, so setups made
+before C existed keep their ids; breakpoints are sorted, each once; pages asked of the walk or the trace,
+``options.walk`` as an object and ``options.trace``, are how an answer is read, not part of the setup, and are
+dropped too). A packet hook given no input gets the page's default packet (``DEFAULT_PACKET``) written in, so
+that the setup says what it runs on. ``canonical_json`` is the text that is hashed and stored: sorted keys, no
+spaces, UTF-8, at most ``Limits.setup_bytes``.
 
 A setup is checked as ``/api/v1/run`` checks its body (``jsonbody.run_inputs``: shapes, sizes, inputs the
 hook takes, context fields and values), so a share opens as it runs. What needs the program is not
@@ -27,13 +29,17 @@ are made of those); the page shows the error. ``bytecode`` and ``maps`` are refu
 packets for ``raw`` programs, because the playground page cannot show them.
 
 ``setup_of_form`` and ``form_of_setup`` convert between a setup and ``forms.RunForm``, the page's fields
-as text; a setup made from a form comes back unchanged from a round trip through the form.
+as text; a setup made from a form comes back unchanged from a round trip through the form. The view is the
+form's ``step``, ``run``, ``walk`` and ``break``; the page's Share button sends them as ``VIEW_FORM_FIELDS``
+(``view_step`` ...: the editor's own fields say nothing of where the page is looking, and a Run must not
+start where the last result was), and ``form_with_view`` puts them in place.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from app.ebpf.progtypes import PROG_TYPES
 
@@ -41,8 +47,16 @@ from .ctxform import ENV_NAMES, _shown, ctx_groups
 from .forms import LANG_ASM, LANGUAGES, RAW, RunForm, SeedRow
 from .inputs import FieldError, Limits, check_source
 from .jsonbody import SETUP_FIELDS, ApiError, RunInputs, object_of, packet_fields, run_inputs, string
-from .packetform import FORM_NAMES
+from .packetform import DEFAULT_CHOICES, DEFAULT_VALUES, FORM_NAMES
 from .runs import check
+
+if TYPE_CHECKING:
+    from .contexts import ResultContext
+
+DEFAULT_PACKET = {**DEFAULT_CHOICES, **DEFAULT_VALUES}
+"""What a share of a packet hook given no input stores: the playground's fresh packet builder (Ethernet, IPv4,
+UDP to port 53, payload ``hello``), the packet its page runs on. ``/api/v1/run`` refuses a packet hook without
+a packet, so the stored setup names it: ``/p/<id>.json`` then runs through the API as the page runs it."""
 
 NOT_SHAREABLE = {"bytecode": "sharing takes a program as source text; bytecode cannot be shared yet",
                  "maps": "sharing cannot store maps declared beside the program yet: declare them in the source "
@@ -81,13 +95,23 @@ def check_setup(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
         "env": dict(data.get("env", {})),
         "seeds": [{"map": s.map, "key": s.key.hex(), "value": s.value.hex()} for s in inputs.seeds],
         "options": _options(inputs, limits),
-        "view": {k: v for k, v in (("step", inputs.step), ("run", inputs.run)) if v},
+        "view": _view(inputs),
     }
     setup.update((key, value) for key, value in parts.items() if value)
     size = len(canonical_json(setup).encode())
     if size > limits.setup_bytes:
         raise ApiError(413, f"the setup is {size:,} bytes as stored; at most {limits.setup_bytes:,} can be shared")
     return setup
+
+
+def _view(inputs: RunInputs) -> dict[str, Any]:
+    """Where the page opens, without the defaults."""
+    view: dict[str, Any] = {k: v for k, v in (("step", inputs.step), ("run", inputs.run)) if v}
+    if inputs.walk_at is not None:
+        view["walk"] = inputs.walk_at
+    if inputs.breakpoints:
+        view["break"] = list(inputs.breakpoints)
+    return view
 
 
 def _language(value: Any) -> str:
@@ -111,6 +135,8 @@ def _input(given: Mapping[str, Any], inputs: RunInputs) -> dict[str, Any]:
         out["packet_spec"] = [s.strip() for s in ([specs] if isinstance(specs, str) else specs)]
     elif inputs.source == "packet_fields":
         out["packet_fields"] = packet_fields(given["packet_fields"])
+    elif inputs.prog_type in PROG_TYPES and PROG_TYPES[inputs.prog_type].input == "packet":
+        out["packet_fields"] = packet_fields(DEFAULT_PACKET)  # none given: the packet the page runs on
     ctx = _canonical_ctx(inputs.prog_type, inputs.ctx)
     out.update((k, v) for k, v in (("ctx", ctx), ("event", inputs.event), ("strings", inputs.strings)) if v)
     return out
@@ -167,8 +193,8 @@ def setup_of_form(form: RunForm, limits: Limits) -> tuple[dict[str, Any] | None,
     body["env"] = {k: getattr(request.env, k) for k in ENV_NAMES if form.env.get(k, "").strip()}
     body["seeds"] = [{"map": s.map, "key": s.key.hex(), "value": s.value.hex()} for s in request.seeds]
     body["options"] = {"max_insns": request.max_insns}
-    body["view"] = {"step": request.step, "run": request.run}
     try:
+        body["view"] = {"step": request.step, "run": request.run, **_walk_and_breakpoints(form)}
         return check_setup(body, limits), {}
     except ApiError as e:
         return None, {_form_field(e.body.get("field", "source")): e.body["message"]}
@@ -176,15 +202,59 @@ def setup_of_form(form: RunForm, limits: Limits) -> tuple[dict[str, Any] | None,
         return None, {_form_field(e.field): e.message}
 
 
+def _walk_and_breakpoints(form: RunForm) -> dict[str, Any]:
+    """The view's ``walk`` (left out when blank: where the walk opens) and ``break`` from the form's text;
+    raises ``FieldError`` naming ``walk`` or ``break``."""
+    out: dict[str, Any] = {}
+    walk = form.walk.strip()
+    if walk:
+        if not (walk.isascii() and walk.isdigit()):
+            raise FieldError("walk", f"the walk's event must be a number, not {walk[:40]!r}")
+        out["walk"] = int(walk)
+    parts = [p.strip() for p in form.breaks.split(",") if p.strip()]
+    bad = next((p for p in parts if not (p.isascii() and p.isdigit())), None)
+    if bad is not None:
+        raise FieldError("break", f"breakpoints are instruction numbers separated by commas, not {bad[:40]!r}")
+    if parts:
+        out["break"] = [int(p) for p in parts]
+    return out
+
+
+VIEW_FORM_FIELDS = {"step": "view_step", "run": "view_run", "walk": "view_walk", "breaks": "view_break"}
+"""The Share button's hidden fields for where the page is looking, by the ``RunForm`` field each one sets."""
+
+
+def view_fields(result: ResultContext) -> tuple[tuple[str, str], ...]:
+    """The Share button's ``VIEW_FORM_FIELDS`` for the place ``result`` shows: the step and the packet's run
+    on screen, the walk's event unless it is where the walk opens by itself, the breakpoints. (With
+    JavaScript, ``urlstate.js`` sets them again when Share is pressed, as the page moves without reloading.)"""
+    step = result.step
+    walk = result.walk
+    opens_at = walk.error_event if walk is not None and walk.error_event is not None else 0
+    values = {"step": str(step.index) if step is not None else "0", "run": str(result.inputs.run),
+              "walk": str(walk.index) if walk is not None and walk.index != opens_at else "",
+              "breaks": step.breakpoints.text if step is not None else ""}
+    return tuple((sent, values[name]) for name, sent in VIEW_FORM_FIELDS.items())
+
+
+def form_with_view(form: RunForm, fields: Mapping[str, str]) -> RunForm:
+    """``form`` (the editor's fields) at the place the Share button's ``VIEW_FORM_FIELDS`` name (missing
+    ones: the run's start, and the walk where it opens)."""
+    defaults = {"step": "0", "run": "0", "walk": "", "breaks": ""}
+    return replace(form, **{name: fields.get(sent, defaults[name]) for name, sent in VIEW_FORM_FIELDS.items()})
+
+
 def _form_field(api_field: str) -> str:
     """The form field for a setup field (``input.packet_fields.ip_dst`` -> ``ip_dst``), for error messages."""
+    if api_field.startswith("view.break"):  # view.break[3]
+        return "break"
     for prefix, name in (("input.packet_fields.", ""), ("input.ctx.", "ctx_"), ("input.strings.", "str_"),
                          ("env.", "env_")):
         if api_field.startswith(prefix):
             return name + api_field[len(prefix):]
     return {"language": "language", "input.mem": "mem", "input.packets": "packets", "input.packet_spec": "packet_spec",
             "input.event": "event", "options.max_insns": "max_insns", "view.step": "step",
-            "view.run": "run"}.get(api_field, "source")
+            "view.run": "run", "view.walk": "walk", "walk": "walk", "break": "break"}.get(api_field, "source")
 
 
 def form_of_setup(setup: Mapping[str, Any], limits: Limits) -> RunForm:
@@ -204,11 +274,12 @@ def form_of_setup(setup: Mapping[str, Any], limits: Limits) -> RunForm:
     seeds = tuple(SeedRow(str(s["map"]), s["key"], s["value"]) for s in setup.get("seeds", []))
     view = setup.get("view", {})
     extra = {"layers": layers} if layers is not None else {}
+    walk, breaks = str(view.get("walk", "")), ",".join(str(pc) for pc in view.get("break", []))
     return RunForm(setup["source"], str(setup.get("options", {}).get("max_insns", limits.run_insns)),
                    step=str(view.get("step", 0)), type=prog_type, mem=given.get("mem", ""), run=str(view.get("run", 0)),
                    packet_from=packet_from, packets=packets, packet_spec=spec, ctx=ctx, event=given.get("event", ""),
                    strings=dict(given.get("strings", {})), env=env, seeds=seeds,
-                   language=setup.get("language", LANG_ASM), **extra)
+                   language=setup.get("language", LANG_ASM), walk=walk, breaks=breaks, **extra)
 
 
 def _ctx_texts(ptype, event: str, values: Mapping[str, int]) -> dict[str, str]:

@@ -3,7 +3,8 @@
 Routes:
 
 ``POST /share`` (the editor's fields, as ``POST /run`` takes them, plus ``parent``: the share the page was
-opened from)
+opened from, and where the page is looking: ``view_step``, ``view_run``, ``view_walk``, ``view_break``, see
+``setups.VIEW_FORM_FIELDS``)
     store the setup and answer 303 to ``/p/<id>`` (htmx: ``HX-Redirect`` to it); 422 with the page and its
     field errors when a field cannot be used; 429 when this client shares too fast.
 ``POST /api/v1/share`` (in ``api.py``)
@@ -15,7 +16,8 @@ opened from)
 ``GET /p/<id>.json``
     the setup (``setups.py``), which ``POST /api/v1/run``, ``/verify`` and ``/share`` take as it is.
 ``GET /p/<id>.s`` (or ``.c``)
-    the program's source as text (``?download`` makes it an attachment).
+    the program's source as text (``?download`` makes it an attachment); the extension of the other language
+    redirects to the right one.
 ``GET /embed/<id>``
     a read-only view for an ``<iframe>``: the program and its result. The only pages other sites may frame;
     it holds no session or CSRF token, so caches may keep it (``EMBED_MAX_AGE``).
@@ -54,7 +56,7 @@ from .inputs import Limits
 from .playground import RESULT_FRAGMENTS, build_page, with_view_args
 from .ratelimit import SHARES, refuse
 from .render import is_htmx, page_or_fragment
-from .setups import canonical_json, check_setup, form_of_setup, setup_of_form
+from .setups import canonical_json, check_setup, form_of_setup, form_with_view, setup_of_form
 
 bp = Blueprint("share", __name__)
 
@@ -66,9 +68,9 @@ short time lets a new deployment's look reach embeds)."""
 @dataclass(frozen=True)
 class ShareView:
     """What a page shows about the share it was opened from: its ``id``, the absolute ``url`` of the page,
-    of the ``json_url``, ``source_url`` and ``embed_url`` views, the ``markdown`` snippet (a code block and
-    a link) and the ``embed_html`` (an ``<iframe>``); the ``parent_url`` when it is a fork; and a ``title``
-    and ``description`` for link previews."""
+    of the ``json_url``, ``source_url`` (ending in ``source_extension``, ``s`` or ``c``) and ``embed_url``
+    views, the ``markdown`` snippet (a code block and a link) and the ``embed_html`` (an ``<iframe>``); the
+    ``parent_url`` when it is a fork; and a ``title`` and ``description`` for link previews."""
 
     id: str
     url: str
@@ -80,6 +82,7 @@ class ShareView:
     parent_url: str | None
     title: str
     description: str
+    source_extension: str
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ def create():
         return refused
     limits = _limits()
     form, errors = RunForm.from_request(request.form, request.files, limits)
+    form = form_with_view(form, request.form)
     setup, problems = setup_of_form(form, limits) if not errors else (None, errors)
     if setup is None:
         page, _ = build_page(form, limits, errors=problems)
@@ -167,9 +171,10 @@ def share_view(found: shares.StoredShare, setup: dict[str, Any]) -> ShareView:
                   f'loading="lazy"></iframe>')
     title, description = _preview(setup)
     parent_url = url_for("share.view", share_id=found.parent) if found.parent else None
+    extension = _extension(setup)
     return ShareView(found.id, url, external_url("share.setup_json", share_id=found.id),
-                     f"{url}.{_extension(setup)}", embed_url, markdown, embed_html,
-                     parent_url, title, description)
+                     f"{url}.{extension}", embed_url, markdown, embed_html,
+                     parent_url, title, description, extension)
 
 
 def _preview(setup: dict[str, Any]) -> tuple[str, str]:
@@ -200,12 +205,17 @@ def setup_json(share_id: str):
     return _immutable(current_app.response_class(found.setup, mimetype="application/json"))
 
 
-@bp.get("/p/<share_id>.s")
-@bp.get("/p/<share_id>.c")
-def source(share_id: str):
-    """The source as text, named ``<id>.s`` or ``<id>.c`` after its language (either URL serves it)."""
+@bp.get("/p/<share_id>.s", defaults={"extension": "s"})
+@bp.get("/p/<share_id>.c", defaults={"extension": "c"})
+def source(share_id: str, extension: str):
+    """The source as text, named ``<id>.s`` or ``<id>.c`` after its language. The other extension redirects
+    to it (permanently: a share never changes), so the URL always says what the text is."""
     found = _load(share_id)
     setup = json.loads(found.setup)
+    if extension != _extension(setup):
+        query = request.query_string.decode("ascii", "replace")
+        url = url_for("share.source", share_id=found.id, extension=_extension(setup))
+        return redirect(f"{url}?{query}" if query else url, 301)
     response = current_app.response_class(setup["source"], mimetype="text/plain")
     disposition = "attachment" if "download" in request.args else "inline"
     response.headers["Content-Disposition"] = f'{disposition}; filename="{found.id}.{_extension(setup)}"'

@@ -4,7 +4,8 @@
 // the query string as they change (history.replaceState: no history entry per step), so a reload or a
 // copied link opens at the same place; the server reads them (playground.with_view_args). Once the editor
 // runs a program that differs from the one the URL names, the URL no longer describes the page: it becomes
-// "/" again.
+// "/" again. The same place goes with a share: when Share is pressed, its hidden view_* fields (page.html,
+// setups.VIEW_FORM_FIELDS) are set to it, wherever the page is (on "/" too).
 "use strict";
 (() => {
   const STATE = ["step", "run", "walk", "break"];
@@ -64,6 +65,23 @@
       window.history.replaceState(window.history.state, "", "/");
     }
   });
+
+  // Share: the hidden fields hold the place the page was loaded at; set them to the place on screen now.
+  // (Capturing, so this runs before htmx reads the form on the same submit event.)
+  document.addEventListener("submit", (event) => {
+    if (!event.submitter || event.submitter.id !== "share-button") {
+      return;
+    }
+    const values = current();
+    const fields = { view_step: values.step || "0", view_run: values.run || "0", view_walk: values.walk || "",
+                     view_break: values.break || "" };
+    for (const [name, value] of Object.entries(fields)) {
+      const input = document.querySelector(`input[type=hidden][form=editor][name=${name}]`);
+      if (input) {
+        input.value = value;
+      }
+    }
+  }, true);
 
   document.addEventListener("htmx:afterSettle", write);
   document.addEventListener("breakpoints:change", write);

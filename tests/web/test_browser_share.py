@@ -22,6 +22,7 @@ expect = sync_api.expect
 
 PROGRAM = ["# Sum of 4..1, shared", "r0 = 0", "r1 = 4", "loop:", "\tr0 += r1", "r1 -= 1", "if r1 != 0 goto loop", "exit"]
 SHARE_URL = re.compile(r".*/p/[0-9A-Za-z]{16}$")
+SHARE_OR_PLACE_URL = re.compile(r".*/p/[0-9A-Za-z]{16}(\?.*)?$")  # urlstate.js adds ?step=... at once
 
 
 @contextmanager
@@ -91,6 +92,58 @@ def test_share_then_open_the_link_in_a_fresh_browser(browser, server):
     fresh.wait_for_url(lambda new: SHARE_URL.match(new) is not None and new != url)
     expect(fresh.locator("#share-heading")).to_contain_text("a fork of")
     expect(fresh.locator("#verdict .retval")).to_have_text("0xf")
+    context.close()
+
+
+def test_share_keeps_the_step_the_walk_event_and_the_breakpoints_on_screen(browser, server):
+    """Stepping moves the page without reloading it: Share must send the place on screen, not the place the
+    page was loaded at."""
+    context, page = new_page(browser, server)
+    page.goto("/?example=xdp-filter")
+    step = page.locator("#step")
+    page.locator("#listing").focus()
+    for n in range(1, 6):
+        page.keyboard.press("ArrowRight")
+        expect(step).to_have_attribute("data-index", str(n))
+    expect(page).to_have_url(re.compile(r"[?&]step=5"))
+    page.keyboard.press("b")  # a breakpoint at pc 5, the instruction about to run
+    expect(page.locator("#insn-5")).to_have_class(re.compile(r"\bhas-break\b"))
+    page.locator("#walk button[data-walk=next]").click()
+    expect(page.locator("#walk")).to_have_attribute("data-index", "1")
+    page.keyboard.press("ArrowRight")  # the focus stays in the walk
+    expect(page.locator("#walk")).to_have_attribute("data-index", "2")
+    page.screenshot(path="/tmp/share2/before-share.png")
+
+    page.locator("#share-button").click()
+    page.wait_for_url(SHARE_OR_PLACE_URL)
+    link = page.locator("#share-url").input_value()
+    assert page.request.get(f"{link}.json").json()["view"] == {"step": 5, "walk": 2, "break": [5]}
+    page.console.assert_clean()
+    context.close()
+
+    context, fresh = new_page(browser, server)  # only the link
+    fresh.goto(link)
+    expect(fresh.locator("#step")).to_have_attribute("data-index", "5")
+    expect(fresh.locator("#step-position")).to_contain_text("5 /")
+    expect(fresh.locator("#walk")).to_have_attribute("data-index", "2")
+    expect(fresh.locator("#listing tr.has-break")).to_have_count(1)
+    expect(fresh.locator("#insn-5")).to_have_class(re.compile(r"\bhas-break\b"))
+    expect(fresh).to_have_url(re.compile(r"[?&]step=5&walk=2&break=5$"))
+    fresh.screenshot(path="/tmp/share2/opened-at-step-5.png")
+    fresh.console.assert_clean()
+    context.close()
+
+
+def test_share_without_javascript_keeps_the_step_on_screen(browser, server):
+    context, page = new_page(browser, server, java_script_enabled=False)
+    page.goto("/?example=xdp-filter")
+    for n in range(1, 4):
+        page.locator("#stepper button[data-step=next]").click()  # a whole page each time
+        expect(page.locator("#step")).to_have_attribute("data-index", str(n))
+    page.locator("#share-button").click()
+    page.wait_for_url(SHARE_URL)
+    expect(page.locator("#step")).to_have_attribute("data-index", "3")
+    assert page.request.get(f"{page.url}.json").json()["view"] == {"step": 3}
     context.close()
 
 

@@ -153,7 +153,7 @@ def test_share_form_with_an_unusable_field_shows_the_error_and_stores_nothing(ap
 
 
 def test_a_shared_step_opens_at_that_step(client, post_form):
-    id_ = shared_id(post_form("/share", source=SUM, step="3"))
+    id_ = shared_id(post_form("/share", source=SUM, view_step="3"))
     assert client.get(f"/p/{id_}.json").json["view"] == {"step": 3}
     page = client.get(f"/p/{id_}").get_data(as_text=True)
     assert re.search(r'id="step"[^>]*data-index="3"', page)
@@ -213,6 +213,33 @@ def test_source_is_plain_text_inline_or_as_a_download(client):
     assert "immutable" in client.get(f"/p/{id_}.json").headers["Cache-Control"]
     download = client.get(f"/p/{id_}.s?download")
     assert download.headers["Content-Disposition"] == f'attachment; filename="{id_}.s"'
+
+
+def test_the_other_languages_extension_redirects_to_the_source(client):
+    asm = share_api(client, {"source": SUM}).json["id"]
+    wrong = client.get(f"/p/{asm}.c?download")
+    assert wrong.status_code == 301 and wrong.headers["Location"] == f"/p/{asm}.s?download"
+    c_source = "int f(void *ctx) { return 2; }\n"  # not compiled to be stored or served as text
+    c = share_api(client, {"source": c_source, "language": "c", "type": "xdp"}).json["id"]
+    wrong = client.get(f"/p/{c}.s")
+    assert wrong.status_code == 301 and wrong.headers["Location"] == f"/p/{c}.c"
+    right = client.get(f"/p/{c}.c")
+    assert right.status_code == 200 and right.get_data(as_text=True) == c_source
+    assert right.headers["Content-Disposition"] == f'inline; filename="{c}.c"'
+
+
+def test_the_panel_names_the_source_by_its_language(app, client):
+    from app.web.share import share_view
+
+    for language, extension in (("asm", "s"), ("c", "c")):
+        id_ = share_api(client, {"source": "exit", "language": language, "type": "xdp"}).json["id"]
+        with app.test_request_context():
+            from app.store import engine
+
+            found = shares.load(engine(), id_)
+            share = share_view(found, json.loads(found.setup))
+            panel = app.jinja_env.get_template("share/_panel.html").render(share=share)
+        assert f'<a href="http://localhost/p/{id_}.{extension}">source (.{extension})</a>' in panel
 
 
 def test_only_the_embed_may_be_framed(client):
@@ -325,7 +352,8 @@ def test_the_setup_document_is_stored_as_canonical_json(app, client):
 def test_a_verify_body_can_be_shared_too(client):
     body = {"source": "r0 = 2\nexit\n", "type": "xdp", "options": {"max_processed": 1000, "walk": True}}
     id_ = share_api(client, body).json["id"]
-    assert client.get(f"/p/{id_}.json").json == body
+    default_packet = {"packet_fields": {"l3": "ipv4", "l4": "udp", "payload": "hello"}}  # what the page runs on
+    assert client.get(f"/p/{id_}.json").json == {**body, "input": default_packet}
     assert client.post("/api/v1/verify", json=client.get(f"/p/{id_}.json").json).json["verdict"] == "accept"
 
 
@@ -452,3 +480,66 @@ def test_the_embed_is_cacheable_and_holds_no_session(client):
     assert "Set-Cookie" not in response.headers and "Cookie" not in response.headers.get("Vary", "")
     assert "csrf" not in response.get_data(as_text=True)
     assert fresh.get_cookie("session") is None
+
+
+# --- a packet hook without an input, and the embed -------------------------------------------------------
+
+LENGTH = "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr0 = r3\nr0 -= r2\nexit\n"  # returns the packet's length
+
+
+def test_a_packet_hook_shared_without_input_stores_the_packet_its_page_runs_on(client):
+    body = {"source": LENGTH, "type": "xdp"}
+    assert client.post("/api/v1/run", json=body).status_code == 400  # the API names no packet for you
+    id_ = share_api(client, body).json["id"]
+    setup = client.get(f"/p/{id_}.json").json
+    assert setup["input"] == {"packet_fields": {"l3": "ipv4", "l4": "udp", "payload": "hello"}}  # the fresh builder
+    ran = client.post("/api/v1/run", json=setup)
+    assert ran.status_code == 200, ran.json
+    assert ran.json["retval"] == 14 + 20 + 8 + len("hello")
+    assert int(_page_retval(client, id_), 0) == ran.json["retval"]
+    assert share_api(client, setup).json["id"] == id_
+    fresh = client.get("/?example=xdp-filter").get_data(as_text=True)  # the builder as a fresh page holds it
+    assert re.search(r'name="payload"[^>]*value="hello"', fresh)
+
+
+def test_the_embed_links_after_the_run_to_the_full_page(client):
+    source = ".map m type=array key_size=4 value_size=4 max_entries=1\n" + LENGTH
+    id_ = share_api(client, {"source": source, "type": "xdp",
+                             "seeds": [{"map": "m", "key": "00000000", "value": "01000000"}]}).json["id"]
+    embed = client.get(f"/embed/{id_}").get_data(as_text=True)
+    links = re.findall(r'<p class="after-links">(.*?)</p>', embed, re.DOTALL)
+    assert links and 'href="#' not in links[0]  # the embed has no such sections
+    assert f'<a href="http://localhost/p/{id_}#packet-out" target="_blank" rel="noopener">' in links[0]
+    page = client.get(f"/p/{id_}").get_data(as_text=True)
+    assert '<a href="#packet-out">' in page and 'id="packet-out"' in page  # where the embed's link lands
+
+
+def test_the_embed_lists_every_packets_run(client):
+    id_ = share_api(client, {"source": LENGTH, "type": "xdp",
+                             "input": {"packet_spec": ["eth/ipv4/udp", "eth/ipv6/tcp/payload(abc)"]}}).json["id"]
+    embed = client.get(f"/embed/{id_}").get_data(as_text=True)
+    runs = re.search(r'<section id="embed-runs".*?</section>', embed, re.DOTALL)
+    assert runs, "the embed does not show the other packets"
+    items = re.findall(r"<li.*?</li>", runs.group(0), re.DOTALL)
+    assert len(items) == 2
+    assert "0x2a" in items[0] and "IPv4" in items[0] and "0x4d" in items[1] and "IPv6" in items[1]
+    assert f'href="http://localhost/p/{id_}#runs"' in runs.group(0)
+
+
+@pytest.mark.parametrize("source, verdict", [
+    ("r0 = 2\nexit\n", "accepted as xdp: processed 2 insns"),
+    ("r0 = 0\nr1 = r2\nexit\n", "rejected at insn 1 (line 2): <code>R2 !read_ok</code>"),
+])
+def test_the_embed_shows_the_verifiers_verdict(client, source, verdict):
+    id_ = share_api(client, {"source": source, "type": "xdp"}).json["id"]
+    embed = client.get(f"/embed/{id_}").get_data(as_text=True)
+    check = re.search(r'<p id="embed-check"[^>]*>(.*?)</p>', embed, re.DOTALL)
+    assert check, "the embed shows no verifier verdict"
+    assert verdict in " ".join(check.group(1).split())
+
+
+def test_the_embed_escapes_the_verifiers_message(client):
+    id_ = share_api(client, {"source": "r0 = 0\ncall 999999\nexit\n", "type": "xdp"}).json["id"]
+    check = re.search(r'<p id="embed-check"[^>]*>(.*?)</p>', client.get(f"/embed/{id_}").get_data(as_text=True),
+                      re.DOTALL)
+    assert check and "rejected at insn 1" in check.group(1) and "<script" not in check.group(1)

@@ -147,3 +147,13 @@ def test_an_unknown_language_is_refused_by_name(language):
     with pytest.raises(ApiError) as caught:
         check_setup({"source": "exit", "type": "raw", "language": language}, LIMITS)
     assert caught.value.body["field"] == "language" and "unknown language" in caught.value.body["message"]
+
+
+def test_the_walk_event_and_breakpoints_round_trip():
+    form = RunForm("r0 = 0\nexit\n", "1000000", step="1", walk="0", breaks="3, 1,3")
+    setup, again = round_trip(form)
+    assert setup["view"] == {"step": 1, "walk": 0, "break": [1, 3]}  # walk 0 is a place too: pinned
+    assert again == setup
+    restored = form_of_setup(setup, LIMITS)
+    assert (restored.walk, restored.breaks) == ("0", "1,3")
+    assert "view" not in setup_of_form(RunForm("exit", "1000000", walk=" ", breaks=""), LIMITS)[0]
