@@ -11,7 +11,8 @@ the app from starting, naming the setting.
 ``TRUSTED_PROXIES`` is how many reverse proxies in front set ``X-Forwarded-For``/``-Proto``/``-Host`` (0: none,
 the default); ``PUBLIC_URL`` (``https://ebpf.example.org``) is where the site is reached, used for the links a
 share hands out instead of the request's ``Host`` header. The rate limits' settings and defaults are in
-``app.web.ratelimit``. ``BOOLEAN_SETTINGS`` must be ``true`` or ``false``: ``KERNEL_CHECK`` (off by default, for a
+``app.web.ratelimit``; ``PAGE_CACHE_BYTES``, the pages of shares and examples kept per process, in
+``app.web.pagecache``. ``BOOLEAN_SETTINGS`` must be ``true`` or ``false``: ``KERNEL_CHECK`` (off by default, for a
 local install only) lets the page load programs into the running kernel (``app.web.kernelcheck``).
 """
 from __future__ import annotations
@@ -33,7 +34,7 @@ NUMERIC_SETTINGS = {
     "MAX_CONTENT_LENGTH": int, "MAX_SOURCE_BYTES": int, "MAX_INPUT_BYTES": int, "MAX_RUN_INSNS": int,
     "MAX_VERIFY_INSNS": int, "MAX_RUN_SECONDS": float, "MAX_PACKETS": int, "MAX_PACKET_BYTES": int, "MAX_PCAP_BYTES": int,
     "SHARE_RATE_PER_MINUTE": float, "SHARE_BURST": int, "RUN_RATE_PER_MINUTE": float, "RUN_BURST": int,
-    "TRUSTED_PROXIES": int,
+    "TRUSTED_PROXIES": int, "PAGE_CACHE_BYTES": int,
 }
 """Settings that must be numbers from 0: whole numbers (``int``), or any number (``float``)."""
 BOOLEAN_SETTINGS = ("KERNEL_CHECK",)
@@ -41,6 +42,7 @@ BOOLEAN_SETTINGS = ("KERNEL_CHECK",)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    from .web.pagecache import DEFAULT_BYTES as PAGE_CACHE_BYTES
     from .web.ratelimit import DEFAULTS as RATE_DEFAULTS
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
@@ -56,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         PUBLIC_URL=None,
         TRUSTED_PROXIES=0,
         KERNEL_CHECK=False,
+        PAGE_CACHE_BYTES=PAGE_CACHE_BYTES,
         **RATE_DEFAULTS,
     )
     app.config.update(settings_from_env(os.environ))

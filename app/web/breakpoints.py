@@ -2,7 +2,7 @@
 
 A breakpoint is an instruction index (a pc, the listing's first number column). The set travels as text, the
 ``break`` field: comma-separated pcs (``3,7``), in the step form, in the page's URL (``?break=3,7``, kept
-there by ``urlstate.js`` and read back by ``playground.with_view_args``) and in no-JavaScript posts. Forms also
+there by ``urlstate.js`` and read back by ``playground.view_args``) and in no-JavaScript posts. Forms also
 send ``toggle`` (a pc whose breakpoint is set or cleared: the listing's gutter buttons), ``go`` (``continue``
 or ``reverse``) and ``at`` (the position on screen, where Continue starts).
 

@@ -2,7 +2,7 @@
 
 Routes (all answer a full page to a plain request and a fragment to htmx, see ``render.py``):
 
-``GET /`` (``?example=slug``, and ``step``, ``run``, ``walk``, ``break`` as in ``with_view_args``)
+``GET /`` (``?example=slug``, and ``step``, ``run``, ``walk``, ``break`` as in ``view_args``)
     the page with an example loaded and already run (default: the first example); 404 for an unknown slug.
 ``POST /run`` (the form of ``forms.py``: ``source``, ``type``, the hook's input fields, ``env_*``, seeds,
 ``max_insns``, ``step``, ``run``, ``csrf_token``; multipart when it carries a ``pcap`` upload)
@@ -20,9 +20,15 @@ The engine work of each request is held to ``Limits.run_seconds`` (503 past it, 
 ``POST /walk`` (the same fields plus ``walk``, sent by the walk form with the inputs of the result on screen)
     htmx gets ``_walk.html`` at event ``walk`` of the verifier's walk; if the program no longer builds
     or names no hook, the whole result instead.
-``GET /input`` (``type``, ``event``, ``l3``, ``l4`` and whatever else the input panel holds)
-    htmx gets the input panel (``_input.html``) for that hook, keeping the values sent; a plain request
-    (a browser without JavaScript asking for the inputs of another hook) gets the page for those fields.
+``POST /input`` (the editor's fields, as ``/run`` takes them; htmx leaves out ``source`` and ``pcap``)
+    htmx gets the input panel (``_input.html``) for the hook ``type``, keeping the values sent (the hook
+    picker, the packet's layers and the tracepoint event ask for it when they change); a plain request
+    (the "Show its inputs" button of a browser without JavaScript) gets the page for those fields, run as
+    ``/run`` runs it and within the same rate limit. A POST, so that neither the program nor the CSRF token
+    goes into a URL (where servers refuse long ones and logs keep them); ``GET /input`` is a 405 saying so.
+
+``GET /`` builds an example's page once per place on it (``pagecache.py``); a page built afresh counts
+against the client's run limit (``ratelimit.RUNS``), as every request that runs or verifies a program does.
 """
 from __future__ import annotations
 
@@ -30,8 +36,9 @@ from dataclasses import replace
 from typing import Mapping
 
 from flask import Blueprint, abort, current_app, render_template, request
+from werkzeug.exceptions import MethodNotAllowed
 
-from . import breakpoints
+from . import breakpoints, pagecache, ratelimit
 from .abstractview import abstract_view
 from .checkview import verified, verifier_check
 from .contexts import Breakpoints, ExampleLink, PlaygroundPage
@@ -125,16 +132,29 @@ def _budget(limits: Limits) -> Progress:
 VIEW_ARGS = ("step", "run", "walk")
 
 
-def with_view_args(form: RunForm, args: Mapping[str, str]) -> RunForm:
-    """The form opened where a URL says: ``?step=N`` (position in the run), ``run=R`` (which packet's run),
-    ``walk=E`` (the verifier walk's event) and ``break=3,7`` (the stepper's breakpoints), which the page's
-    scripts keep in the address bar so that a reload, back/forward and a copied link show the same place.
-    For the first three anything but a plain number is ignored (the views clamp numbers into range); the
-    breakpoints are checked against the program, which says what is wrong with them."""
+def view_args(args: Mapping[str, str]) -> dict[str, str]:
+    """The form fields a URL sets to open a page where it says: ``?step=N`` (position in the run), ``run=R``
+    (which packet's run), ``walk=E`` (the verifier walk's event) and ``break=3,7`` (the stepper's
+    breakpoints, as ``breaks``), which the page's scripts keep in the address bar so that a reload,
+    back/forward and a copied link show the same place. For the first three anything but a plain number is
+    ignored (the views clamp numbers into range); the breakpoints are checked against the program, which says
+    what is wrong with them. All that a page of a fixed setup depends on besides the setup, so part of the
+    key its page is kept under (``fixed_page``)."""
     given = {k: args[k] for k in VIEW_ARGS if _number(args.get(k, ""))}
     if args.get("break"):
         given["breaks"] = args["break"][:breakpoints.MAX_TEXT + 1]
-    return replace(form, **given) if given else form
+    return given
+
+
+def fixed_page(name: tuple[str, str], form: RunForm, args: Mapping[str, str], limits: Limits,
+               example: Example | None = None) -> tuple[PlaygroundPage, int]:
+    """``build_page`` for the setup ``form`` that never changes (``name``: ``("example", slug)`` or
+    ``("share", id)``) opened where ``args`` say (``view_args``): kept by ``pagecache.cached`` under
+    the name and the place, and counted against the client's run limit when built."""
+    given = view_args(args)
+    opened = replace(form, **given) if given else form
+    key = (*name, tuple(sorted(given.items())))
+    return pagecache.cached(key, lambda: build_page(opened, limits, example, progress=_budget(limits)))
 
 
 @bp.get("/")
@@ -144,8 +164,7 @@ def index():
     if example is None:
         abort(404, description="There is no example with that name.")
     limits = _limits()
-    page, status = build_page(with_view_args(example.form(limits), request.args), limits, example,
-                              progress=_budget(limits))
+    page, status = fixed_page(("example", example.slug), example.form(limits), request.args, limits, example)
     return render_template("playground/page.html", page=page), status
 
 
@@ -237,9 +256,21 @@ def walk():
                             lambda: ("playground/page.html", build_page(form, limits, progress=_budget(limits))[0]))
 
 
-@bp.get("/input")
+@bp.post("/input")
 def input_fields():
     limits = _limits()
-    form = RunForm.from_form(request.args, limits)
+    form, errors = RunForm.from_request(request.form, request.files, limits)
+
+    def page() -> PlaygroundPage:
+        ratelimit.require(ratelimit.RUNS)  # only the whole page runs the program
+        return build_page(form, limits, errors=errors, progress=_budget(limits))[0]
+
     return page_or_fragment(("playground/_input.html",), {"panel": input_panel(form, {}, limits), "limits": limits},
-                            lambda: ("playground/page.html", build_page(form, limits, progress=_budget(limits))[0]))
+                            lambda: ("playground/page.html", page()))
+
+
+@bp.get("/input")
+def input_fields_by_get():
+    raise MethodNotAllowed(valid_methods=["POST"], description=(
+        "The inputs of a hook are asked for with the editor's form (POST /input), so that the program stays "
+        "out of the address. Go back to the playground and use the Show its inputs button."))

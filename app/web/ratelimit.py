@@ -7,7 +7,10 @@ or is refused with 429 and the seconds to wait (``Retry-After``). ``per_minute =
 ``POLICIES`` names the limits and their config keys, ``DEFAULTS`` their default values (the app factory
 starts from these). Shares are limited in ``share.py``; ``init_app`` limits the endpoints in
 ``RUN_ENDPOINTS`` (the API's ``run`` and ``verify``, the playground's ``run``, ``step`` and ``walk``) before
-their views run.
+their views run. Views that run the engine only on some paths take their token where they do, with
+``refuse`` (which returns the 429 answer) or ``require`` (which raises ``Refused``, answered by the same
+429): the page ``POST /input`` builds without JavaScript, and the pages of examples and shares when
+``pagecache.py`` does not hold them already.
 
 The buckets live in this process's memory: each worker process counts on its own, so with N processes a
 client can make up to N times as many requests, and a restart forgets them. A deployment that needs one
@@ -120,11 +123,35 @@ def limiter(policy: Policy) -> RateLimiter:
     return found
 
 
+class Refused(Exception):
+    """This client is over ``policy`` and may try again in ``wait`` seconds (raised by ``require``)."""
+
+    def __init__(self, policy: Policy, wait: float):
+        super().__init__(f"{policy.name}: try again in {retry_after(wait)} s")
+        self.policy = policy
+        self.wait = wait
+
+
+def require(policy: Policy) -> None:
+    """Take a token for this client, or raise ``Refused`` (answered as ``refuse`` answers, by ``init_app``'s
+    error handler). For work a view decides on late, e.g. inside the builder ``render.page_or_fragment`` calls."""
+    wait = limiter(policy).take(request.remote_addr or "unknown")
+    if wait:
+        raise Refused(policy, wait)
+
+
 def refuse(policy: Policy) -> Response | None:
     """Take a token for this client: None to go ahead, else the 429 answer (JSON under ``/api/``)."""
-    wait = limiter(policy).take(request.remote_addr or "unknown")
-    if not wait:
-        return None
+    try:
+        require(policy)
+    except Refused as refused:
+        return refusal(refused)
+    return None
+
+
+def refusal(refused: Refused) -> Response:
+    """The 429 answer to ``refused``: a page, or JSON under ``/api/``, with ``Retry-After``."""
+    policy, wait = refused.policy, refused.wait
     if request.path.startswith(API_PREFIX):
         response = jsonify({"error": {"message": f"{policy.title.lower()} from this address; try again in "
                                                  f"{retry_after(wait)} s"}})
@@ -148,3 +175,4 @@ def init_app(app: Flask) -> None:
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
     app.before_request(limit_runs)
+    app.register_error_handler(Refused, refusal)

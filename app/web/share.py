@@ -22,6 +22,10 @@ opened from, and where the page is looking: ``view_step``, ``view_run``, ``view_
     a read-only view for an ``<iframe>``: the program and its result. The only pages other sites may frame;
     it holds no session or CSRF token, so caches may keep it (``EMBED_MAX_AGE``).
 
+``/p/<id>`` and ``/embed/<id>`` share the pages ``pagecache.py`` keeps (an embed is the page opened without
+``?step=`` ...): a page built afresh counts against the client's run limit (``ratelimit.RUNS``, 429 past
+it), a page kept costs no engine work and counts against nothing.
+
 An unknown id, or text that is not an id, is a 404 (JSON for ``.json``). Links handed out (the share's URL,
 ``og:url``, the embed code) are built on ``PUBLIC_URL`` when it is configured, never on the ``Host`` header
 the client sent (``external_url``). Creating shares is rate-limited per client (``ratelimit.SHARES``).
@@ -53,7 +57,7 @@ from . import security
 from .forms import RunForm
 from .highlight import highlight_c_lines, highlight_lines
 from .inputs import Limits
-from .playground import RESULT_FRAGMENTS, build_page, with_view_args
+from .playground import RESULT_FRAGMENTS, build_page, fixed_page
 from .ratelimit import SHARES, refuse
 from .render import is_htmx, page_or_fragment
 from .setups import canonical_json, check_setup, form_of_setup, form_with_view, setup_of_form
@@ -193,7 +197,7 @@ def view(share_id: str):
     found = _load(share_id)
     setup = json.loads(found.setup)
     limits = _limits()
-    page, _ = build_page(with_view_args(form_of_setup(setup, limits), request.args), limits)
+    page, _ = fixed_page(("share", found.id), form_of_setup(setup, limits), request.args, limits)
     return render_template("playground/page.html", page=page, share=share_view(found, setup))
 
 
@@ -240,7 +244,7 @@ def embed(share_id: str):
     found = _load(share_id)
     setup = json.loads(found.setup)
     limits = _limits()
-    page, _ = build_page(form_of_setup(setup, limits), limits)
+    page, _ = fixed_page(("share", found.id), form_of_setup(setup, limits), {}, limits)  # the page at its place
     highlight = highlight_c_lines if setup.get("language") == "c" else highlight_lines
     context = EmbedPage(share_view(found, setup), tuple(highlight(setup["source"].splitlines())),
                         setup["type"], page.result)

@@ -5,6 +5,7 @@ The app runs in a background thread (werkzeug's ``make_server`` on 127.0.0.1, po
 """
 from __future__ import annotations
 
+import os
 import re
 import threading
 from pathlib import Path
@@ -230,6 +231,56 @@ def test_without_javascript_the_forms_still_work(browser, server):
         assert page.locator("#verdict .retval").inner_text() == "0x9"
     finally:
         context.close()
+
+
+LONG_PROGRAM = "r0 = *(u64 *)(r1 + 112)\n" + "r0 += 0 // a long program, still short enough to read\n" * 120 + "exit\n"
+"""About 6 KB: more than gunicorn takes in a request line, so its inputs must not be asked for in a URL."""
+
+
+def test_without_javascript_a_long_program_asks_for_its_inputs_by_post(browser, server):
+    assert len(LONG_PROGRAM.encode()) > 6000
+    context = browser.new_context(java_script_enabled=False, base_url=server, viewport={"width": 1366, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto("/")
+        page.fill("#source", LONG_PROGRAM)
+        page.select_option("#type", "kprobe")
+        with page.expect_request(lambda r: "/input" in r.url) as sent:
+            page.locator("button", has_text="Show its inputs").click()
+        page.wait_for_load_state()
+        assert sent.value.method == "POST" and sent.value.url == f"{server}/input"  # nothing in the address
+        assert page.url == f"{server}/input"
+        assert page.locator("#ctx_di").is_visible()
+        assert page.input_value("#source") == LONG_PROGRAM
+        shots = os.environ.get("SCREENSHOT_DIR")
+        if shots:
+            page.locator("#input-panel").scroll_into_view_if_needed()
+            page.screenshot(path=os.path.join(shots, "input-without-js.png"))
+        page.fill("#ctx_di", "9")
+        page.locator("#run").click()
+        page.wait_for_load_state()
+        assert page.locator("#verdict .retval").inner_text() == "0x9"
+    finally:
+        context.close()
+
+
+def test_a_new_hook_asks_for_its_panel_by_post_without_the_program(page):
+    page.goto("/")
+    page.fill("#source", LONG_PROGRAM)
+    with page.expect_request(lambda r: r.url.endswith("/input")) as sent:
+        page.select_option("#type", "kprobe")
+    expect(page.locator("#ctx_di")).to_be_visible()
+    request = sent.value
+    assert request.method == "POST" and request.headers["x-csrf-token"]
+    body = request.post_data or ""
+    assert "type=kprobe" in body and "source=" not in body  # the panel needs no program
+    with page.expect_request(lambda r: r.url.endswith("/input")) as sent:
+        page.select_option("#type", "tracepoint")
+    expect(page.locator("#event")).to_be_visible()
+    page.select_option("#event", "sched/sched_process_exec")  # the panel's own selects ask the same way
+    expect(page.locator("#str_filename")).to_be_visible()
+    expect(page.locator("#source")).to_have_value(LONG_PROGRAM)
+    page.console.assert_clean()
 
 
 # --- hooks, packets, maps ---------------------------------------------------------------------------------

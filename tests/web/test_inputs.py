@@ -1,4 +1,4 @@
-"""The hook picker, the input panel of every hook (GET /input), and every input field of the run form:
+"""The hook picker, the input panel of every hook (POST /input), and every input field of the run form:
 good values reach the engine, bad ones are refused with the message beside the field."""
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import struct
 import pytest
 from markupsafe import escape
 
+from app import create_app
 from app.ebpf.packets import build_packet, parse_spec
 from app.ebpf.progtypes import PROG_TYPES
 from app.ebpf.tracepoints import EVENTS
@@ -38,7 +39,7 @@ def pcap(packets: list[bytes]) -> bytes:
     return out
 
 
-# --- the hook picker and GET /input ----------------------------------------------------------------------
+# --- the hook picker and POST /input ---------------------------------------------------------------------
 
 def test_hook_picker_lists_every_program_type_with_its_doc(client):
     html = client.get("/").get_data(as_text=True)
@@ -46,7 +47,8 @@ def test_hook_picker_lists_every_program_type_with_its_doc(client):
     assert '<option value="raw" selected>' in picker
     for name, ptype in PROG_TYPES.items():
         assert f'<option value="{name}">{name} — {escape(ptype.doc)}</option>' in picker
-    assert 'hx-get="/input"' in picker and 'hx-target="#input-panel"' in picker
+    assert 'hx-post="/input"' in picker and 'hx-target="#input-panel"' in picker
+    assert 'hx-params="not source,pcap"' in picker  # the panel needs neither the program nor an upload
 
 
 @pytest.mark.parametrize("hook, expected", [
@@ -60,8 +62,8 @@ def test_hook_picker_lists_every_program_type_with_its_doc(client):
     ("perf_event", ['id="ctx_sample_period"', 'id="ctx_addr"', 'id="ctx_di"']),
     ("cgroup_sock_addr", ['id="ctx_user_ip4"', 'id="ctx_user_port"', "0a 00 00 02", "bpf_htons(80)"]),
 ])
-def test_input_panel_for_each_hook(client, hook, expected):
-    response = client.get(f"/input?type={hook}", headers=HTMX)
+def test_input_panel_for_each_hook(post_form, hook, expected):
+    response = post_form("/input", htmx=True, type=hook)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert html.lstrip().startswith('<fieldset id="input-panel"') and "<html" not in html
@@ -70,24 +72,24 @@ def test_input_panel_for_each_hook(client, hook, expected):
     assert "HX-Request" in response.headers["Vary"]
 
 
-def test_input_panel_hides_what_the_hook_cannot_read(client):
-    html = client.get("/input?type=cgroup_sock_addr", headers=HTMX).get_data(as_text=True)
+def test_input_panel_hides_what_the_hook_cannot_read(post_form):
+    html = post_form("/input", htmx=True, type="cgroup_sock_addr").get_data(as_text=True)
     assert 'id="ctx_user_ip6"' not in html and 'id="ctx_msg_src_ip4"' not in html  # not in connect4 programs
     assert 'placeholder="2"' in html  # user_family defaults to AF_INET
 
 
-def test_input_panel_keeps_values_and_follows_the_layers(client):
-    html = client.get("/input?type=xdp&packet_from=fields&l3=ipv6&l4=tcp&ip_src=fd00::9&payload=x",
-                      headers=HTMX).get_data(as_text=True)
+def test_input_panel_keeps_values_and_follows_the_layers(post_form):
+    html = post_form("/input", htmx=True, type="xdp", packet_from="fields", l3="ipv6", l4="tcp", ip_src="fd00::9",
+                     payload="x").get_data(as_text=True)
     assert 'id="ip_src" name="ip_src" value="fd00::9" placeholder="fd00::1"' in html
     assert 'id="tcp_flags"' in html and 'id="icmp_type"' not in html
     assert '<option value="ipv6" selected>' in html and '<option value="tcp" selected>' in html
-    icmp = client.get("/input?type=xdp&l3=none&l4=icmp", headers=HTMX).get_data(as_text=True)
+    icmp = post_form("/input", htmx=True, type="xdp", l3="none", l4="icmp").get_data(as_text=True)
     assert 'id="icmp_type"' in icmp and 'id="ip_src"' not in icmp and 'id="sport"' not in icmp
 
 
-def test_input_panel_for_a_tracepoint_event(client):
-    html = client.get("/input?type=tracepoint&event=sched/sched_process_exec", headers=HTMX).get_data(as_text=True)
+def test_input_panel_for_a_tracepoint_event(post_form):
+    html = post_form("/input", htmx=True, type="tracepoint", event="sched/sched_process_exec").get_data(as_text=True)
     assert '<option value="sched/sched_process_exec" selected>' in html
     assert 'id="ctx_pid"' in html and 'id="ctx_old_pid"' in html and 'id="str_filename"' in html
     assert 'id="ctx_flags"' not in html
@@ -95,12 +97,57 @@ def test_input_panel_for_a_tracepoint_event(client):
         assert f'<option value="{name}"' in html
 
 
-def test_input_without_htmx_is_the_page_for_those_fields(client):
-    response = client.get("/input?type=kprobe&source=r0+%3D+*(u64+*)(r1+%2B+112)%0Aexit&ctx_di=9&max_insns=100")
+LONG_KPROBE = "r0 = *(u64 *)(r1 + 112)\n" + "r0 += 0 // keep going\n" * 280 + "exit\n"  # 6 KB
+"""More than gunicorn takes in a request line (4 KB): the reason ``/input`` is a POST."""
+
+
+def test_show_its_inputs_posts_the_editor_form(client):
+    html = client.get("/").get_data(as_text=True)
+    editor = re.search(r'<form id="editor".*?</form>', html, re.S).group(0)
+    assert re.search(r'<form id="editor"[^>]* method="post"', editor)
+    button = re.search(r'<button[^>]*>Show its inputs</button>', editor).group(0)
+    assert 'formaction="/input"' in button and "formmethod" not in button  # the form's POST, with its CSRF token
+
+
+def test_input_without_htmx_is_the_page_for_those_fields(post_form):
+    assert len(LONG_KPROBE.encode()) > 6000
+    response = post_form("/input", source=LONG_KPROBE, type="kprobe", ctx_di="9", max_insns="1000")
     html = response.get_data(as_text=True)
-    assert html.lstrip().startswith("<!doctype html>")
-    assert '<option value="kprobe" selected>' in html and 'value="9"' in html
+    assert response.status_code == 200 and html.lstrip().startswith("<!doctype html>")
+    assert '<option value="kprobe" selected>' in html and 'id="ctx_di" name="ctx_di" value="9"' in html
+    assert html_lib.unescape(re.search(r'<textarea id="source"[^>]*>\n?(.*?)</textarea>', html, re.S).group(1)) \
+        == LONG_KPROBE  # the program comes back as it was
     assert retval(html) == 9  # the page runs what it shows
+
+
+def test_input_by_get_is_refused_clearly(client):
+    response = client.get("/input?type=kprobe&source=" + "r0%20%3D%200%0A" * 600)
+    assert response.status_code == 405 and response.headers["Allow"] == "POST"
+    assert "Show its inputs" in response.get_data(as_text=True)
+
+
+def test_input_needs_the_csrf_token(client):
+    response = client.post("/input", data={"type": "kprobe", "source": "exit"})
+    assert response.status_code == 400 and "did not come from this site" in response.get_data(as_text=True)
+
+
+def test_input_pages_count_against_the_run_limit_and_panels_do_not(tmp_path):
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{tmp_path / 'l.sqlite3'}",
+                      "RUN_RATE_PER_MINUTE": 1, "RUN_BURST": 1})
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["csrf_token"] = "token"
+
+    def post(htmx: bool = False, **fields: str):
+        return client.post("/input", data={"csrf_token": "token", **fields}, headers=HTMX if htmx else {})
+
+    for _ in range(3):  # the panel alone runs nothing
+        assert post(htmx=True, type="xdp").status_code == 200
+    fields = dict(source=LONG_KPROBE, type="kprobe", max_insns="1000")
+    assert post(**fields).status_code == 200
+    refused = post(**fields)
+    assert refused.status_code == 429 and refused.mimetype == "text/html"
+    assert refused.headers["Retry-After"] == "60" and "Too many runs" in refused.get_data(as_text=True)
 
 
 def test_unknown_hook_is_refused_beside_the_picker(post_form):
