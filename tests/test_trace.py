@@ -5,6 +5,7 @@ import pytest
 
 from app.ebpf import assemble
 from app.ebpf.vm import build_machine, run
+from app.ebpf.vm.memory import PACKET_BASE
 from app.ebpf.vm.trace import state_of
 
 LOOP = assemble("""
@@ -140,3 +141,33 @@ def test_a_range_of_step_records_is_each_step_record(start, stop):
     r = run(LOOP, trace=True, checkpoint_every=1024)
     stop = min(stop, len(r.trace))
     assert list(r.trace.step_records(start, stop)) == [r.trace.step_record(k) for k in range(start, stop)]
+
+
+def test_step_records_list_the_bytes_each_load_read():
+    """Loads leave memory as it was, so a step record lists them apart (``reads``): ldx at reg + off in the
+    region that holds it, an atomic operation's operand, a legacy packet load at data + offset; a load
+    that faults and every other instruction read nothing."""
+    p = assemble("""
+        r6 = r1
+        r2 = *(u32 *)(r1 + 0)            # xdp_md.data: 4 bytes of the context
+        r3 = *(u16 *)(r2 + 12)           # the EtherType
+        r1 = 1
+        *(u64 *)(r10 - 8) = r1
+        lock *(u64 *)(r10 - 8) += r1
+        r0 = *(u8 *)(r2 + 4096)          # past the packet: a fault
+        exit
+    """)
+    r = run(p, prog_type="xdp", packet=bytes(60), trace=True)
+    reads = [[(m.region, m.offset, m.size) for m in r.trace.step_record(k).reads] for k in range(len(r.trace))]
+    data = r.trace.state_at(2).regs[2] - next(b for n, b, _ in r.trace.state_at(2).regions if n == "packet")
+    assert reads == [[], [("ctx (xdp_md)", 0, 4)], [("packet", data + 12, 2)], [], [], [("stack[0]", 504, 8)], []]
+    assert r.fault is not None and r.fault.pc == 6
+    assert r.trace.step_record(2).to_json()["reads"] == [{"region": "packet", "offset": data + 12, "size": 2}]
+
+
+def test_a_legacy_packet_load_reads_the_packet_from_data():
+    p = assemble("r6 = r1\nr0 = *(u16 *)skb[12]\nr7 = 2\nr0 = *(u8 *)skb[r7 + 100]\nexit\n")
+    r = run(p, prog_type="socket_filter", packet=bytes(40), trace=True)
+    data = PACKET_BASE - next(b for n, b, _ in r.trace.state_at(1).regions if n == "packet")
+    assert [(m.region, m.offset, m.size) for m in r.trace.step_record(1).reads] == [("packet", data + 12, 2)]
+    assert r.trace.step_record(3).reads == ()  # offset 102 is past the 26-byte packet: the program ends

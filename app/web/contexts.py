@@ -304,8 +304,9 @@ class RunRow:
 class PacketView:
     """A packet as hex with its headers decoded (``_packet.html``): an element ``id``, a ``title``, its
     ``length``, the ``rows`` (16 bytes each, every byte tagged with the header it belongs to and marked when
-    changed; long stretches folded), the decoded ``headers``, how many bytes ``changed``, and ``notes``
-    (what the view leaves out or how the output was made)."""
+    changed or read; long stretches folded), the decoded ``headers``, how many bytes ``changed``, ``notes``
+    (what the view leaves out or how the output was made), and at a step of a run how many bytes the last
+    step ``read``."""
 
     id: str
     title: str
@@ -314,6 +315,7 @@ class PacketView:
     headers: tuple[Header, ...]
     changed: int
     notes: tuple[str, ...]
+    read: int = 0
 
 
 @dataclass(frozen=True)
@@ -402,11 +404,12 @@ class OutputLine:
 
 @dataclass(frozen=True)
 class RegisterRow:
-    """A register at the current step: ``name`` (``r0``..``r10``), value as ``hex`` and ``signed`` decimal;
-    ``changed`` when the last step wrote it, with the value it had before as ``was``."""
+    """A register at the current step: ``name`` (``r0``..``r10``), value as ``hex``, ``unsigned`` and ``signed``
+    decimal; ``changed`` when the last step wrote it, with the value it had before as ``was``."""
 
     name: str
     hex: str
+    unsigned: str
     signed: str
     changed: bool
     was: str | None

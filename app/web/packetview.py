@@ -58,20 +58,22 @@ def input_and_output(frame: bytes, out: bytes | None, ptype: ProgType) -> tuple[
                            notes=tuple(notes))
 
 
-def at_step(region_base: int, region: bytes, frame: bytes, ptype: ProgType, changed_offsets: set[int]) -> PacketView:
+def at_step(region_base: int, region: bytes, frame: bytes, ptype: ProgType, changed_offsets: set[int],
+            read_offsets: set[int] = frozenset()) -> PacketView:
     """The packet buffer at one step, from the frame's first byte for as many bytes as the input had.
 
     ``region_base`` and ``region`` are the engine's ``packet`` region (headroom, packet, tailroom);
-    ``changed_offsets`` are offsets into the region that the last step wrote.
+    ``changed_offsets`` and ``read_offsets`` are offsets into the region that the last step wrote and loaded.
     """
     data_at = PACKET_BASE - region_base  # where ``data`` pointed when the run started
     start = max(data_at - (0 if ptype.l2 else ETH_HLEN), 0)
     data = region[start:start + len(frame)]
     changed = frozenset(o - start for o in changed_offsets if start <= o < start + len(frame))
+    read = frozenset(o - start for o in read_offsets if start <= o < start + len(frame))
     notes = [f"The packet buffer has {data_at} bytes of headroom before the packet and room after it; only the "
              f"{len(frame)} bytes of the packet are shown."]
     if not ptype.l2:
         notes.append(f"data points at 0x{ETH_HLEN:04x}: {ptype.name} programs do not see the Ethernet header.")
     headers = decode(data)
-    rows = packet_dump(data, changed, layer_of_bytes(headers, len(data)))
-    return PacketView("packet-now", "Packet", len(data), rows, headers, len(changed), tuple(notes))
+    rows = packet_dump(data, changed, layer_of_bytes(headers, len(data)), read=read)
+    return PacketView("packet-now", "Packet", len(data), rows, headers, len(changed), tuple(notes), len(read))

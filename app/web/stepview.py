@@ -75,26 +75,29 @@ def step_context(program: Program, result: RunResult, index: int, setting: RunSe
         pc = result.fault.pc if result.fault else (int(trace.pcs[-1]) if total else None)
     changed_regs = record.regs if record else {}
     registers = tuple(
-        RegisterRow(f"r{i}", hex64(v), str(signed64(v)), i in changed_regs,
+        RegisterRow(f"r{i}", hex64(v), str(v), str(signed64(v)), i in changed_regs,
                     hex64(changed_regs[i][0]) if i in changed_regs else None)
         for i, v in enumerate(state.regs))
     changed_bytes: dict[str, set[int]] = {}
     for change in record.memory if record else ():
         changed_bytes.setdefault(change.region, set()).update(range(change.offset, change.offset + len(change.new)))
+    read_bytes: dict[str, set[int]] = {}
+    for load in record.reads if record else ():
+        read_bytes.setdefault(load.region, set()).update(range(load.offset, load.offset + load.size))
     map_names = {m.name: m.type for m in program.maps}
     regions, maps, ctx, packet = [], {}, None, None
     for name, base, data in state.regions:
         owner = name.rsplit(".", 1)[0] if "." in name else None
-        changed = changed_bytes.get(name, set())
+        changed, read = changed_bytes.get(name, set()), read_bytes.get(name, set())
         if owner in map_names:
             if not name.endswith(".map"):  # the map object itself: 4 KiB of zeros a program only points at
-                maps.setdefault(owner, []).append(_dump(name, base, data, changed))
+                maps.setdefault(owner, []).append(_dump(name, base, data, changed, read))
         elif name.startswith("ctx (") and setting.ptype is not None:
             ctx = _ctx_view(setting, name, base, data, changed)
         elif name == "packet" and setting.ptype is not None and setting.frame is not None:
-            packet = packetview.at_step(base, data, setting.frame, setting.ptype, changed)
+            packet = packetview.at_step(base, data, setting.frame, setting.ptype, changed, read)
         else:
-            regions.append(_dump(name, base, data, changed))
+            regions.append(_dump(name, base, data, changed, read))
     sizes = {name: len(data) for name, _, data in state.regions}
     last = _last_step(program, record, sizes) if record else None
     fresh = len(record.output) if record else 0
@@ -105,8 +108,9 @@ def step_context(program: Program, result: RunResult, index: int, setting: RunSe
                        tuple(MapRegions(n, map_names[n], tuple(r)) for n, r in maps.items()), output)
 
 
-def _dump(name: str, base: int, data: bytes, changed: set[int]) -> RegionDump:
-    return RegionDump(name, f"0x{base:x}", len(data), hexdump(data, frozenset(changed), from_end=_is_stack(name)))
+def _dump(name: str, base: int, data: bytes, changed: set[int], read: set[int]) -> RegionDump:
+    return RegionDump(name, f"0x{base:x}", len(data),
+                      hexdump(data, frozenset(changed), read=frozenset(read), from_end=_is_stack(name)))
 
 
 def _ctx_view(setting: RunSetting, name: str, base: int, data: bytes, changed: set[int]) -> CtxView:

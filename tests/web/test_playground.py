@@ -23,9 +23,10 @@ def ids(html: str) -> list[str]:
 
 
 def register(html: str, name: str) -> re.Match:
-    """The row of one register in the step view: (changed?, hex, signed)."""
+    """The row of one register in the step view: (changed?, hex, unsigned, signed)."""
     match = re.search(rf'<tr( class="is-changed"[^>]*)?>\s*<th scope="row">{name}(?:<span[^>]*>[^<]*</span>)?</th>\s*'
-                      rf'<td class="hex">(0x[0-9a-f]{{16}})</td>\s*<td class="dec">(-?\d+)</td>', html)
+                      rf'<td class="hex">(0x[0-9a-f]{{16}})</td>\s*<td class="dec">(\d+)</td>\s*'
+                      rf'<td class="dec(?: same)?">(-?\d+)</td>', html)
     assert match, f"no row for {name}"
     return match
 
@@ -159,10 +160,18 @@ def test_step_with_htmx_returns_only_the_step_partial(post_form):
     assert html.lstrip().startswith('<section id="step"')
     assert 'data-index="3"' in html and 'data-pc="3"' in html  # about to run pc 3 (r1 -= 1)
     assert 'id="listing"' not in html
-    changed, hex_value, signed = register(html, "r0").groups()
-    assert changed and hex_value == "0x0000000000000003" and signed == "3"  # step 2 (r0 += r1) wrote r0
+    changed, hex_value, unsigned, signed = register(html, "r0").groups()
+    assert changed and hex_value == "0x0000000000000003" and unsigned == signed == "3"  # step 2 (r0 += r1) wrote r0
     assert not register(html, "r1").group(1)
     assert "r0: 0x0 → 0x3" in html
+
+
+def test_registers_show_unsigned_and_signed_decimal(post_form):
+    html = post_form("/step", source="r0 = -2\nexit\n", step="1", htmx=True).get_data(as_text=True)
+    assert "<th scope=\"col\">unsigned</th><th scope=\"col\">signed</th>" in html
+    _, hex_value, unsigned, signed = register(html, "r0").groups()
+    assert (hex_value, unsigned, signed) == ("0xfffffffffffffffe", "18446744073709551614", "-2")
+    assert '<td class="dec">0</td>\n      <td class="dec same">0</td>' in html  # equal values: signed is muted
 
 
 def test_step_positions_are_clamped_and_the_end_shows_the_outcome(post_form):

@@ -212,7 +212,27 @@ def test_step_view_shows_map_value_memory_at_the_update(post_form):
     assert re.search(r'<span class="bytes"><span class="is-changed">01</span> 00 00', memory)
     assert "proto_count.map" not in memory  # the map object itself is not value memory
     later = post_form("/step", step="16", run="2", **fields).get_data(as_text=True)  # after packet 3's atomic add
-    assert re.search(r'<span class="bytes"><span class="is-changed">02</span>', later)
+    # the atomic add read the counter it wrote
+    assert re.search(r'<span class="bytes"><span class="is-changed is-read">02</span>', later)
+
+
+def test_step_view_marks_the_packet_bytes_the_last_step_read(client):
+    """Just after ``r4 = *(u16 *)(r2 + 12)`` the EtherType (bytes 12-13) is marked read, and nothing else."""
+    page = client.get("/?example=xdp-filter&step=6").get_data(as_text=True)
+    packet = section(page, "packet-now")
+    assert re.findall(r'<span class="([^"]*is-read[^"]*)">([0-9a-f]{2})</span>', packet) == [
+        ("is-read l-eth", "08"), ("is-read l-eth", "00")]
+    assert '<span class="read-count">2 read</span>' in packet and "read by the last step" in packet
+    before = section(client.get("/?example=xdp-filter&step=5").get_data(as_text=True), "packet-now")
+    assert "is-read" not in before and "read by the last step" not in before  # r4 += 34 read no memory
+
+
+def test_step_view_marks_stack_bytes_the_last_step_read(post_form):
+    html = post_form("/step", source="r1 = 7\n*(u32 *)(r10 - 8) = r1\nr0 = *(u16 *)(r10 - 8)\nexit\n",
+                     step="3", htmx=True).get_data(as_text=True)
+    memory = html[html.index('<div id="memory"'):]
+    read = '<span class="is-read">07</span> <span class="is-read">00</span> 00 00'  # the u16 load, not the u32
+    assert re.search(rf'fp-8</span>\s*<span class="bytes">{read}', memory)
 
 
 def test_step_without_htmx_keeps_the_chosen_run(post_form):

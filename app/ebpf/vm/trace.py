@@ -5,7 +5,8 @@ A traced run keeps the pc of every executed instruction (4 bytes a step) and a f
 ``checkpoint_every`` steps (region contents unchanged since the previous checkpoint are shared). The state
 before step ``k`` is recomputed deterministically: restore the nearest checkpoint at or before ``k`` and
 run the remaining steps on a replay machine built from the same program and input. What step ``k``
-changed is the difference between the states before and after it.
+changed is the difference between the states before and after it; what it loaded is worked out from the
+instruction and the state before it (``reads.py``).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from .machine import Frame, Machine, OutputRecord, Snapshot, VmFault
+from .reads import MemoryRead, instruction_reads
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class MemoryChange:
 
 @dataclass(frozen=True)
 class StepRecord:
-    """What one instruction changed: registers ``(old, new)``, memory bytes, output it produced."""
+    """What one instruction did: registers ``(old, new)`` and memory bytes it changed, output it produced, and
+    the memory it loaded (``reads``: ``ldx``, atomics and legacy packet loads; not what helpers read)."""
 
     step: int
     pc: int
@@ -65,13 +68,14 @@ class StepRecord:
     frame_depth: tuple[int, int]  # before, after
     fault: VmFault | None = None  # set when this step is the one that faulted
     retval: int | None = None  # set when this step ended the program
+    reads: tuple[MemoryRead, ...] = ()
 
     def to_json(self) -> dict:
         return {"step": self.step, "pc": self.pc, "next_pc": self.next_pc,
                 "fault": self.fault.to_json() if self.fault else None, "retval": self.retval,
                 "regs": {f"r{r}": {"old": o, "new": n} for r, (o, n) in sorted(self.regs.items())},
-                "memory": [m.to_json() for m in self.memory], "output": [o.to_json() for o in self.output],
-                "frame_depth": list(self.frame_depth)}
+                "memory": [m.to_json() for m in self.memory], "reads": [r.to_json() for r in self.reads],
+                "output": [o.to_json() for o in self.output], "frame_depth": list(self.frame_depth)}
 
 
 class Trace:
@@ -100,12 +104,10 @@ class Trace:
         return state_of(machine)
 
     def step_record(self, k: int) -> StepRecord:
-        """What step ``k`` (0 <= k < len(self)) changed."""
+        """What step ``k`` (0 <= k < len(self)) did."""
         if not 0 <= k < len(self.pcs):
             raise IndexError(f"step {k} is outside the trace (0..{len(self.pcs) - 1})")
-        before = self.state_at(k)
-        after = self.state_at(k + 1)
-        return diff_states(k, before, after)
+        return next(self.step_records(k, k + 1))
 
     def next_hit(self, pcs: Iterable[int], after: int) -> int | None:
         """The first step ``k > after`` about to run one of ``pcs`` (a breakpoint hit: the machine before
@@ -140,12 +142,13 @@ class Trace:
         machine = self._machine_at(start)
         before = state_of(machine)
         for k in range(start, stop):
+            reads = instruction_reads(machine)
             if k + 1 == len(self.pcs):
                 after = self.final
             else:
                 machine.run(max_steps=1)
                 after = state_of(machine)
-            yield diff_states(k, before, after)
+            yield diff_states(k, before, after, reads)
             before = after
 
     def _machine_at(self, k: int) -> Machine:
@@ -188,7 +191,7 @@ def state_of(m: Machine) -> MachineState:
                         m.retval, m.fault)
 
 
-def diff_states(k: int, before: MachineState, after: MachineState) -> StepRecord:
+def diff_states(k: int, before: MachineState, after: MachineState, reads: tuple[MemoryRead, ...] = ()) -> StepRecord:
     regs = {i: (a, b) for i, (a, b) in enumerate(zip(before.regs, after.regs)) if a != b}
     memory = []
     old_regions = {name: data for name, _, data in before.regions}
@@ -201,7 +204,7 @@ def diff_states(k: int, before: MachineState, after: MachineState) -> StepRecord
     next_pc = None if after.done else after.pc
     return StepRecord(k, before.pc, next_pc, regs, tuple(memory), tuple(output),
                       (len(before.frames), len(after.frames)), after.fault,
-                      after.retval if after.done and not after.fault else None)
+                      after.retval if after.done and not after.fault else None, reads)
 
 
 def _byte_runs(name: str, old: bytes, new: bytes) -> list[MemoryChange]:
