@@ -29,14 +29,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, make_response, render_template, request
 
 from . import breakpoints
 from .abstractview import abstract_view
 from .checkview import verified, verifier_check
 from .contexts import Breakpoints, ExampleLink, PlaygroundPage
 from .examples import BY_SLUG, DEFAULT, MENU, Example
-from .forms import RunForm
+from .forms import LANG_ASM, LANGUAGES, RunForm
+from .highlight import highlight_source
 from .inputs import FieldError, Limits
 from .panels import editor_context, input_panel
 from .present import listing, result_context, run_setting
@@ -242,3 +243,19 @@ def input_fields():
     form = RunForm.from_form(request.args, limits)
     return page_or_fragment(("playground/_input.html",), {"panel": input_panel(form, {}, limits), "limits": limits},
                             lambda: ("playground/page.html", build_page(form, limits, progress=_budget(limits))[0]))
+
+
+@bp.post("/highlight")
+def highlight():
+    limits = _limits()
+    source = request.form.get("source")
+    language = request.form.get("language", LANG_ASM)
+    if source is None:
+        abort(400, description="The field source is missing: send the program to highlight.")
+    if len(source.encode()) > limits.source_bytes:
+        abort(400, description=f"The field source is larger than the {limits.source_bytes:,} bytes allowed.")
+    if language not in LANGUAGES:
+        abort(400, description=f"The field language must be one of {', '.join(LANGUAGES)}.")
+    response = make_response(highlight_source(source, language))
+    response.mimetype = "text/html"
+    return response
