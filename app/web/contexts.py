@@ -164,7 +164,8 @@ class EditorContext:
     likewise), ``maps`` the maps the program declares (as far as it assembled), and ``error_slots`` every
     field whose error message the page shows (updated out of band after an htmx run). ``language`` is what
     the program is written in (``asm`` or ``c``; a C compile error's line is the ``error_line``) and
-    ``languages`` the language picker.
+    ``languages`` the language picker. ``highlighted`` is ``source`` as highlighted HTML
+    (``highlight.highlight_source``), shown under the editor's text once ``static/js/highlight.js`` runs.
     """
 
     source: str
@@ -182,6 +183,7 @@ class EditorContext:
     error_slots: tuple[str, ...]
     language: str = "asm"
     languages: tuple[Choice, ...] = ()
+    highlighted: Markup = Markup("")  # noqa: RUF009 - a str, immutable
 
 
 # --- the result -----------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 verifier log's ``goto pc+2`` and ``call bpf_map_lookup_elem#1``, and the legacy ``mov %r0, 1`` of the uBPF
 suites). Its keywords, type names and operators are not listed here: they are collected from the ``asm``,
 ``log`` and ``legacy`` columns of ``app.ebpf.isa.SPECS``, so a new instruction form is highlighted as soon as
-the table has it. It is registered as the Pygments plugin ``ebpf`` (aliases ``ebpf``, ``bpf``). C programs
+the table has it. It is registered as the Pygments plugin ``ebpf`` (aliases ``ebpf``, ``bpf``; files named
+``*.ebpf``, see ``EbpfLexer.filenames``). C programs
 (the playground's ``language`` ``c``) are highlighted by Pygments' own ``CLexer``, with the same token
 classes and style sheet.
 
@@ -105,7 +106,11 @@ class EbpfLexer(RegexLexer):
 
     name = "eBPF assembly"
     aliases = ["ebpf", "bpf"]
-    filenames: list[str] = []
+    filenames: list[str] = ["*.ebpf"]
+    """Not ``*.s``, nor ``*.bpf.s``: Pygments' GNU as and ca65 lexers claim ``*.s``, and when two lexers match
+    a file name ``pygmentize`` picks by ``analyse_text`` and then by class name, so a program with a
+    ``.section`` line would go to ``GasLexer``. ``*.ebpf`` is no other lexer's; for ``.s`` files, name the
+    lexer (``pygmentize -l ebpf prog.s``)."""
     mimetypes = ["text/x-ebpf-asm"]
     url = "https://www.rfc-editor.org/rfc/rfc9669"
 
@@ -155,7 +160,8 @@ def highlight_lines(lines: list[str], lexer: Lexer = _LEXER) -> list[Markup]:
     """Each line as highlighted HTML (escaped by Pygments, so safe to insert), in one lexer pass."""
     if not lines:
         return []
-    html = highlight("\n".join(lines), lexer, _FORMATTER)
+    # Lexed with a final newline, as a file ends: Pygments' C lexer ends a // comment only at a newline.
+    html = highlight("\n".join(lines) + "\n", lexer, _FORMATTER)
     out = html.split("\n")
     # HtmlFormatter closes and reopens spans at line ends, so each line stands on its own.
     return [Markup(part) for part in out[: len(lines)]] + [Markup("")] * (len(lines) - len(out))
@@ -164,6 +170,14 @@ def highlight_lines(lines: list[str], lexer: Lexer = _LEXER) -> list[Markup]:
 def highlight_c_lines(lines: list[str]) -> list[Markup]:
     """Like :func:`highlight_lines`, for lines of C (Pygments' ``CLexer``)."""
     return highlight_lines(lines, _C_LEXER)
+
+
+def highlight_source(source: str, language: str = "asm") -> Markup:
+    r"""A whole program (``language`` ``asm`` or ``c``) as highlighted HTML: one line of HTML per source line,
+    joined by ``\n``, each line's tags closed on it, so a script can split the result into lines. Line ends
+    are the browser's (``\r\n`` and ``\r`` become ``\n``), as in the editor's ``textarea``."""
+    lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return Markup("\n").join(highlight_c_lines(lines) if language == "c" else highlight_lines(lines))
 
 
 def stylesheet() -> str:

@@ -27,6 +27,7 @@ from .contexts import (
 )
 from .ctxform import CONVERSION_NOTES, ENV_INPUTS, ctx_groups, event_of, string_fields
 from .forms import LANG_ASM, LANG_C, RAW, RunForm, SeedRow
+from .highlight import highlight_source
 from .inputs import Limits
 from .runs import source_error_location
 
@@ -217,4 +218,5 @@ def editor_context(form: RunForm, errors: Mapping[str, str], asm_error: AsmError
         form.source, form.max_insns, form.source.count("\n") + 1, error_line, dict(errors),
         hook_choices(form.prog_type), panel, env, any(form.env.values()) or any(k.startswith("env_") for k in errors),
         seeds, len(seeds) > 1 or any(k.startswith("seed-") for k in errors), declared_maps(program), tuple(slots),
-        LANG_C if form.language == LANG_C else LANG_ASM, language_choices(form.language))
+        LANG_C if form.language == LANG_C else LANG_ASM, language_choices(form.language),
+        highlight_source(form.source, LANG_C if form.language == LANG_C else LANG_ASM))

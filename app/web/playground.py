@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, make_response, render_template, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from . import breakpoints, pagecache, ratelimit
@@ -43,7 +43,8 @@ from .abstractview import abstract_view
 from .checkview import verified, verifier_check
 from .contexts import Breakpoints, ExampleLink, PlaygroundPage
 from .examples import BY_SLUG, DEFAULT, MENU, Example
-from .forms import RunForm
+from .forms import LANG_ASM, LANGUAGES, RunForm
+from .highlight import highlight_source
 from .inputs import FieldError, Limits
 from .panels import editor_context, input_panel
 from .present import listing, result_context, run_setting
@@ -274,3 +275,19 @@ def input_fields_by_get():
     raise MethodNotAllowed(valid_methods=["POST"], description=(
         "The inputs of a hook are asked for with the editor's form (POST /input), so that the program stays "
         "out of the address. Go back to the playground and use the Show its inputs button."))
+
+
+@bp.post("/highlight")
+def highlight():
+    limits = _limits()
+    source = request.form.get("source")
+    language = request.form.get("language", LANG_ASM)
+    if source is None:
+        abort(400, description="The field source is missing: send the program to highlight.")
+    if len(source.encode()) > limits.source_bytes:
+        abort(400, description=f"The field source is larger than the {limits.source_bytes:,} bytes allowed.")
+    if language not in LANGUAGES:
+        abort(400, description=f"The field language must be one of {', '.join(LANGUAGES)}.")
+    response = make_response(highlight_source(source, language))
+    response.mimetype = "text/html"
+    return response

@@ -1,9 +1,21 @@
 // Drafts: the program being written survives a reload. Whenever the editor's program, language or hook
 // differs from what the page was served with, it is saved in this browser's localStorage (nothing is sent
-// anywhere); it is removed once it matches again. The playground's own draft belongs to "/" (editing an
-// example writes it too); a shared link (/p/<id>) keeps a draft of its own. Opening "/" or a shared link
-// with a draft puts it back in the editor and says so, with a button to discard it; an example asked for by
-// name (/?example=...) opens as it is. The inputs (packets, context fields) are not part of a draft.
+// anywhere): a moment after typing stops, before a run, and when the page is hidden or left (pagehide,
+// visibilitychange), so a reload never loses the last keystrokes. It is removed once it matches again.
+// An example asked for by name (/?example=...) opens as it is; the inputs (packets, context fields) are not
+// part of a draft.
+//
+// Where a draft lives: under the address the page has when it is saved, the one a reload opens. A shared
+// link (/p/<id>) keeps a draft of its own, so one share's edits never show up in another share; everything
+// else (/, an example) shares the playground's draft. Running an edited share turns the address into "/"
+// (urlstate.js: the link no longer describes the page), and a reload then opens "/": from that moment the
+// draft is saved as the playground's, and the share's own draft is dropped (the work moved with the address;
+// the link opens as shared again).
+//
+// Opening a page with a draft puts it back in the editor and says so, with a button to discard it. The hook is
+// put back once htmx has set up the page, so that its change fetches the hook's input panel; the form hears
+// "draft:restored" (and "draft:discarded"), on which editor.js drops the gutter marks of the result on
+// screen, which was made from the page's program, not the draft.
 "use strict";
 (() => {
   const source = document.getElementById("source");
@@ -13,8 +25,12 @@
   }
   const type = document.getElementById("type");
   const language = document.getElementById("language");
-  const path = window.location.pathname;
-  const KEY = path.startsWith("/p/") ? `ebpf-playground:draft:${path}` : "ebpf-playground:draft";
+  const PREFIX = "ebpf-playground:draft";
+
+  function keyFor(path) {
+    return path.startsWith("/p/") ? `${PREFIX}:${path}` : PREFIX;
+  }
+  const servedKey = keyFor(window.location.pathname);
 
   function initial(select) {
     if (!select) {
@@ -34,30 +50,47 @@
     return a.source === b.source && a.type === b.type && a.language === b.language;
   }
 
-  function read() {
+  function read(key) {
     try {
-      const draft = JSON.parse(window.localStorage.getItem(KEY) || "null");
+      const draft = JSON.parse(window.localStorage.getItem(key) || "null");
       return draft && typeof draft.source === "string" ? draft : null;
     } catch (e) {
       return null;
     }
   }
 
-  let timer = null;
-  function save() {
+  function saveNow() {
     window.clearTimeout(timer);
-    timer = window.setTimeout(() => {
-      const now = current();
-      try {
-        if (same(now, served)) {
-          window.localStorage.removeItem(KEY);
-        } else {
-          window.localStorage.setItem(KEY, JSON.stringify({ ...now, saved: Date.now() }));
-        }
-      } catch (e) {
-        // storage full or refused: the draft is simply not kept
+    const key = keyFor(window.location.pathname);
+    const now = current();
+    try {
+      if (key !== servedKey) {
+        window.localStorage.removeItem(servedKey); // the address moved on: the work lives under the new one
       }
-    }, 300);
+      if (key === servedKey && same(now, served)) {
+        window.localStorage.removeItem(key); // a reload serves exactly this
+      } else {
+        window.localStorage.setItem(key, JSON.stringify({ ...now, saved: Date.now() }));
+      }
+    } catch (e) {
+      // storage full or refused: the draft is simply not kept
+    }
+  }
+
+  let timer = null;
+  let changed = false; // something was edited since this page opened (or since the draft was discarded)
+  function saveSoon() {
+    changed = true;
+    window.clearTimeout(timer);
+    timer = window.setTimeout(saveNow, 300);
+  }
+  // Saved only when there is something to keep: the user edited, or the address moved away from the one the
+  // page was served at (a draft put back and run unchanged must follow it). Saving an untouched page would
+  // drop the playground's draft whenever an example is merely looked at.
+  function saveIfChanged() {
+    if (changed || keyFor(window.location.pathname) !== servedKey) {
+      saveNow();
+    }
   }
 
   function setSelect(select, value) {
@@ -71,7 +104,7 @@
     source.value = values.source;
     source.dispatchEvent(new Event("input", { bubbles: true }));
     setSelect(language, values.language);
-    setSelect(type, values.type);
+    setSelect(type, values.type); // htmx, set up by now, fetches the hook's input panel
   }
 
   function announce(draft) {
@@ -86,8 +119,12 @@
     discard.className = "draft-discard";
     discard.textContent = "Discard the draft";
     discard.addEventListener("click", () => {
-      window.localStorage.removeItem(KEY);
+      window.localStorage.removeItem(servedKey);
+      window.localStorage.removeItem(keyFor(window.location.pathname));
       put(served);
+      changed = false; // back to what the page was served with: nothing to keep
+      window.clearTimeout(timer);
+      form.dispatchEvent(new CustomEvent("draft:discarded"));
       bar.remove();
       source.focus();
     });
@@ -95,12 +132,37 @@
     form.prepend(bar);
   }
 
-  const askedForExample = new URLSearchParams(window.location.search).has("example");
-  const draft = askedForExample ? null : read();
-  if (draft && !same(draft, served)) {
-    put(draft);
-    announce(draft);
+  function restore() {
+    const askedForExample = new URLSearchParams(window.location.search).has("example");
+    const draft = askedForExample ? null : read(servedKey);
+    if (draft && !same(draft, served)) {
+      put(draft);
+      form.dispatchEvent(new CustomEvent("draft:restored"));
+      announce(draft);
+    }
+    changed = false; // putting the draft back is not an edit: until the user edits, the stored draft stays
+    window.clearTimeout(timer);
   }
-  form.addEventListener("input", save);
-  form.addEventListener("change", save);
+
+  // htmx sets up the page (the hook's hx-get among it) in its own DOMContentLoaded listener, added when its
+  // script ran, before this deferred script: listeners run in the order they were added, so ours comes after.
+  if (document.readyState === "complete") {
+    restore();
+  } else {
+    document.addEventListener("DOMContentLoaded", restore);
+  }
+  form.addEventListener("input", saveSoon);
+  form.addEventListener("change", saveSoon);
+  // A run of the editor may move the address (urlstate.js, whose listener ran first): save where it now points.
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    if (event.detail.elt === form) {
+      saveIfChanged();
+    }
+  });
+  window.addEventListener("pagehide", saveIfChanged);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") {
+      saveIfChanged();
+    }
+  });
 })();

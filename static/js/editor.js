@@ -4,7 +4,9 @@
 // the result when the program or an input changes after a run. Source lines and the listing are linked both
 // ways: the gutter marks the line of the current instruction, the line under the caret or the mouse lights
 // up its instructions in the listing, a listing row lights up its line in the gutter, and a listing row's
-// line number (C) goes to that line. Plain JS, no dependencies.
+// line number (C) goes to that line. These marks belong to the result on screen: while it is of another
+// program (a draft was put back, drafts.js), the gutter shows none until the next run. Syntax highlighting is
+// highlight.js's. Plain JS, no dependencies.
 "use strict";
 (() => {
   const INDENT = "    ";
@@ -20,6 +22,9 @@
   let shownLines = 0;
   let errorLine = Number(box.dataset.errorLine) || 0;
   const marks = { "is-current-line": 0, "is-linked": 0 };
+  // Whether the result on screen was made from this editor's program, so that its lines are the editor's
+  // lines. Not after a draft is put back (drafts.js) until the next run, or until the draft is discarded.
+  let resultIsOfThisProgram = true;
 
   function renderGutter(force) {
     const lines = textarea.value.split("\n").length;
@@ -195,6 +200,9 @@
 
   let linkedRowsLine = 0;
   function lightRows(line) {
+    if (!resultIsOfThisProgram) {
+      line = 0;
+    }
     if (line === linkedRowsLine) {
       return;
     }
@@ -216,13 +224,15 @@
     return lineOfRow(target.closest ? target.closest("#listing tbody tr") : null);
   }
   for (const kind of ["mouseover", "focusin"]) {
-    document.addEventListener(kind, (event) => markGutter("is-linked", rowLine(event.target)));
+    document.addEventListener(kind, (event) => {
+      markGutter("is-linked", resultIsOfThisProgram ? rowLine(event.target) : 0);
+    });
   }
 
   // The gutter marks the line of the listing's current instruction (after each step) and, when the editor
   // is not being typed in, scrolls it into view.
   function markCurrentLine() {
-    const line = lineOfRow(document.querySelector("#listing tr.is-current"));
+    const line = resultIsOfThisProgram ? lineOfRow(document.querySelector("#listing tr.is-current")) : 0;
     markGutter("is-current-line", line);
     if (line && document.activeElement !== textarea) {
       const wanted = (line - 1) * lineHeight();
@@ -321,13 +331,46 @@
     }
   }
 
-  document.addEventListener("htmx:afterSettle", () => {
+  function resultErrorLine() {
+    if (!resultIsOfThisProgram) {
+      return 0;
+    }
     const result = document.getElementById("result");
     let line = result ? Number(result.dataset.errorLine) || 0 : 0;
     if (!line && language && language.value === "c") {
       const where = sourceErrorLocation(); // a compile error is an error message on the program
       line = where ? where[0] : 0;
     }
+    return line;
+  }
+
+  // The gutter shows the marks of the result on screen, or none when that result is of another program.
+  function markResult() {
+    const line = resultErrorLine();
+    if (line !== errorLine) {
+      setErrorLine(line);
+    }
+    linkedRowsLine = 0;
+    markGutter("is-linked", 0);
+    markCurrentLine();
+  }
+
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    if (event.detail.elt === form) {
+      resultIsOfThisProgram = true; // a run of the editor: its result is of what the editor holds
+    }
+  });
+  form.addEventListener("draft:restored", () => {
+    resultIsOfThisProgram = false;
+    markResult();
+  });
+  form.addEventListener("draft:discarded", () => {
+    resultIsOfThisProgram = true;
+    markResult();
+  });
+
+  document.addEventListener("htmx:afterSettle", () => {
+    const line = resultErrorLine();
     if (line !== errorLine) {
       setErrorLine(line);
     }

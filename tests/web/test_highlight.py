@@ -137,3 +137,20 @@ def test_theme_colours_meet_wcag_aa(theme):
     palette = css_colours(light if theme == "light" else rest.split("}")[0] + "}")
     for foreground, background in READABLE_PAIRS:
         assert contrast(palette[foreground], palette[background]) >= 4.5, (foreground, background)
+
+
+def test_pygmentize_picks_the_lexer_for_ebpf_files():
+    from pygments.lexers import find_lexer_class_for_filename, get_lexer_for_filename
+
+    if find_lexer_class_for_filename("prog.ebpf") is None:
+        pytest.skip("the 'ebpf' Pygments plugin entry point is not installed (pip install -e .)")
+    # as pygmentize asks, with the file's text: even a .section line (GNU as's mark) does not sway it
+    assert type(get_lexer_for_filename("prog.ebpf", ".section xdp,\"ax\"\nr0 = 1\nexit\n")).__name__ == "EbpfLexer"
+    assert EbpfLexer.filenames == ["*.ebpf"]
+    assert find_lexer_class_for_filename("prog.s").__name__ != "EbpfLexer"  # *.s stays GNU as's
+
+
+def test_a_c_comment_on_the_last_line_is_a_comment():
+    from app.web.highlight import highlight_c_lines
+
+    assert highlight_c_lines(["int x; // last"])[0].endswith('<span class="hl-c1">// last</span>')
