@@ -1,6 +1,7 @@
 // Text with too little contrast (WCAG AA: under 4.5:1) inside the elements `selector` matches, as
 // ["tag.class \"text\" ratio", ...]. Run by page.evaluate (test_browser_view.py). The background is the
-// nearest ancestor's opaque one; faded text (opacity) is blended into it, as the eye sees it.
+// nearest ancestor's opaque one; faded text (opacity, or a colour's alpha) is blended into it, as the eye sees it;
+// fully transparent text is skipped.
 (selector) => {
   const parse = (css) => {
     const m = css.match(/rgba?\(([^)]+)\)/);
@@ -26,7 +27,10 @@
       if (!hasText || !el.getClientRects().length || el.closest("[hidden]")) continue;
       const bg = backgroundOf(el);
       const fg = parse(getComputedStyle(el).color);
-      let opacity = 1;
+      // text painted in a transparent colour is not seen: the editor's textarea, whose highlighted copy below
+      // shows the program (and is checked itself)
+      if (fg.a === 0) continue;
+      let opacity = fg.a;
       for (let e = el; e; e = e.parentElement) opacity *= Number(getComputedStyle(e).opacity);
       const seen = { r: fg.r * opacity + bg.r * (1 - opacity), g: fg.g * opacity + bg.g * (1 - opacity),
                      b: fg.b * opacity + bg.b * (1 - opacity) };
