@@ -243,3 +243,10 @@ def missing_helper_message(helper_id: int, prog_type: str) -> str:
     if spec is None or spec.impl is None:
         return f"helper {name}#{helper_id} is not available in the playground"
     return f"program of this type cannot use helper {name}#{helper_id} ({prog_type})"
+
+
+def helper_available(func_id: int, prog_type: str, privileged: bool = True) -> bool:
+    """Whether a program of ``prog_type`` may call helper ``func_id`` (the type's ``get_func_proto`` offers it):
+    a helper of the table for that type, and for an unprivileged loader one that needs no capability."""
+    spec = HELPERS.get(func_id)
+    return spec is not None and prog_type in spec.prog_types and (privileged or not spec.needs_capability)

@@ -54,7 +54,7 @@ def verify(program: Program, prog_type: str, *, privileged: bool = True,
     shorter than that); an exception it raises propagates out of ``verify`` (the result is then lost, not
     partial). The result does not depend on it."""
     result = _verify(program, prog_type, privileged, max_processed, track_precision, progress)
-    return replace(result, privileged=privileged)
+    return replace(result, privileged=privileged, prog_type=prog_type)
 
 
 def _verify(program: Program, prog_type: str, privileged: bool, max_processed: int, track_precision: bool,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..helpers import HELPER_NAMES, HELPERS
+from ..helpers import HELPER_NAMES, HELPERS, helper_available
 from . import bounds as B
 from .callbacks import SYNC_CALLBACK_HELPERS, push_callback_call
 from .map_compat import map_func_problem, tail_call_map_problem
@@ -47,7 +47,7 @@ def check_helper_call(w, idx: int, func_id: int, st: VerifierState) -> VerifierS
     spec = HELPERS.get(func_id)
     if name is None:
         raise Reject(f"invalid func unknown#{func_id}", "EINVAL")
-    if spec is None or w.prog_type not in spec.prog_types or (spec.needs_capability and not w.privileged):
+    if not helper_available(func_id, w.prog_type, w.privileged):
         raise Reject(f"program of this type cannot use helper {name}#{func_id}", "EINVAL")
     regs = st.cur.regs
     map_index = -1

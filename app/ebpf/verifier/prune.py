@@ -17,6 +17,7 @@ are wiped from a fully explored kept state before it is compared (``liveness.py`
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import isa
@@ -43,8 +44,11 @@ from .state import (
 ALL_REGS = frozenset(range(11))
 
 
-def uses_defs(insn: Insn) -> tuple[frozenset[int], frozenset[int]]:
-    """Registers an instruction reads and writes."""
+def uses_defs(insn: Insn, helper_available: Callable[[int], bool] | None = None
+              ) -> tuple[frozenset[int], frozenset[int]]:
+    """Registers an instruction reads and writes. A call of a helper the loader may not call
+    (``helper_available`` says no: ``get_helper_proto`` fails) reads r1-r5, as ``compute_insn_live_regs``
+    assumes."""
     spec = insn.spec
     if spec is None:
         return frozenset(), frozenset()
@@ -74,7 +78,8 @@ def uses_defs(insn: Insn) -> tuple[frozenset[int], frozenset[int]]:
         return frozenset({0}), frozenset()
     if op == "call":
         spec_h = HELPERS.get(insn.imm)
-        nargs = len(spec_h.args) if spec_h else 5
+        known = spec_h is not None and (helper_available is None or helper_available(insn.imm))
+        nargs = len(spec_h.args) if known else 5
         return frozenset(range(1, nargs + 1)), frozenset(range(6))
     if op in ("call_local", "callx", "call_kfunc"):
         return frozenset(range(1, 6)), frozenset(range(6))
@@ -83,10 +88,12 @@ def uses_defs(insn: Insn) -> tuple[frozenset[int], frozenset[int]]:
     return frozenset({d, s} if x else {d}), frozenset()
 
 
-def live_registers(insns: tuple[Insn, ...]) -> list[frozenset[int]]:
-    """Registers live before each instruction (read on some path before being written), r10 always."""
+def live_registers(insns: tuple[Insn, ...], helper_available: Callable[[int], bool] | None = None
+                   ) -> list[frozenset[int]]:
+    """Registers live before each instruction (read on some path before being written), r10 always;
+    ``helper_available`` as for :func:`uses_defs`."""
     n = len(insns)
-    info = [uses_defs(i) for i in insns]
+    info = [uses_defs(i, helper_available) for i in insns]
     succ = [successors(insns, pc) if insns[pc].spec is not None else [] for pc in range(n)]
     live = [frozenset()] * n
     changed = True

@@ -53,6 +53,7 @@ class VerifierResult:
     walk: tuple[Event, ...] = field(default=(), repr=False)
     walk_truncated: bool = False
     privileged: bool = True  # checked as for a root loader (False: verify(..., privileged=False))
+    prog_type: str = ""  # the program type it was checked as (set by verify)
 
     @property
     def accepted(self) -> bool:

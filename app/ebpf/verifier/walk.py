@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 
 from .. import isa, progtypes
 from ..errors import DecodeError
-from ..helpers import HELPER_NAMES, HELPERS
+from ..helpers import HELPER_NAMES, HELPERS, helper_available
 from ..insn import Insn, check_one
 from ..loadcheck import subprog_starts
 from ..program import Program
@@ -190,7 +190,7 @@ class Walker:
         self.truncated = False
         self.max_pending = 0
         self.prune_points = prune_points(self.insns)
-        self.live = live_registers(self.insns)
+        self.live = live_registers(self.insns, lambda func_id: helper_available(func_id, prog_type, privileged))
         self.live_log: list[str] = []  # what the stack liveness analysis and SCCs printed, moved into the next event
         self.stack_live = StackLiveness(self.insns, subprog_starts(self.insns), log=self.live_log)
         # kept states by (instruction, call site of the innermost frame): the kernel's explored_state() list for

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 
 from app.ebpf.asm import disassemble
+from app.ebpf.helpers import helper_available
 from app.ebpf.program import Program
 
 from .. import isa
@@ -86,7 +87,11 @@ def preamble(program: Program, result: VerifierResult) -> list[str]:
     lines = [f"func#{i} @{start}" for i, start in enumerate(subprog_starts(insns))]
     if result.verdict == "reject" and not result.walk:
         return lines
-    return lines + live_regs_lines(insns, _insn_texts(program))
+    helper_ok = None
+    if result.prog_type:
+        def helper_ok(func_id: int) -> bool:
+            return helper_available(func_id, result.prog_type, result.privileged)
+    return lines + live_regs_lines(insns, _insn_texts(program), helper_ok)
 
 
 #: Messages of add_subprog_and_kfunc, which refuses a program before it prints a subprogram.
@@ -94,11 +99,12 @@ _BEFORE_SUBPROGS = ("call to invalid destination",
                     "loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN")
 
 
-def live_regs_lines(insns, texts: dict[int, str]) -> list[str]:
+def live_regs_lines(insns, texts: dict[int, str], helper_ok=None) -> list[str]:
     """``compute_live_registers``' dump: "Live regs before insn:", then per instruction its SCC (``%3d `` or four
     spaces), ``%3d: ``, r0 to r9 live before it (the digit, or ``.``) and the instruction (``verbose_insn``); the
-    second half of an ``ld_imm64`` has no line."""
-    live, scc = live_registers(insns), compute_scc(insns)
+    second half of an ``ld_imm64`` has no line. ``helper_ok(func_id)``: whether the loader may call a helper (a
+    call of one it may not reads r1-r5 here)."""
+    live, scc = live_registers(insns, helper_ok), compute_scc(insns)
     lines = ["Live regs before insn:"]
     for pc, text in sorted(texts.items()):
         mask = "".join(str(r) if r in live[pc] else "." for r in range(10))
