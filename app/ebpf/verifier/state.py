@@ -92,7 +92,8 @@ def ptr(type_: str, **fields) -> Reg:
 
 
 def scalar(b: Bounds = B.UNBOUNDED) -> Reg:
-    return Reg(SCALAR, b)
+    """``Reg(SCALAR, b)``, made as a copy of ``UNKNOWN`` (cheaper than the frozen ``__init__``)."""
+    return evolve(UNKNOWN, b=b)
 
 
 def const(v: int) -> Reg:
