@@ -511,7 +511,7 @@ class Walker:
     def read(self, st: VerifierState, regno: int) -> Reg:
         if regno > 10:
             raise Reject(f"R{regno} is invalid", "EINVAL")
-        r = st.cur.reg(regno)
+        r = st.cur.regs[regno]
         if r.type == NOT_INIT:
             raise Reject(f"R{regno} !read_ok")
         return r
