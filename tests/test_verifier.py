@@ -252,6 +252,53 @@ def test_the_cycle_collector_is_paused_only_during_a_walk():
         assert gc.isenabled()
 
 
+def test_the_objects_of_a_walk_are_not_scanned_by_a_young_collection_when_it_ends():
+    import gc
+
+    program = assemble("r1 = 0\nloop:\nr1 += 1\nif r1 < 2000 goto loop\nr0 = 0\nexit")
+    started: list[int] = []
+
+    def record(phase, info):
+        if phase == "start":
+            started.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(record)
+    try:
+        verify(program, "socket_filter")
+    finally:
+        gc.callbacks.remove(record)
+    assert started == []
+
+
+def test_objects_someone_else_froze_stay_frozen_after_a_walk():
+    import gc
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        verify(assemble("r0 = 0\nexit"), "socket_filter")
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
+def test_registers_compare_equal_exactly_when_every_field_does():
+    from dataclasses import fields, replace
+
+    from app.ebpf.verifier import bounds as B
+    from app.ebpf.verifier.state import Reg
+
+    base = Reg("fp", B.const(0))
+    other_value = {"type": "pkt", "b": B.const(1), "maybe_null": True, "btf": "task_struct"}
+    for f in fields(Reg):
+        changed = replace(base, **{f.name: other_value.get(f.name, 7)})
+        assert changed != base and base != changed, f.name  # Reg.__eq__ compares every field
+        assert replace(changed, **{f.name: getattr(base, f.name)}) == base
+        assert hash(replace(base)) == hash(base)
+    assert base.__eq__(object()) is NotImplemented
+
+
 @pytest.mark.parametrize("source, message", [
     ("r0 = *(u64 *)(r10 - 8)\nexit", "invalid read from stack R10 off=-8 size=8"),  # below the allocated stack
     ("r1 = 1\n*(u32 *)(r10 - 4) = r1\nr0 = *(u64 *)(r10 - 8)\nexit", "invalid read from stack off -8+0 size 8"),

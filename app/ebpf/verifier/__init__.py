@@ -123,7 +123,21 @@ def _no_cycle_collection():
         with _walks_lock:
             _walks -= 1
             if _walks == 0 and _gc_was_on:
+                _promote_to_oldest_generation()
                 gc.enable()
+
+
+def _promote_to_oldest_generation() -> None:
+    """Move every object the collector tracks into its oldest generation, as if it had survived the young
+    collections (``gc.freeze`` then ``gc.unfreeze``, which also resets the youngest generation's count).
+    Without it, the first allocation after the collector resumes scans every object the walk made: they
+    are all still in the youngest generation, whose count passed its threshold long ago (5% of a long walk);
+    and the next middle-generation collection scans them again. In the oldest generation they are scanned
+    only by full collections, as any long-lived object is. Skipped when objects are already frozen (someone
+    else's ``gc.freeze``), which ``gc.unfreeze`` would release."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 _walks = 0

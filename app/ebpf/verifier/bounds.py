@@ -51,7 +51,7 @@ class Bounds:
     u32_max: int = U32_MAX
 
     def is_const(self) -> bool:
-        return tnum.is_const(self.var_off)
+        return self.var_off.mask == 0  # tnum_is_const
 
     def contains(self, v: int) -> bool:
         """Is the 64-bit value ``v`` a possible value?"""
@@ -65,8 +65,13 @@ UNBOUNDED = Bounds()
 
 
 def const(v: int) -> Bounds:
-    v = u64(v)
-    return Bounds(tnum.const(v), s64(v), s64(v), v, v, s32(v), s32(v), u32(v), u32(v))
+    """Exactly ``v`` in every view (``__mark_reg_known``); the views are worked out inline, as loops that
+    count make one of these per instruction."""
+    v &= U64_MAX
+    sv = v - (1 << 64) if v >> 63 else v
+    lo = v & U32_MAX
+    slo = lo - (1 << 32) if lo >> 31 else lo
+    return Bounds(Tnum(v, 0), sv, sv, v, v, slo, slo, lo, lo)
 
 
 def update_reg32_bounds(b: Bounds) -> Bounds:

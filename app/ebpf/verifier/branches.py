@@ -75,17 +75,25 @@ def _scalar_taken(op: str, width: int, a: Bounds, b: Bounds) -> bool | None:
         if not ((at.value | at.mask) & (bt.value | bt.mask)):
             return False
         return None
-    checks = {
-        "jgt": (aumin > bumax, aumax <= bumin),
-        "jge": (aumin >= bumax, aumax < bumin),
-        "jlt": (aumax < bumin, aumin >= bumax),
-        "jle": (aumax <= bumin, aumin > bumax),
-        "jsgt": (asmin > bsmax, asmax <= bsmin),
-        "jsge": (asmin >= bsmax, asmax < bsmin),
-        "jslt": (asmax < bsmin, asmin >= bsmax),
-        "jsle": (asmax <= bsmin, asmin > bsmax),
-    }
-    yes, no = checks[op]
+    # (always true, always false) for each ordering
+    if op == "jgt":
+        yes, no = aumin > bumax, aumax <= bumin
+    elif op == "jge":
+        yes, no = aumin >= bumax, aumax < bumin
+    elif op == "jlt":
+        yes, no = aumax < bumin, aumin >= bumax
+    elif op == "jle":
+        yes, no = aumax <= bumin, aumin > bumax
+    elif op == "jsgt":
+        yes, no = asmin > bsmax, asmax <= bsmin
+    elif op == "jsge":
+        yes, no = asmin >= bsmax, asmax < bsmin
+    elif op == "jslt":
+        yes, no = asmax < bsmin, asmin >= bsmax
+    elif op == "jsle":
+        yes, no = asmax <= bsmin, asmin > bsmax
+    else:
+        raise KeyError(op)
     return True if yes else False if no else None
 
 

@@ -188,12 +188,13 @@ class StackLiveness:
 
     def reset_write(self, st: VerifierState, insn_idx: int) -> None:
         """``bpf_reset_stack_write_marks``, before each instruction is checked."""
-        self._reset_write(self._ensure_cur(st), insn_idx)
+        self._reset_write(self.cur or self._ensure_cur(st), insn_idx)
 
     def _reset_write(self, inst: FuncInstance, insn_idx: int) -> None:
         self.write_idx = insn_idx
-        for i in range(inst.curframe + 1):
-            self.write_masks[i] = 0
+        masks = self.write_masks
+        for i in range(len(inst.callsites)):  # frames 0 .. inst.curframe
+            masks[i] = 0
 
     def mark_write(self, frame: int, mask: int) -> None:
         """``bpf_mark_stack_write``: the instruction wrote these whole slots of frame ``frame``."""
@@ -211,11 +212,11 @@ class StackLiveness:
             return
         i = self.write_idx - inst.start
         seen = inst.must_write_set[i]
-        for frame in range(inst.curframe + 1):
+        for frame in range(len(inst.callsites)):  # frames 0 .. inst.curframe
             mask = self.write_masks[frame]
             if mask == 0 and not seen:
                 continue
-            m = inst.masks(frame, create=True)
+            m = inst.frames[frame] or inst.masks(frame, create=True)
             old = m.must_write[i]
             if seen:
                 mask &= old

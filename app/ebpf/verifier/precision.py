@@ -31,7 +31,7 @@ from .state import SCALAR, STACK_SPILL, Frame
 REGMASK_ARGS = frozenset(range(1, 6))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HistEntry:
     """``struct bpf_jmp_history_entry``: instruction ``idx`` was reached from ``prev``; ``stack`` is the
     (frame, slot) it spilled to or filled from (``INSN_F_STACK_ACCESS``); ``linked`` the registers and
@@ -150,23 +150,47 @@ def _sync_linked(bt: Backtrack, entry: HistEntry | None) -> None:
 
 
 def insn_table(insns: tuple[Insn, ...]) -> list[tuple]:
-    """For each instruction: (kind, dst, src, source is a register, the registers it may pass the need
-    on from), the facts ``backtrack_insn`` reads, worked out once per program."""
-    return [(*d, _touches(*d)) for d in map(_describe, insns)]
+    """For each instruction: (kind, dst, src, source is a register, its ``touch_mask``, ``quiet_start``), the
+    facts ``backtrack_insn`` and ``mark_chain`` read, worked out once per program. ``quiet_start`` is the first
+    of the run of instructions ending at this one that touch nothing whatever is wanted (a mask of 0), or the
+    next instruction when this one may touch something: ``mark_chain`` passes over such a run in one step."""
+    rows = []
+    quiet_start = 0
+    for i, d in enumerate(map(_describe, insns)):
+        mask = touch_mask(*d)
+        if mask:
+            quiet_start = i + 1
+        rows.append((*d, mask, quiet_start))
+    return rows
 
 
-def _touches(kind: int, d: int, s: int, x: bool) -> frozenset[int] | None:
+ALWAYS = 1 << 11  # in a touch mask: the instruction may change what is wanted whatever is wanted
+
+
+def touch_mask(kind: int, d: int, s: int, x: bool) -> int:
     """The registers of the current frame whose being wanted lets the instruction change what is wanted
-    (without a history entry), or None when it may change it regardless (calls and exits)."""
+    (without a history entry), as a bit mask (bit n for rn), or ``ALWAYS`` when it may change it regardless
+    (calls and exits). ``mark_chain`` skips the instructions whose mask meets nothing wanted."""
     if kind in (K_CALL, K_CALL_LOCAL, K_EXIT):
-        return None
+        return ALWAYS
     if kind in (K_NONE, K_ALU_SELF):
-        return frozenset()
+        return 0
     if kind == K_COND:
-        return frozenset({d, s}) if x else frozenset()
+        return (1 << d | 1 << s) if x else 0
+    if kind == K_ALU and not x:
+        return 0  # dst op= imm: what was wanted of dst stays wanted, nothing else becomes so
     if kind == K_ATOMIC_LOAD:
-        return frozenset({d, s, 0})
-    return frozenset({d})
+        return 1 << d | 1 << s | 1 << 0
+    return 1 << d
+
+
+def _wanted_mask(bt: "Backtrack") -> int:
+    """The registers wanted in the frame being backtracked, as a bit mask, plus ``ALWAYS``: what a
+    ``touch_mask`` is tested against."""
+    mask = ALWAYS
+    for regno in bt.regs[bt.frame]:
+        mask |= 1 << regno
+    return mask
 
 
 def _describe(insn: Insn) -> tuple[int, int, int, bool]:
@@ -317,8 +341,9 @@ def mark_chain(insns: tuple[Insn, ...], st, last_idx: int, bt: Backtrack, table:
             i = last_idx
             if trace is not None:
                 trace.append(("head", bt.frame, last_idx, first_idx, subseq))
+            head = hist[0] if hist is not None else None
+            wanted_mask = _wanted_mask(bt)
             while True:
-                head = hist[0] if hist is not None else None
                 at_entry = head is not None and head.idx == i
                 if skip_first:
                     skip_first = False
@@ -328,25 +353,38 @@ def mark_chain(insns: tuple[Insn, ...], st, last_idx: int, bt: Backtrack, table:
                     if trace is not None and insns[i].opcode:  # backtrack_insn prints all but ld_imm64's 2nd half
                         trace.append(("step", bt.frame, tuple(sorted(wanted_regs[bt.frame])),
                                       tuple(sorted(wanted_slots[bt.frame])), i))
-                    touched = table[i][4]
-                    # most instructions on the way touch nothing wanted: skip them without a call
-                    if at_entry or touched is None or touched & wanted_regs[bt.frame]:
+                    # most instructions on the way touch nothing wanted: skip them without a call. At a history
+                    # entry, only one with neither a stack access nor linked registers, which tells backtrack_insn
+                    # nothing more, and not at a callback-calling helper (which leaves the callback's frame
+                    # whatever is wanted: its touch mask does not say so)
+                    row = table[i]
+                    if row[4] & wanted_mask or (at_entry and (head.stack is not None or head.linked
+                                                              or row[0] == K_CALL_CB)):
                         backtrack_insn(insns, i, subseq, head if at_entry else None, bt, table)
                         if not any(wanted_regs) and not any(wanted_slots):
                             return marks
+                        wanted_mask = _wanted_mask(bt)
                 subseq = i
                 # get_prev_insn_idx
                 if at_entry:
-                    if i == first_idx and hist[1] is None:
+                    hist = hist[1]
+                    if i == first_idx and hist is None:
                         break
                     i = head.prev
-                    hist = hist[1]
+                    head = hist[0] if hist is not None else None
                 elif i == first_idx and hist is None:
                     break
                 else:
                     i -= 1
                 if i < 0:
                     raise NotSupported("backtracked past the program's start")
+                if trace is None:
+                    # nothing is printed per instruction: pass over those that touch nothing whatever is wanted,
+                    # down to the next one that may, or to the history entry's instruction (the state's first
+                    # one when no entry is left), which are gone through as above
+                    j = max(head.idx if head is not None else first_idx, table[i][5] - 1)
+                    if j < i:
+                        i, subseq = j, j + 1
             kept = st.parent
             if kept is None:
                 break

@@ -147,7 +147,6 @@ def _xor32(a: Bounds, b: Bounds, var: T.Tnum) -> Bounds:
     return replace(a, s32_min=smin, s32_max=smax, u32_min=umin, u32_max=umax)
 
 
-@lru_cache(maxsize=1 << 16)
 def alu(op: str, width: int, dst: Bounds, src: Bounds) -> Bounds:
     """``dst op= src`` for scalars, as ``adjust_scalar_min_max_vals`` computes it (width 32 or 64).
 
@@ -155,10 +154,17 @@ def alu(op: str, width: int, dst: Bounds, src: Bounds) -> Bounds:
     otherwise, as the kernel does); ``div``/``mod`` and the signed variants give unknown results.
 
     Two constants give the constant the instruction computes, which is what the bounds arithmetic ends
-    with too (a test compares the two), without its cost: loops that count are mostly constants."""
+    with too (a test compares the two), without its cost: loops that count are mostly constants, and
+    rarely meet the same pair twice, so this is worked out before the cache of the general case."""
     if op in CONST_FOLDED and dst.is_const() and src.is_const() \
             and (op not in ("lsh", "rsh", "arsh") or src.var_off.value < width):
         return B.const(concrete_alu(op, width, dst.var_off.value, src.var_off.value))  # the VM's own
+    return _alu_bounds(op, width, dst, src)
+
+
+@lru_cache(maxsize=1 << 16)
+def _alu_bounds(op: str, width: int, dst: Bounds, src: Bounds) -> Bounds:
+    """``alu`` past its constant folding (pure, so results are cached: loops meet the same bounds again)."""
     if width == 32:
         return _alu32(op, dst, src)
     return _alu64(op, dst, src)

@@ -75,6 +75,17 @@ class Reg:
     subprog: int = -1  # PTR_TO_FUNC: the subprogram's first instruction
     btf: str = ""  # PTR_TO_BTF_ID: the kernel struct it points to
 
+    def __eq__(self, other: object) -> bool:
+        """Every field equal, as the generated ``__eq__`` compares them, but field by field, stopping at the
+        first that differs, instead of building two tuples of all twelve first: the walk compares registers at
+        every prune point (``states_maybe_looping``), and they mostly differ. (``__hash__`` stays generated.)"""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.type == other.type and self.b == other.b and self.off == other.off and self.id == other.id
+                and self.ref_obj_id == other.ref_obj_id and self.maybe_null == other.maybe_null
+                and self.map == other.map and self.range == other.range and self.mem_size == other.mem_size
+                and self.frameno == other.frameno and self.subprog == other.subprog and self.btf == other.btf)
+
     @property
     def is_pointer(self) -> bool:
         return self.type not in (NOT_INIT, SCALAR)
@@ -92,7 +103,8 @@ def ptr(type_: str, **fields) -> Reg:
 
 
 def scalar(b: Bounds = B.UNBOUNDED) -> Reg:
-    return Reg(SCALAR, b)
+    """``Reg(SCALAR, b)``, made as a copy of ``UNKNOWN`` (cheaper than the frozen ``__init__``)."""
+    return evolve(UNKNOWN, b=b)
 
 
 def const(v: int) -> Reg:

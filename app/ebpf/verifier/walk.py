@@ -79,6 +79,7 @@ from .state import (
     VerifierState,
     base_id,
     const,
+    evolve,
     initial_frame,
     ptr,
     scalar,
@@ -104,7 +105,7 @@ class Reject(Exception):
         self.message, self.errno = message, errno
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """One step of the walk, for the UI to replay: ``kind`` is visit, push_branch, pop_branch, prune,
     exit, nospec (a speculative path ends at a speculation barrier, ``detail`` saying what it would have
@@ -238,9 +239,12 @@ class Walker:
 
     def event(self, idx: int, kind: str, before: tuple | None = None, detail: str = "", frame: int = 0,
               state: VerifierState | None = None, other: int = -1) -> None:
-        marks, self.marks = tuple(self.marks), []
-        trace, self.step_trace = tuple(self.step_trace), []
-        self.trace_budget -= len(trace)
+        marks = trace = ()  # most steps mark nothing and print no precision records
+        if self.marks:
+            marks, self.marks = tuple(self.marks), []
+        if self.step_trace:
+            trace, self.step_trace = tuple(self.step_trace), []
+            self.trace_budget -= len(trace)
         if len(self.events) >= MAX_EVENTS:
             self.truncated = True
             return
@@ -310,6 +314,10 @@ class Walker:
         checkpoint = calls_callback or may_goto  # a forced checkpoint (mark_force_checkpoint)
         force = st.hist_len > HIST_FORCE_CHECKPOINT or checkpoint
         add = force or (self.jmps_processed - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8)
+        # inside a loop the kernel keeps states less often (see below)
+        in_loop_too_soon = not force and self.jmps_processed - self.prev_jmps < 20 and \
+            self.processed - self.prev_insns < 100
+        cur_regs = st.cur.regs
         for i in range(len(kept) - 1, -1, -1):
             k = kept[i]
             if id(k) in on_path:
@@ -320,10 +328,10 @@ class Walker:
                                      self.explore_alu_limits):
                     return self.hit(k, st, idx, prev, loop=may_goto), st
                 # states_maybe_looping (the current frame's registers) first, then the exact comparison
-                if not calls_callback and k.state.cur.regs == st.cur.regs and k.state == st:
+                if not calls_callback and k.state.frames[-1].regs == cur_regs and k.state == st:
                     raise Reject(f"infinite loop detected at insn {idx}", "EINVAL")
-                if not force and self.jmps_processed - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
-                    add = False  # inside a loop the kernel keeps states less often
+                if in_loop_too_soon:
+                    add = False
             else:
                 # fully explored: every path from it has ended; by ranges of every scalar while its loop's
                 # backedges are pending (incomplete_read_marks)
@@ -357,7 +365,7 @@ class Walker:
             self.peak_states = max(self.peak_states, self.live_states + self.sccs.num_backedges)
             self.sccs.enter(k)
             self.take_live_log()  # "SCC enter", printed before the instruction
-            st = replace(st, parent=k, first_insn_idx=idx, hist=None, hist_len=0)
+            st = evolve(st, parent=k, first_insn_idx=idx, hist=None, hist_len=0)
         return None, st
 
     def hit(self, k: Kept, st: VerifierState, idx: int, prev: int, loop: bool) -> Kept:
@@ -405,8 +413,8 @@ class Walker:
         if merge and head is not None:
             e = head[0]
             entry = P.HistEntry(idx, prev, stack or e.stack, tuple(linked) or e.linked)
-            return replace(st, hist=(entry, head[1]))
-        return replace(st, hist=(P.HistEntry(idx, prev, stack, tuple(linked)), head), hist_len=st.hist_len + 1)
+            return evolve(st, hist=(entry, head[1]))
+        return evolve(st, hist=(P.HistEntry(idx, prev, stack, tuple(linked)), head), hist_len=st.hist_len + 1)
 
     def mark_precise(self, st: VerifierState, *regnos: int, slots: tuple = ()) -> None:
         """``mark_chain_precision``: the check at the current instruction relies on the exact values of these
@@ -463,8 +471,9 @@ class Walker:
         if insn.opcode & 7 in _JMP_CLASSES:
             self.jmps_processed += 1
         before = st.cur.regs
+        frame = len(st.frames) - 1
         if st.speculative and idx in self.nospec:  # do_check: a barrier stops the speculative path here
-            self.event(idx, "nospec", frame=len(st.frames) - 1, state=st)
+            self.event(idx, "nospec", None, "", frame, st)
             return None
         self.stack_live.reset_write(st, idx)
         try:
@@ -476,16 +485,16 @@ class Walker:
             self.stack_live.commit_write()
             self.nospec.add(idx)
             self.alu_sanitation.pop(idx, None)
-            self.event(idx, "nospec", detail=r.message, frame=len(st.frames) - 1, state=st)
+            self.event(idx, "nospec", None, r.message, frame, st)
             return None
         self.stack_live.commit_write()
         if out is None:
-            self.event(idx, "exit", frame=len(st.frames) - 1, state=st)
+            self.event(idx, "exit", None, "", frame, st)
             return None
         nidx, nst, pushed = out
         if self.insn_stack is not None:
             nst = self.with_history(nst, idx, prev, stack=self.insn_stack, merge=self.jmp_point)
-        self.event(idx, "visit", before, frame=len(st.frames) - 1, state=nst)
+        self.event(idx, "visit", before, "", frame, nst)
         if st.speculative and idx in self.nospec_result:  # a barrier after this store stops speculation
             return None
         return nidx, nst, pushed
@@ -531,7 +540,7 @@ class Walker:
     def read(self, st: VerifierState, regno: int) -> Reg:
         if regno > 10:
             raise Reject(f"R{regno} is invalid", "EINVAL")
-        r = st.cur.reg(regno)
+        r = st.cur.regs[regno]
         if r.type == NOT_INIT:
             raise Reject(f"R{regno} !read_ok")
         return r
@@ -565,7 +574,8 @@ class Walker:
             return self.write(st, d, UNKNOWN if spec.width == 64 else scalar(B.from_urange(0, (1 << spec.width) - 1)))
         if op == "neg":
             return self.write(st, d, scalar(S.neg(width, dst.b)))
-        if spec.source == isa.Source.X:
+        x = spec.source == isa.Source.X
+        if x:
             src = self.read(st, insn.src)
         else:
             imm = insn.imm & (B.U64_MAX if width == 64 else B.U32_MAX)
@@ -583,19 +593,19 @@ class Walker:
             b = B.from_srange(lo, -lo - 1)  # coerce_reg_to_size_sx; the 32-bit form is then zero-extended
             return self.write(st, d, scalar(b if width == 64 else S.alu("mov", 32, UNKNOWN.b, b)))
         if op == "mov":
-            if spec.source == isa.Source.X and (width == 64 or src.b.umax <= B.U32_MAX):
+            if x and (width == 64 or src.b.umax <= B.U32_MAX):
                 src, st = self.link_scalar(st, insn.src, src)  # the copy shares the source's id
                 return self.write(st, d, src)
             if width == 32:
                 return self.write(st, d, scalar(S.alu("mov", 32, UNKNOWN.b, src.b)))
             return self.write(st, d, src)
         dst = self.read(st, d)
-        if op in ("div", "mod", "sdiv", "smod") and spec.source == isa.Source.K and insn.imm == 0:
+        if op in ("div", "mod", "sdiv", "smod") and not x and insn.imm == 0:
             raise Reject("div by zero", "EINVAL")
-        if op in ("lsh", "rsh", "arsh") and spec.source == isa.Source.K and not 0 <= insn.imm < width:
+        if op in ("lsh", "rsh", "arsh") and not x and not 0 <= insn.imm < width:
             raise Reject(f"invalid shift {insn.imm}", "EINVAL")
         if dst.is_pointer or src.is_pointer:
-            if spec.source == isa.Source.X and dst.is_pointer != src.is_pointer:
+            if x and dst.is_pointer != src.is_pointer:
                 # adjust_reg_min_max_vals: the pointer's new offset rests on the scalar's exact value
                 self.mark_precise(st, insn.src if dst.is_pointer else d)
             reg, st = self.pointer_alu(insn, op, width, dst, src, st)
@@ -609,7 +619,7 @@ class Walker:
         result = scalar(S.alu(op, width, dst.b, src.b))
         # r += const keeps a link (bpf_capable only); r += r does not (its source changed under it)
         if op in ("add", "sub") and dst.id and self.privileged \
-                and not (spec.source == isa.Source.X and insn.src == d):
+                and not (x and insn.src == d):
             result = add_const_link(op, width, dst, src, result)
         return self.write(st, d, result)
 
