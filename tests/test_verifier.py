@@ -348,3 +348,13 @@ def test_a_return_value_outside_the_range_names_only_the_bounds_it_has():
     assert verify(program, "cgroup_skb").error.message == message
     if bpf_available():
         assert verify_in_kernel(program.to_bytes(), "cgroup_skb").first_error == message
+
+
+@pytest.mark.parametrize("operation", ["w9 /= 7", "w9 s/= 7", "w9 %= 7", "w9 s%= 7", "w9 <<= w2", "w9 >>= w2"])
+def test_32_bit_operations_the_kernel_cannot_bound_give_an_unknown_64_bit_scalar(operation):
+    """is_safe_to_compute_dst_reg_range refuses division, modulo and shifts by a non-constant amount, and
+    adjust_scalar_min_max_vals then returns an unknown scalar before zext_32_to_64: Linux 6.18 prints
+    ``R9=scalar()`` even for ``w9 /= 7`` of a constant, not a zero-extended 32-bit range."""
+    program = assemble(f"r2 = *(u32 *)(r1 + 0)\nr9 = 100\n{operation}\nr0 = 0\nexit")
+    after = [e for e in verify(program, "socket_filter").walk if e.kind == "visit"][2].state.cur.regs[9]
+    assert after.b.umax == 2**64 - 1 and after.b.smin == -2**63

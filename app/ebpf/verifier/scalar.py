@@ -202,13 +202,15 @@ def _alu64(op: str, a: Bounds, b: Bounds) -> Bounds:
 
 
 def _alu32(op: str, a: Bounds, b: Bounds) -> Bounds:
-    """The 32-bit subregister result, zero-extended to 64 bits (``zext_32_to_64``)."""
+    """The 32-bit subregister result, zero-extended to 64 bits (``zext_32_to_64``). Division and modulo are
+    not: ``is_safe_to_compute_dst_reg_range`` refuses them, and ``adjust_scalar_min_max_vals`` returns an unknown
+    scalar before it zero-extends (the value is zero-extended when it runs; the verifier does not know it)."""
     a32 = _subreg_bounds(a)
     b32 = _subreg_bounds(b)
     if op == "mov":
         r = b32
     elif op in ("div", "sdiv", "mod", "smod"):
-        r = _subreg_bounds(B.UNBOUNDED)
+        return B.UNBOUNDED
     elif op in ("lsh", "rsh", "arsh"):
         r = _shift32(op, a32, b.u32_min)
     else:

@@ -611,11 +611,11 @@ class Walker:
             reg, st = self.pointer_alu(insn, op, width, dst, src, st)
             return self.write(st, d, reg)
         if op in ("lsh", "rsh", "arsh"):
+            # is_safe_to_compute_dst_reg_range: a shift by an amount that is not a constant below the width gives
+            # an unknown scalar, 32-bit shifts too (adjust_scalar_min_max_vals returns before zext_32_to_64)
             amount = src.b
-            if not (amount.umax < width):
-                return self.write(st, d, UNKNOWN if width == 64 else scalar(S.alu("mov", 32, UNKNOWN.b, UNKNOWN.b)))
-            if not amount.is_const():
-                return self.write(st, d, UNKNOWN if width == 64 else scalar(S.alu("mov", 32, UNKNOWN.b, UNKNOWN.b)))
+            if not (amount.umax < width) or not amount.is_const():
+                return self.write(st, d, UNKNOWN)
         result = scalar(S.alu(op, width, dst.b, src.b))
         # r += const keeps a link (bpf_capable only); r += r does not (its source changed under it)
         if op in ("add", "sub") and dst.id and self.privileged \
