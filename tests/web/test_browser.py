@@ -277,6 +277,8 @@ def test_a_new_hook_asks_for_its_panel_by_post_without_the_program(page):
     with page.expect_request(lambda r: r.url.endswith("/input")) as sent:
         page.select_option("#type", "tracepoint")
     expect(page.locator("#event")).to_be_visible()
+    # htmx binds the new panel's elements once it has settled (20 ms after the swap): a choice made before is lost
+    page.wait_for_function("() => !document.querySelector('.htmx-settling, .htmx-request')")
     page.select_option("#event", "sched/sched_process_exec")  # the panel's own selects ask the same way
     expect(page.locator("#str_filename")).to_be_visible()
     expect(page.locator("#source")).to_have_value(LONG_PROGRAM)
