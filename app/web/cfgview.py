@@ -18,7 +18,9 @@ Three steps, each a small function:
    pushed that branch, so the edge into the resumed branch is part of it. What the resumed state shared with
    earlier paths is not followed back.
 3. **Layout** (``_layout``). Deterministic and layered: blocks in program order, top to bottom, one column,
-   with a gap and a heading before each function after the first. A fall-through between neighbours is a
+   with a gap and a heading before each function after the first. Blocks are as wide as the longest block's
+   line needs (``block_width``: monospace text, so its length in characters), between ``BLOCK_WIDTH`` and
+   ``MAX_BLOCK_WIDTH``; each block's ``title`` (the tooltip) lists its instructions in full. A fall-through between neighbours is a
    short vertical arrow; every other edge runs in a lane beside the column: forward edges on the right,
    back edges (loops) and self-loops on the left, so loops stand out. Lanes are given shortest edge first,
    each to the lowest lane its span does not overlap (at most ``MAX_LANES`` a side; beyond that they share).
@@ -33,6 +35,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
+from math import ceil
 
 from app.ebpf import Program, isa
 from app.ebpf.insn import Insn, jump_target
@@ -46,7 +49,11 @@ MAX_BLOCKS = 300  # above this many blocks the graph is replaced by a sentence
 HEAT_FLOORS = (1, 2, 4, 8)  # visits at which the shades .cfg-heat-1 .. -4 start; 0 is .cfg-heat-0
 MAX_LANES = 12  # side lanes per side; more edges share the outermost lane
 
-BLOCK_WIDTH, BLOCK_HEIGHT = 260, 24
+BLOCK_WIDTH, BLOCK_HEIGHT = 260, 24  # the narrowest block; blocks widen to fit their text up to MAX_BLOCK_WIDTH
+MAX_BLOCK_WIDTH = 480  # wider text is cut with "…" (the block's title has all of it)
+CHAR_WIDTH = 7.5  # px a character takes in a block (12px monospace fonts: 7.2)
+BLOCK_PADDING = 40  # px around and between a block's span, text and visit count (padding, gaps, borders)
+TITLE_INSNS = 12  # instructions listed in a block's title (its tooltip); more are counted
 GAP = 14  # between blocks: room for a fall-through arrow
 FUNCTION_GAP = 22  # extra room above a function's first block, for its heading
 LANE = 7  # between side lanes
@@ -142,11 +149,12 @@ def block_edges(program: Program, blocks: Sequence[Block]) -> tuple[Edge, ...]:
 @dataclass(frozen=True)
 class CfgBlock:
     """A block as drawn: instructions ``first``..``last`` (``span``: ``0–4``), the ``text`` of its first
-    instruction (its label first, ``…`` when more follow), the walk's ``visits`` so far and their shade
+    instruction (its label first), the walk's ``visits`` so far and their shade
     ``heat`` (0 not reached yet, 1–4 darker), whether it holds the ``current`` event, is ``on_path`` (the
     current path), is where the walk ``rejected``; ``first_event`` (the event a click goes to, None if the
-    walk never reaches it), its top-left corner ``x``, ``y`` in the SVG, and ``label``, the sentence a
-    screen reader says."""
+    walk never reaches it), its top-left corner ``x``, ``y`` in the SVG, ``label``, the sentence a
+    screen reader says, and ``title``, the tooltip: the click, then every instruction of the block (up to
+    ``TITLE_INSNS``), one a line."""
 
     first: int
     last: int
@@ -161,6 +169,7 @@ class CfgBlock:
     x: int
     y: int
     label: str
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -244,24 +253,45 @@ def cfg_view(program: Program, events: Sequence[Event], index: int, *, rejected_
     on_path, steps = _path_on_graph(path, blocks, owner)
     current = _block_of(owner, events[index].insn_idx if events else None)
     rejected = _block_of(owner, rejected_at)
-    text_of = {pc: text for pc, _, text in (insn_rows(program) if texts is None else texts)}
+    rows = insn_rows(program) if texts is None else texts
+    text_of = {pc: text for pc, _, text in rows}
     ys, x, height, lanes = _layout(blocks, edges)
     spans = [f"{b.first}–{b.last}" if b.last != b.first else str(b.first) for b in blocks]
     drawn = []
     for i, b in enumerate(blocks):
         label = program.labels.get(b.first)
-        text = (f"{label}: " if label else "") + text_of.get(b.first, "?") + (" …" if b.last != b.first else "")
+        text = (f"{label}: " if label else "") + text_of.get(b.first, "?")
         count = visits.get(b.first, 0)
         block = CfgBlock(b.first, b.last, spans[i], text, count, heat(count), i == current, i in on_path,
                          i == rejected, first_event.get(b.first), x, ys[i], "")
-        drawn.append(replace(block, label=_block_label(block, [(spans[e.dst], e.kind) for e in edges if e.src == i])))
+        drawn.append(replace(block, label=_block_label(block, [(spans[e.dst], e.kind) for e in edges if e.src == i]),
+                             title=_block_title(block, rows, program.labels)))
+    width = block_width(drawn)
     lines = sorted((CfgEdge(blocks[e.src].first, blocks[e.dst].first, e.kind, e.dst <= e.src, (e.src, e.dst) in steps,
-                            _edge_path(e, lanes.get(e), x, ys)) for e in edges), key=lambda e: e.on_path)
+                            _edge_path(e, lanes.get(e), x, ys, width)) for e in edges), key=lambda e: e.on_path)
     names = [CfgFunction(b.first, program.labels.get(b.first, f"insn {b.first}"), x, ys[i] - 6)
              for i, b in enumerate(blocks) if b.function == b.first]
     return CfgView(tuple(drawn), tuple(lines), tuple(names) if len(names) > 1 else (),
-                   x + BLOCK_WIDTH + _extent(lanes, "right") + MARGIN, height, len(blocks), MAX_BLOCKS,
-                   _describe(drawn, len(lines), len(names), path, owner, spans), heat_legend())
+                   x + width + _extent(lanes, "right") + MARGIN, height, len(blocks), MAX_BLOCKS,
+                   _describe(drawn, len(lines), len(names), path, owner, spans), heat_legend(), width)
+
+
+def block_width(blocks: Sequence[CfgBlock]) -> int:
+    """The width of every block: enough for the longest line (span, text and room for a visit count up to
+    ``×999``, whatever the event, so the graph keeps its width as the walk goes), between ``BLOCK_WIDTH``
+    and ``MAX_BLOCK_WIDTH``."""
+    chars = max((len(b.span) + len(b.text) + len("×999") for b in blocks), default=0)
+    return max(BLOCK_WIDTH, min(MAX_BLOCK_WIDTH, ceil(chars * CHAR_WIDTH) + BLOCK_PADDING))
+
+
+def _block_title(block: CfgBlock, rows: Sequence[tuple[int, int, str]], labels: dict[int, str]) -> str:
+    """The tooltip of a block: what a click does, then its instructions as the listing prints them."""
+    head = (f"insns {block.span}: go to the first visit (event {block.first_event})" if block.first_event is not None
+            else f"insns {block.span}: the walk never reaches it")
+    insns = [(f"{labels[pc]}:\n" if pc in labels else "") + f"{pc}: {text}"
+             for pc, _, text in rows if block.first <= pc <= block.last]
+    more = len(insns) - TITLE_INSNS
+    return "\n".join([head, *insns[:TITLE_INSNS]] + ([f"… and {more} more"] if more > 0 else []))
 
 
 def _block_of(owner: Sequence[int], pc: int | None) -> int | None:
@@ -401,17 +431,17 @@ def _extent(lanes: dict[Edge, tuple[str, int]], side: str) -> int:
     return LANE_START + max(used) * LANE + 4 if used else 0
 
 
-def _edge_path(edge: Edge, lane: tuple[str, int] | None, x: int, ys: Sequence[int]) -> str:
+def _edge_path(edge: Edge, lane: tuple[str, int] | None, x: int, ys: Sequence[int], width: int) -> str:
     """SVG path data: straight down for a fall-through to the next block, else out of the source's side
     (low on it), along its lane, and into the target's side (high on it)."""
     if lane is None:
-        middle = x + BLOCK_WIDTH // 2
+        middle = x + width // 2
         return f"M{middle} {ys[edge.src] + BLOCK_HEIGHT} V{ys[edge.dst] - 1}"
     side, number = lane
     out_y, in_y = ys[edge.src] + BLOCK_HEIGHT * 2 // 3 + 1, ys[edge.dst] + BLOCK_HEIGHT // 3 - 1
     if side == "left":
         lane_x = x - LANE_START - number * LANE
         return f"M{x} {out_y} H{lane_x} V{in_y} H{x - 1}"
-    edge_x = x + BLOCK_WIDTH
+    edge_x = x + width
     lane_x = edge_x + LANE_START + number * LANE
     return f"M{edge_x} {out_y} H{lane_x} V{in_y} H{edge_x + 1}"

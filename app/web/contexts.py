@@ -503,7 +503,9 @@ class StepContext:
     the machine state, with the ``ctx`` decoded field by field, the ``packet`` as the program sees it and
     the ``maps``' value memory; ``output`` is what helpers printed so far; ``abstract`` is what the verifier
     knew about the registers at this instruction (``abstractview.AbstractView``; None for raw programs);
-    ``breakpoints`` are the stepper's breakpoints (``Breakpoints``).
+    ``breakpoints`` are the stepper's breakpoints (``Breakpoints``); ``line`` is the C line of the
+    instruction about to run and ``source`` its text, highlighted (None and empty for assembly, whose line is
+    the instruction itself, when the object has no line info for it, and when the run is over).
     """
 
     index: int
@@ -522,17 +524,23 @@ class StepContext:
     output: tuple[OutputLine, ...]
     abstract: AbstractView | None = None
     breakpoints: Breakpoints = Breakpoints()
+    line: int | None = None
+    source: Markup = Markup("")
 
 
 @dataclass(frozen=True)
 class RunInputs:
     """The inputs a result was computed from, carried in the step form's hidden ``fields`` ((name, value)
     pairs) so that each step is recomputed from exactly the same program and inputs, whatever the editor
-    holds by then; ``run`` is the packet whose run is stepped (from 0), ``runs`` how many there are."""
+    holds by then; ``run`` is the packet whose run is stepped (from 0), ``runs`` how many there are;
+    ``setup`` names the setup they make, leaving out the place on the page (``setups.setup_key``; empty when
+    a field is unusable): ``urlstate.js`` compares it with the one the page was opened with, to know whether
+    the address (``?example=`` or ``/p/<id>``) still names what is on screen."""
 
     fields: tuple[tuple[str, str], ...]
     run: int
     runs: int
+    setup: str = ""
 
 
 @dataclass(frozen=True)

@@ -44,11 +44,23 @@ PAGE_ORDER = ("language", "type", "source", "mem", "packet", "packets", "packet_
               "event")
 
 
+HOOK_TITLES = {
+    RAW: "no hook", "socket_filter": "socket", "xdp": "driver", "sched_cls": "TC classifier",
+    "sched_act": "TC action", "cgroup_skb": "cgroup packets", "kprobe": "kernel function",
+    "tracepoint": "kernel event", "raw_tracepoint": "raw event", "perf_event": "perf sample",
+    "cgroup_sock_addr": "connect()",
+}
+"""A few words on where each hook runs, for the hook picker's options (``xdp — driver``): short enough that
+the select shows them whole. The hook's one-line doc is shown under the picker, in the input panel."""
+
+
 def hook_choices(selected: str) -> tuple[Choice, ...]:
-    """``raw`` and every program type of the engine, with its one-line doc."""
-    out = [Choice(RAW, "raw", RAW_DOC, "", selected == RAW)]
+    """``raw`` and every program type of the engine: its name and title as the option's text, its one-line
+    doc beside."""
+    out = [Choice(RAW, f"raw — {HOOK_TITLES[RAW]}", RAW_DOC, "", selected == RAW)]
     for name, ptype in PROG_TYPES.items():
-        out.append(Choice(name, f"{name} — {ptype.doc}", ptype.doc, GROUPS.get(ptype.input, ""), selected == name))
+        label = f"{name} — {HOOK_TITLES[name]}" if name in HOOK_TITLES else name
+        out.append(Choice(name, label, ptype.doc, GROUPS.get(ptype.input, ""), selected == name))
     return tuple(out)
 
 

@@ -51,7 +51,7 @@ from .present import listing, result_context, run_setting
 from .progress import Progress, stream, wants_stream
 from .render import page_or_fragment, render_fragments
 from .runs import Outcome, check, execute, program_of
-from .setups import view_fields
+from .setups import setup_key, view_fields
 from .stepview import step_context
 from .walkview import start_index, walk_view
 
@@ -88,6 +88,7 @@ def build_page(form: RunForm, limits: Limits, example: Example | None = None,
     selected = next((link for link in links if link.selected), None)
     editor = editor_context(form, errors, asm_error, outcome.program if outcome else None, limits)
     result = result_context(form, errors, outcome, step)
+    result = replace(result, inputs=replace(result.inputs, setup=setup_key(form, limits)))
     if result.step is not None:
         result = replace(result, step=replace(result.step, breakpoints=marks))
     checked = None

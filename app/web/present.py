@@ -50,11 +50,11 @@ FAULT_TITLES = {
 
 
 def run_setting(form: RunForm, outcome: Outcome) -> RunSetting:
-    """What the step view needs to know about the run: the hook, the selected packet, the event."""
+    """What the step view needs to know about the run: the hook, the selected packet, the event, the source."""
     ptype = PROG_TYPES.get(form.prog_type)
     frame = outcome.packets[outcome.selected] if outcome.packets else None
     event = event_of(form.event).name if ptype is not None and ptype.name == "tracepoint" else None
-    return RunSetting(ptype, frame, event)
+    return RunSetting(ptype, frame, event, form.source, form.language)
 
 
 def result_context(form: RunForm, errors: Mapping[str, str], outcome: Outcome | None, step: int) -> ResultContext:

@@ -1,14 +1,19 @@
 """Security headers on every response.
 
 The Content-Security-Policy allows scripts, styles and images from this site only (images also as ``data:``
-URLs), no plugins, no ``<base>``, no framing (except the read-only ``/embed/<id>`` pages, see
-``allow_framing``) and no form posts elsewhere. Pages therefore have no inline scripts, inline event handlers
-or ``style`` attributes; htmx is told not to inject its indicator styles and
-never to ``eval`` (see the ``htmx-config`` meta tag in ``templates/base.html``).
+URLs), no plugins, no ``<base>``, no framing and no form posts elsewhere. Pages therefore have no inline
+scripts, inline event handlers or ``style`` attributes; htmx is told not to inject its indicator styles and
+never to ``eval`` (see the ``htmx-config`` meta tag in ``templates/base.html``). Framing is refused twice:
+by the policy's ``frame-ancestors 'none'`` and, for browsers that predate it, by ``X-Frame-Options: DENY``.
+
+The one exception is every response under ``/embed/`` (``framable``): the read-only embeds other sites put
+in an ``<iframe>`` (``share.py``), and the error pages of those addresses too (a 429 when the client runs
+too much, a 404 for an unknown id), so that the frame shows the message instead of a blocked frame. They get
+``EMBED_HEADERS``: the same policy with ``frame-ancestors *`` and no ``X-Frame-Options``.
 """
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
@@ -21,26 +26,31 @@ CONTENT_SECURITY_POLICY = "; ".join((
     "form-action 'self'",
 ))
 
-HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+EMBED_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", "frame-ancestors *")
+"""The same policy, except that any site may frame the page: for ``/embed/`` only (``framable``)."""
+
+EMBED_HEADERS = {
+    "Content-Security-Policy": EMBED_CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+"""The headers of a response other sites may frame."""
+
+HEADERS = {**EMBED_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY, "X-Frame-Options": "DENY"}
+"""The headers of every other response."""
+
+EMBED_PREFIX = "/embed/"
 
 
-EMBED_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", "frame-ancestors *")
-"""The same policy, except that any site may frame the page: for ``/embed/<id>`` only (``share.py``)."""
-
-
-def allow_framing(response: Response) -> Response:
-    """Let other sites put this response in an ``<iframe>`` (read-only embeds; every other page refuses)."""
-    response.headers["Content-Security-Policy"] = EMBED_CONTENT_SECURITY_POLICY
-    response.headers.pop("X-Frame-Options", None)
-    return response
+def framable(path: str) -> bool:
+    """Whether other sites may frame the response to ``path``: the embeds and their error pages."""
+    return path.startswith(EMBED_PREFIX)
 
 
 def add_security_headers(response: Response) -> Response:
-    for name, value in HEADERS.items():
+    """``after_request`` (which also sees the answers of error handlers): the headers for the request's path,
+    where the view did not set one itself."""
+    for name, value in (EMBED_HEADERS if framable(request.path) else HEADERS).items():
         response.headers.setdefault(name, value)
     return response
 

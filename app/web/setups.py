@@ -36,6 +36,7 @@ start where the last result was), and ``form_with_view`` puts them in place.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import replace
@@ -200,6 +201,17 @@ def setup_of_form(form: RunForm, limits: Limits) -> tuple[dict[str, Any] | None,
         return None, {_form_field(e.body.get("field", "source")): e.body["message"]}
     except FieldError as e:
         return None, {_form_field(e.field): e.message}
+
+
+def setup_key(form: RunForm, limits: Limits) -> str:
+    """A short name for the setup of the page's fields, the same for every place on the page (step, run,
+    walk, breakpoints), so equal for the fields of an example's page and for a run from its editor with
+    nothing changed; empty when a field cannot be used. Not an id of anything stored: the page compares two
+    of them (``contexts.RunInputs.setup``)."""
+    setup, _ = setup_of_form(replace(form, step="0", run="0", walk="", breaks=""), limits)
+    if setup is None:
+        return ""
+    return hashlib.sha256(canonical_json(setup).encode()).hexdigest()[:16]
 
 
 def _walk_and_breakpoints(form: RunForm) -> dict[str, Any]:

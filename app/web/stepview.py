@@ -19,8 +19,9 @@ from app.ebpf.vm import RunResult
 from . import packetview
 from .contexts import CtxFieldRow, CtxView, LastStep, MapRegions, OutputLine, RegionDump, RegisterRow, StepContext
 from .ctxform import CONVERSIONS, describe, event_of
+from .forms import LANG_C
 from .hexdump import hexdump
-from .highlight import highlight_lines
+from .highlight import highlight_c_lines, highlight_lines
 
 _U64 = 1 << 64
 _POINTER_KINDS = {"pkt": "→ packet start", "pkt_end": "→ packet end", "pkt_meta": "→ metadata start",
@@ -30,11 +31,14 @@ _POINTER_KINDS = {"pkt": "→ packet start", "pkt_end": "→ packet end", "pkt_m
 @dataclass(frozen=True)
 class RunSetting:
     """What a step view needs to know about the run besides the trace: the hook (``ptype``, None for raw
-    programs), the input ``frame`` (packet hooks) and the tracepoint ``event``."""
+    programs), the input ``frame`` (packet hooks), the tracepoint ``event``, and the program's ``source`` text
+    in its ``language`` (``asm`` or ``c``), whose line the step names."""
 
     ptype: ProgType | None
     frame: bytes | None
     event: str | None
+    source: str = ""
+    language: str = "asm"
 
 
 def signed64(value: int) -> int:
@@ -50,6 +54,18 @@ def insn_text(program: Program, pc: int | None) -> Markup | None:
     if pc is None or not 0 <= pc < len(program.insns):
         return None
     return highlight_lines([format_insn(program.insns, pc, "log")])[0]
+
+
+def source_line(program: Program, source: str, language: str, pc: int | None) -> tuple[int | None, Markup]:
+    """The source line instruction ``pc`` came from (``Program.lines``: the assembler's, or a C object's BTF
+    line info) and its text, highlighted; ``(None, "")`` when the program does not say or the line is not in
+    ``source``. The walk names the same line for its event (``walkview``)."""
+    line = program.lines[pc] if pc is not None and 0 <= pc < len(program.lines) else 0
+    lines = source.split("\n")
+    if not 0 < line <= len(lines) or not lines[line - 1].strip():
+        return None, Markup("")
+    text = lines[line - 1].strip()
+    return line, (highlight_c_lines if language == LANG_C else highlight_lines)([text])[0]
 
 
 def output_line(o, new: bool = False) -> OutputLine:
@@ -102,10 +118,13 @@ def step_context(program: Program, result: RunResult, index: int, setting: RunSe
     last = _last_step(program, record, sizes) if record else None
     fresh = len(record.output) if record else 0
     output = tuple(output_line(o, i >= len(state.output) - fresh) for i, o in enumerate(state.output))
+    named = status == "next" and setting.language == LANG_C  # an assembly line is the instruction itself
+    line, source = source_line(program, setting.source, setting.language, pc) if named else (None, Markup(""))
     return StepContext(index, total, status, pc, insn_text(program, pc) if status == "next" else None,
                        _summary(index, total, status, pc, program, result), last, len(state.frames), registers,
                        tuple(regions), ctx, packet,
-                       tuple(MapRegions(n, map_names[n], tuple(r)) for n, r in maps.items()), output)
+                       tuple(MapRegions(n, map_names[n], tuple(r)) for n, r in maps.items()), output,
+                       line=line, source=source)
 
 
 def _dump(name: str, base: int, data: bytes, changed: set[int], read: set[int]) -> RegionDump:

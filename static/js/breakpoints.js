@@ -20,6 +20,10 @@
     }
     pcs = [...new Set(pcs)].sort((a, b) => a - b);
     input.value = pcs.join(",");
+    const walker = document.querySelector("input[form=walker][name=break]"); // the walk's form keeps them too
+    if (walker) {
+      walker.value = input.value;
+    }
     for (const button of document.querySelectorAll("#listing button[data-break-toggle]")) {
       const on = pcs.includes(Number(button.value));
       button.setAttribute("aria-pressed", on ? "true" : "false");

@@ -106,9 +106,9 @@
     for (const button of form.querySelectorAll("button[data-step]")) {
       button.value = String(values[button.dataset.step]);
     }
-    const at = form.querySelector("input[name=at]");
-    if (at) {
-      at.value = String(index);
+    // The position on screen: where a search starts, and where the walk's form keeps the run
+    for (const input of document.querySelectorAll("#stepper input[name=at], input[form=walker][name=step]")) {
+      input.value = String(index);
     }
     const range = slider();
     if (range) {

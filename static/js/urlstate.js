@@ -2,17 +2,31 @@
 // the run's position (step), the packet's run (run), the verifier walk's event (walk) and the stepper's
 // breakpoints (break, as "3,7"; breakpoints.js announces changes) are written into
 // the query string as they change (history.replaceState: no history entry per step), so a reload or a
-// copied link opens at the same place; the server reads them (playground.with_view_args). Once the editor
-// runs a program that differs from the one the URL names, the URL no longer describes the page: it becomes
-// "/" again. The same place goes with a share: when Share is pressed, its hidden view_* fields (page.html,
-// setups.VIEW_FORM_FIELDS) are set to it, wherever the page is (on "/" too).
+// copied link opens at the same place; the server reads them (playground.view_args). The address names the
+// example or share only while the result on screen was computed from its setup: #result's data-setup
+// (contexts.RunInputs.setup) is compared with the one the page was opened with, so a run of a changed
+// program or of a changed input (a packet, a context field, a seed...) turns the address into "/", and a
+// run of the same setup again gives it back. The same place goes with a share: when Share is pressed, its
+// hidden view_* fields (page.html, setups.VIEW_FORM_FIELDS) are set to it, wherever the page is (on "/" too).
 "use strict";
 (() => {
   const STATE = ["step", "run", "walk", "break"];
 
+  function shownSetup() {
+    const result = document.getElementById("result");
+    return result ? result.dataset.setup || "" : "";
+  }
+
+  // The address the page was opened at, without the place on it, and the setup it names.
+  const named = new URL(window.location.href);
+  for (const key of STATE) {
+    named.searchParams.delete(key);
+  }
+  const namesSetup = named.pathname.startsWith("/p/") || named.searchParams.has("example");
+  const openedSetup = shownSetup();
+
   function describesPage() {
-    const url = new URL(window.location.href);
-    return url.pathname.startsWith("/p/") || url.searchParams.has("example");
+    return namesSetup && openedSetup !== "" && shownSetup() === openedSetup;
   }
 
   function current() {
@@ -39,32 +53,19 @@
   }
 
   function write() {
-    if (!describesPage()) {
-      return;
+    if (!namesSetup) {
+      return; // "/" (or a page posted without JavaScript) names nothing to come back to
     }
-    const url = new URL(window.location.href);
-    for (const key of STATE) {
-      url.searchParams.delete(key);
-    }
-    for (const [key, value] of Object.entries(current())) {
-      url.searchParams.set(key, value);
+    const url = describesPage() ? new URL(named.href) : new URL("/", window.location.href);
+    if (describesPage()) {
+      for (const [key, value] of Object.entries(current())) {
+        url.searchParams.set(key, value);
+      }
     }
     if (url.href !== window.location.href) {
       window.history.replaceState(window.history.state, "", url.href);
     }
   }
-
-  // A run from the editor of a changed program: the URL would reopen the old one.
-  document.addEventListener("htmx:beforeRequest", (event) => {
-    const form = event.detail.elt;
-    if (!form || form.id !== "editor" || !describesPage()) {
-      return;
-    }
-    const source = document.getElementById("source");
-    if (source && source.value !== source.defaultValue) {
-      window.history.replaceState(window.history.state, "", "/");
-    }
-  });
 
   // Share: the hidden fields hold the place the page was loaded at; set them to the place on screen now.
   // (Capturing, so this runs before htmx reads the form on the same submit event.)

@@ -96,6 +96,30 @@ def test_the_place_on_the_page_lives_in_the_url(page):
     page.console.assert_clean()
 
 
+def test_the_url_stops_naming_the_example_once_its_input_is_changed(page):
+    """A run of the example's program on another packet is not the example: a reload of ``?example=`` would
+    show the example's own packets. The address names the example again when its setup is run again."""
+    page.goto("/?example=xdp-filter&step=2")
+    spec = page.locator("#packet_spec")
+    served = spec.input_value()
+    page.locator("#run").click()  # nothing changed: still the example (a run starts at step 0)
+    expect(page.locator("#step")).to_have_attribute("data-index", "0")
+    page.locator("#stepper button[data-step=next]").click()
+    expect(page).to_have_url(re.compile(r"/\?example=xdp-filter&step=1$"))
+    example = page.locator("#result").get_attribute("data-setup")
+    spec.fill("eth/ipv4(src=10.0.0.9)/tcp(dport=22)")
+    page.locator("#run").click()
+    expect(page.locator("#result")).not_to_have_attribute("data-setup", example)
+    expect(page).to_have_url(re.compile(r"/$"))
+    page.locator("#stepper button[data-step=next]").click()  # stepping the edited run keeps it that way
+    expect(page.locator("#step")).to_have_attribute("data-index", "1")
+    expect(page).to_have_url(re.compile(r"/$"))
+    spec.fill(served)
+    page.locator("#run").click()
+    expect(page).to_have_url(re.compile(r"/\?example=xdp-filter$"))
+    page.console.assert_clean()
+
+
 def test_a_draft_survives_a_reload_until_it_is_discarded(page):
     page.goto("/")
     served = page.locator("#source").input_value()

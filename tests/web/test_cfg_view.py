@@ -163,6 +163,49 @@ def test_text_in_the_graph_is_escaped(app):
     assert 'o"ther' not in html and "o&#34;ther" in html
 
 
+LONG_LINES = """\
+r1 = 0
+if r1 == 0 goto a_label_long_enough
+r0 = 1
+exit
+a_label_long_enough:
+r2 = 0x1122334455667788 ll
+r0 = *(u32 *)(r10 - 8)
+exit
+"""
+
+
+def test_blocks_are_wide_enough_for_their_text_and_list_their_instructions_in_the_title(app):
+    """A block's line (span, its first instruction with its label, a visit count) used to be cut at 260 px;
+    blocks now take the width the longest line needs, and the title lists every instruction."""
+    program = assemble(LONG_LINES)
+    view = cfg_view(program, verify(program, "xdp").walk, 0)
+    widest = max(view.blocks, key=lambda b: len(b.text))
+    assert widest.text == "a_label_long_enough: r2 = 0x1122334455667788"
+    needed = (len(widest.span) + len(widest.text) + len("×999")) * 7.2  # px in a 12px monospace font
+    assert cfgview.BLOCK_WIDTH < view.block_width <= cfgview.MAX_BLOCK_WIDTH and view.block_width >= needed + 24
+    assert view.width >= view.blocks[0].x + view.block_width
+    assert widest.title.splitlines() == [f"insns {widest.span}: go to the first visit (event {widest.first_event})",
+                                         "a_label_long_enough:", "4: r2 = 0x1122334455667788",
+                                         "6: r0 = *(u32 *)(r10 -8)", "7: exit"]
+    html = render(app, view)
+    assert f'<foreignObject x="{widest.x}" y="{widest.y}" width="{view.block_width}"' in html
+    assert 'title="insns 4–7: go to the first visit (event 2)\na_label_long_enough:\n4: r2 = ' in html
+    short = assemble("r0 = 0\nexit\n")
+    assert cfg_view(short, verify(short, "xdp").walk, 0).block_width == cfgview.BLOCK_WIDTH  # no narrower
+    huge = assemble(LONG_LINES.replace("a_label_long_enough", "x" * 200))
+    view = cfg_view(huge, verify(huge, "xdp").walk, 0)
+    assert view.block_width == cfgview.MAX_BLOCK_WIDTH and "x" * 200 + ":" in view.blocks[2].title
+
+
+def test_a_long_block_title_counts_what_it_leaves_out():
+    program = assemble("r0 = 0\n" * 20 + "exit\n")
+    (block,) = cfg_view(program, verify(program, "xdp").walk, 0).blocks
+    lines = block.title.splitlines()
+    assert lines[1] == "0: r0 = 0" and len(lines) == 1 + cfgview.TITLE_INSNS + 1 and lines[-1] == "… and 9 more"
+    assert block.text == "r0 = 0"  # no "…" that reads as cut text: the span 0–20 says there are more
+
+
 def test_above_the_cap_a_sentence_replaces_the_graph(app):
     program = assemble("if r1 == 0 goto +0\n" * MAX_BLOCKS + "r0 = 0\nexit\n")
     view = cfg_view(program, (), 0)

@@ -6,9 +6,13 @@ import re
 
 import pytest
 
-from app.web.examples import EXAMPLES
+from app.ebpf.cc import compiler_available
+from app.web.examples import EXAMPLES, MENU
 from app.web.inputs import Limits
 from app.web.runs import check, execute
+
+from .conftest import HTMX
+from .formfields import form_data
 
 LIMITS = Limits(64 * 1024, 64 * 1024, 1_000_000)
 
@@ -86,3 +90,23 @@ def test_examples_show_what_they_are_about(client):
     assert "<th scope=\"col\">cpu0</th><th scope=\"col\">cpu1</th>" in percpu
     connect = client.get("/?example=connect4-port").get_data(as_text=True)
     assert 'id="ctx_user_ip4" name="ctx_user_ip4" value="10.0.0.2"' in connect
+
+
+def setup_of(html: str) -> str:
+    return re.search(r'<section id="result"[^>]*data-setup="([^"]*)"', html).group(1)
+
+
+@pytest.mark.parametrize("example", MENU, ids=lambda e: e.slug)
+def test_running_an_example_unchanged_keeps_its_setup_and_a_changed_input_does_not(client, example):
+    """The page's script keeps ``?example=`` in the address while the result on screen has the setup the page
+    opened with (``urlstate.js``): a run from the editor with nothing changed must give the same setup, and a
+    run with another input another one."""
+    if example.language == "c" and not compiler_available()[0]:
+        pytest.skip("no C compiler here")
+    page = client.get(f"/?example={example.slug}&step=1").get_data(as_text=True)
+    opened = setup_of(page)
+    assert opened
+    fields = form_data(page, "editor")
+    assert setup_of(client.post("/run", data=fields, headers=HTMX).get_data(as_text=True)) == opened
+    fields["env_cpu"] = "3" if fields.get("env_cpu") != "3" else "2"  # every hook has an environment
+    assert setup_of(client.post("/run", data=fields, headers=HTMX).get_data(as_text=True)) != opened

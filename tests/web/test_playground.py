@@ -53,6 +53,27 @@ def test_page_loads_a_chosen_example(client):
     assert '<option value="bswap" selected>' in html
 
 
+HOOK_OPTION_LENGTH = 28  # what the hook picker shows whole beside Language and Max steps on a laptop
+
+
+def test_the_hook_picker_shows_each_hook_whole_and_describes_the_chosen_one(client):
+    """Options are the hook's name and a few words (the long doc cut the option short: "xdp — runs in the…");
+    the chosen hook's doc is under the picker, in the input panel, and the select is described by it."""
+    from app.ebpf.progtypes import PROG_TYPES
+
+    page = client.get("/?example=xdp-filter").get_data(as_text=True)
+    select = re.search(r'<select id="type"[^>]*>(.*?)</select>', page, re.DOTALL)
+    options = dict(re.findall(r'<option value="([^"]+)"[^>]*>([^<]*)</option>', select.group(1)))
+    assert set(options) == {"raw", *PROG_TYPES}
+    assert options["xdp"] == "xdp — driver"
+    for name, text in options.items():
+        assert text.startswith(f"{name} — ") and len(text) <= HOOK_OPTION_LENGTH, text
+    assert re.search(r'<label for="type">Hook</label>', page)
+    assert 'aria-describedby="hook-doc type-error"' in select.group(0)
+    doc = re.search(r'<p class="hint hook-doc" id="hook-doc">([^<]*)', page).group(1)
+    assert doc.startswith(PROG_TYPES["xdp"].doc)
+
+
 def test_unknown_example_is_404(client):
     response = client.get("/?example=nope")
     assert response.status_code == 404

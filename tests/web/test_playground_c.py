@@ -169,6 +169,26 @@ def test_steps_recompute_the_same_c_program(post_form):
     assert step.lstrip().startswith('<section id="step"') and 'data-index="1"' in step
 
 
+def step_source(html: str) -> tuple[str, str] | None:
+    """The step header's C line: its number and its text without the highlighting's markup."""
+    found = re.search(r'<p class="step-source">line (\d+): <code class="hl">(.*?)</code></p>', html, re.DOTALL)
+    return (found.group(1), html_lib.unescape(re.sub(r"<[^>]+>", "", found.group(2)))) if found else None
+
+
+@needs_cc
+def test_the_step_header_names_the_c_line_of_the_instruction(client, post_form):
+    source = BY_SLUG["c-xdp-count"].source.split("\n")
+    for step in (0, 3, 7):
+        page = client.get(f"/?example=c-xdp-count&step={step}").get_data(as_text=True)
+        pc = int(re.search(r'<section id="step"[^>]*data-pc="(\d+)"', page).group(1))
+        row = re.search(rf'<tr id="insn-{pc}".*?<td class="line">(.*?)</td>', page, re.DOTALL).group(1)
+        line = re.sub(r"<[^>]+>", "", row).strip()  # the listing's line for the same instruction
+        assert step_source(page) == (line, source[int(line) - 1].strip()), step
+    fragment = post_form("/step", htmx=True, step="1", **c_form()).get_data(as_text=True)  # stepping with htmx
+    assert step_source(fragment) is not None
+    assert step_source(client.get("/?example=xdp-filter&step=3").get_data(as_text=True)) is None  # assembly
+
+
 @needs_cc
 def test_the_walk_of_a_c_program_opens(post_form):
     html = post_form("/walk", htmx=True, walk="0", **c_form()).get_data(as_text=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app import ROOT
+from app import ROOT, create_app
 from app.web.security import CONTENT_SECURITY_POLICY
 
 TEMPLATES = ROOT / "templates"
@@ -28,8 +28,39 @@ def test_security_headers_on_every_kind_of_response(client, method, url):
     with getattr(client, method)(url) as response:
         headers = response.headers
     assert headers["Content-Security-Policy"] == CSP
+    assert headers["X-Frame-Options"] == "DENY"  # for browsers that predate frame-ancestors
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "same-origin"
+
+
+EMBED_CSP = CSP.replace("frame-ancestors 'none'", "frame-ancestors *")
+
+
+def assert_framable(response):
+    headers = response.headers
+    assert headers["Content-Security-Policy"] == EMBED_CSP
+    assert "X-Frame-Options" not in headers
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["Referrer-Policy"] == "same-origin"
+
+
+def test_embeds_and_their_error_pages_may_be_framed(tmp_path):
+    """Inside another site's iframe, a refused (429) or unknown (404) embed shows its message, not a blocked
+    frame; everything else still refuses to be framed."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{tmp_path / 'e.sqlite3'}",
+                      "RUN_RATE_PER_MINUTE": 1, "RUN_BURST": 1})
+    client = app.test_client()
+    ids = [client.post("/api/v1/share", json={"source": f"r0 = {i}\nexit\n"}).json["id"] for i in range(2)]
+    built = client.get(f"/embed/{ids[0]}")  # the one token of this client's run bucket
+    assert built.status_code == 200
+    assert_framable(built)
+    refused = client.get(f"/embed/{ids[1]}")
+    assert refused.status_code == 429 and "Too many" in refused.get_data(as_text=True)
+    assert_framable(refused)
+    assert_framable(client.get("/embed/" + "0" * 16))  # 404
+    for url in (f"/p/{ids[1]}", "/embedded", "/"):
+        response = client.get(url)
+        assert response.headers["Content-Security-Policy"] == CSP, url
+        assert response.headers["X-Frame-Options"] == "DENY", url
 
 
 # --- CSRF -------------------------------------------------------------------------------------------------

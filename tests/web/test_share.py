@@ -252,8 +252,9 @@ def test_only_the_embed_may_be_framed(client):
     body = embed.get_data(as_text=True)
     assert "<script" not in body and "<form" not in body
     assert f'href="http://localhost/p/{id_}"' in body and '<code class="retval">0xa</code>' in body
-    for url in ("/", f"/p/{id_}", f"/p/{id_}.json", f"/p/{id_}.s", "/embed/" + "0" * 16, "/api/v1/share"):
+    for url in ("/", f"/p/{id_}", f"/p/{id_}.json", f"/p/{id_}.s", "/api/v1/share"):
         assert STRICT_CSP_FRAMING in client.get(url).headers["Content-Security-Policy"], url
+        assert client.get(url).headers["X-Frame-Options"] == "DENY", url
 
 
 @pytest.mark.parametrize("path", ["0" * 16, "short", "0" * 17, "with-dash-123456", "%C3%A9" * 8, "..%2F..%2Fetc"])
