@@ -164,7 +164,8 @@ class EditorContext:
     likewise), ``maps`` the maps the program declares (as far as it assembled), and ``error_slots`` every
     field whose error message the page shows (updated out of band after an htmx run). ``language`` is what
     the program is written in (``asm`` or ``c``; a C compile error's line is the ``error_line``) and
-    ``languages`` the language picker.
+    ``languages`` the language picker. ``unprivileged``: the loader checkbox is ticked (the verifier checks
+    the program for a user without capabilities).
     """
 
     source: str
@@ -182,6 +183,7 @@ class EditorContext:
     error_slots: tuple[str, ...]
     language: str = "asm"
     languages: tuple[Choice, ...] = ()
+    unprivileged: bool = False
 
 
 # --- the result -----------------------------------------------------------------------------------------
@@ -271,7 +273,9 @@ class VerifierCheck:
     instructions, the page's limit, before a verdict); a rejection has the kernel's ``message`` and
     ``errno`` at instruction ``insn_idx``, from source ``line`` (None if unknown), and the catalogue's
     ``explanation`` of the message (``verifier.explain``; None when it has none); ``processed`` counts
-    instructions as the kernel's log does."""
+    instructions as the kernel's log does; ``privileged``: the loader checked for is root (else a user
+    without ``CAP_BPF``, ``CAP_PERFMON`` or ``CAP_SYS_ADMIN``); ``hook_refused``: such a user may not load
+    this hook at all (only ``verifier.UNPRIVILEGED_TYPES``), the rejection before any walk."""
 
     verdict: str
     insn_idx: int | None
@@ -281,6 +285,8 @@ class VerifierCheck:
     processed: int
     limit: int
     explanation: Explanation | None = None
+    privileged: bool = True
+    hook_refused: bool = False
 
 
 @dataclass(frozen=True)

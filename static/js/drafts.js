@@ -1,5 +1,5 @@
-// Drafts: the program being written survives a reload. Whenever the editor's program, language or hook
-// differs from what the page was served with, it is saved in this browser's localStorage (nothing is sent
+// Drafts: the program being written survives a reload. Whenever the editor's program, language, hook or
+// loader (the "Unprivileged loader" box) differs from what the page was served with, it is saved in this browser's localStorage (nothing is sent
 // anywhere); it is removed once it matches again. The playground's own draft belongs to "/" (editing an
 // example writes it too); a shared link (/p/<id>) keeps a draft of its own. Opening "/" or a shared link
 // with a draft puts it back in the editor and says so, with a button to discard it; an example asked for by
@@ -13,6 +13,7 @@
   }
   const type = document.getElementById("type");
   const language = document.getElementById("language");
+  const unprivileged = document.getElementById("unprivileged");
   const path = window.location.pathname;
   const KEY = path.startsWith("/p/") ? `ebpf-playground:draft:${path}` : "ebpf-playground:draft";
 
@@ -24,14 +25,21 @@
     return option ? option.value : "";
   }
 
-  const served = { source: source.defaultValue, type: initial(type), language: initial(language) };
+  const served = {
+    source: source.defaultValue, type: initial(type), language: initial(language),
+    unprivileged: Boolean(unprivileged && unprivileged.defaultChecked),
+  };
 
   function current() {
-    return { source: source.value, type: type ? type.value : "", language: language ? language.value : "" };
+    return {
+      source: source.value, type: type ? type.value : "", language: language ? language.value : "",
+      unprivileged: Boolean(unprivileged && unprivileged.checked),
+    };
   }
 
-  function same(a, b) {
-    return a.source === b.source && a.type === b.type && a.language === b.language;
+  function same(a, b) {  // a draft saved before the loader box existed has no "unprivileged": root
+    return a.source === b.source && a.type === b.type && a.language === b.language
+      && Boolean(a.unprivileged) === Boolean(b.unprivileged);
   }
 
   function read() {
@@ -72,6 +80,9 @@
     source.dispatchEvent(new Event("input", { bubbles: true }));
     setSelect(language, values.language);
     setSelect(type, values.type);
+    if (unprivileged) {
+      unprivileged.checked = Boolean(values.unprivileged);
+    }
   }
 
   function announce(draft) {
