@@ -27,13 +27,19 @@ SYSCTL = "/proc/sys/kernel/unprivileged_bpf_disabled"
 NOBODY = 65534
 
 
-def unprivileged_bpf_allowed() -> bool:
-    """True when the sysctl lets users without capabilities call ``bpf()`` (it reads 0)."""
+def unprivileged_bpf_setting() -> str | None:
+    """The sysctl's value as text (``0`` allowed, ``1`` off until reboot, ``2`` off, root may turn it on), or
+    None where it cannot be read."""
     try:
         with open(SYSCTL) as f:
-            return f.read().strip() == "0"
+            return f.read().strip()
     except OSError:
-        return False
+        return None
+
+
+def unprivileged_bpf_allowed() -> bool:
+    """True when the sysctl lets users without capabilities call ``bpf()`` (it reads 0)."""
+    return unprivileged_bpf_setting() == "0"
 
 
 @contextmanager

@@ -8,8 +8,9 @@ its JSON path (``source``, ``input.mem``, ``options.max_insns``); assembly error
 decode errors ``pc``. The bodies are read and checked by ``jsonbody.py``.
 
 ``run``, ``verify`` and ``share`` take one body, the *setup*: ``source`` or ``bytecode``, ``type``, ``maps``,
-``input``, ``env``, ``seeds``, ``options`` (``max_insns``, ``max_processed``, ``walk``, ``trace``) and ``view``. Each
-checks all of it and uses what applies: ``run`` ignores ``max_processed``, ``walk`` and ``view``; ``verify``
+``input``, ``env``, ``seeds``, ``options`` (``max_insns``, ``max_processed``, ``walk``, ``trace``, ``unprivileged``) and
+``view``. Each checks all of it and uses what applies: ``run`` ignores ``walk`` and ``view`` (and
+``max_processed`` unless ``unprivileged``); ``verify``
 ignores ``input``, ``env``, ``seeds``, ``max_insns``, ``trace`` and ``view``. So a share's ``/p/<id>.json`` goes as it is to
 either (``verify`` needs a program ``type``, which ``raw`` is not; a share of a packet hook given no input
 stores the packet its page runs on, ``setups.DEFAULT_PACKET``). Both are rate-limited per client
@@ -53,9 +54,17 @@ Every ``source`` is assembly unless ``"language": "c"``: C is compiled as the pl
     "next_offset"}`` (null on the last page; plus ``run``, whose trace it is, with several packets, by
     default the last). The page is computed in one pass from the trace's checkpoint before ``offset``.
 
+    ``"options": {"unprivileged": true}`` runs the program as a user without ``CAP_BPF``, ``CAP_PERFMON`` or
+    ``CAP_SYS_ADMIN`` could: it must load first, so the verifier checks it as that loader (within
+    ``max_processed``). If it refuses (a program only root may load, or a hook other than ``socket_filter``
+    and ``cgroup_skb``), nothing runs: 422, ``{"error": {"message", "field": "source", "verifier":
+    {"accepted", "verdict", "error"}}}``; otherwise the answer adds that ``verifier`` object, as ``run --json``
+    does. Without it nothing is verified (the playground runs what the kernel would refuse, to show why).
+
 ``POST /api/v1/verify``
     ``{"source": str | "bytecode": hex, "type": str, "maps"?: [...], "options"?: {"max_processed": int,
-    "walk": bool}}`` -> the CLI's ``verify --json`` object: ``accepted``, ``verdict`` (``accept``,
+    "walk": bool, "unprivileged": bool}}`` -> the CLI's ``verify --json`` object (``unprivileged``: checked for a
+    loader without capabilities, as ``verify --unpriv``; default false, root): ``accepted``, ``verdict`` (``accept``,
     ``reject``, or ``incomplete`` when the walk reached ``max_processed``, by default the server's limit,
     before a verdict), ``error`` (``{"insn", "message", "errno"}`` or null), ``stats`` (``processed_insns``,
     ``total_states``, ``peak_states``, ``max_states_per_insn``, ``max_pending``), ``log``, and with ``walk``
@@ -89,7 +98,7 @@ from app.ebpf.vm import RunResult, run, run_packets
 
 from .forms import LANG_ASM, LANG_C, LANGUAGES, RAW
 from .inputs import FieldError, Limits, check_source, parse_hex
-from .jsonbody import SETUP_FIELDS, STYLES, ApiError, TracePage, map_defs, read_body, run_inputs, string
+from .jsonbody import SETUP_FIELDS, STYLES, ApiError, RunInputs, TracePage, map_defs, read_body, run_inputs, string
 from .openapi import document
 from .present import insn_rows
 from .progress import Progress
@@ -215,6 +224,7 @@ def run_program():
     common = {"prog_type": prog_type, "env": inputs.env, "seeds": inputs.seeds, "max_insns": inputs.max_insns,
               "progress": Progress(limits.run_seconds).begin("run", inputs.max_insns)}  # the time limit
     paged = inputs.trace
+    loaded = _loaded_unprivileged(program, inputs, limits, "bytecode" if "bytecode" in data else "source")
     try:
         if packets is not None and len(packets) > 1:
             which = len(packets) - 1 if paged is None or paged.run is None else paged.run
@@ -224,7 +234,7 @@ def run_program():
             results = run_packets(program, list(packets), trace_run=which if paged else None, **common)
             body = results[-1].to_json()
             body["runs"] = [{k: v for k, v in r.to_json().items() if k != "maps"} for r in results]
-            return jsonify(_with_trace(body, results[which], paged, which))
+            return jsonify(_with_trace(body | loaded, results[which], paged, which))
         if paged is not None and paged.run:
             raise ApiError(400, "there is one run: run 0", "options.trace.run")
         if prog_type == RAW and packets is not None:
@@ -236,7 +246,30 @@ def run_program():
                      strings=strings or None, trace=paged is not None, **common)
     except InputError as e:
         raise ApiError(400, e.message, _api_field(e.field, inputs.source)) from None
-    return jsonify(_with_trace(result.to_json(), result, paged))
+    return jsonify(_with_trace(result.to_json() | loaded, result, paged))
+
+
+def _loaded_unprivileged(program: Program, inputs: RunInputs, limits: Limits, field: str) -> dict[str, Any]:
+    """With ``options.unprivileged``, the program must first load as a user without capabilities would load
+    it, so it is verified as that loader: a rejection (or a walk that reaches ``max_processed``) refuses the
+    run with 422 and the verifier's answer, as ``ebpf-playground run`` refuses it; an acceptance is answered
+    beside the result as ``"verifier"``. Without it, nothing is verified (the CLI's ``--no-verify``) and the
+    answer is ``{}``."""
+    if not inputs.unprivileged:
+        return {}
+    from app.ebpf.verifier import verify
+
+    checked = verify(program, inputs.prog_type, privileged=False, max_processed=inputs.max_processed,
+                     progress=Progress(limits.run_seconds).begin("verify", inputs.max_processed))
+    verdict = {"accepted": checked.accepted, "verdict": checked.verdict,
+               "error": checked.error.to_json() if checked.error else None}
+    if not checked.accepted:
+        error = checked.error
+        where = f" at insn {error.insn_idx}" if error.insn_idx >= 0 else ""
+        how = "stopped before a verdict" if checked.verdict == "incomplete" else "rejects it"
+        raise ApiError(422, f"not run: the verifier {how} for an unprivileged loader{where}: {error.message} "
+                            f"({error.errno})", field, verifier=verdict)
+    return {"verifier": verdict}
 
 
 def _with_trace(body: dict[str, Any], result: RunResult, paged: TracePage | None, which: int | None = None):
@@ -268,7 +301,7 @@ def verify_program():
         if problem:
             raise ApiError(400, f"map {mdef.name} cannot be created: {problem}",
                            "source" if i < declared else f"maps[{i - declared}]")
-    result = verify(program, prog_type, max_processed=inputs.max_processed,
+    result = verify(program, prog_type, privileged=not inputs.unprivileged, max_processed=inputs.max_processed,
                     progress=Progress(limits.run_seconds).begin("verify", inputs.max_processed))  # the time limit
     paged = inputs.walk_page
     body = result.to_json(walk=inputs.walk and paged is None)

@@ -166,6 +166,8 @@ class EditorContext:
     the program is written in (``asm`` or ``c``; a C compile error's line is the ``error_line``) and
     ``languages`` the language picker. ``highlighted`` is ``source`` as highlighted HTML
     (``highlight.highlight_source``), shown under the editor's text once ``static/js/highlight.js`` runs.
+    ``unprivileged``: the loader checkbox is ticked (the verifier checks the program for a user without
+    capabilities).
     """
 
     source: str
@@ -184,6 +186,7 @@ class EditorContext:
     language: str = "asm"
     languages: tuple[Choice, ...] = ()
     highlighted: Markup = Markup("")  # noqa: RUF009 - a str, immutable
+    unprivileged: bool = False
 
 
 # --- the result -----------------------------------------------------------------------------------------
@@ -273,7 +276,9 @@ class VerifierCheck:
     instructions, the page's limit, before a verdict); a rejection has the kernel's ``message`` and
     ``errno`` at instruction ``insn_idx``, from source ``line`` (None if unknown), and the catalogue's
     ``explanation`` of the message (``verifier.explain``; None when it has none); ``processed`` counts
-    instructions as the kernel's log does."""
+    instructions as the kernel's log does; ``privileged``: the loader checked for is root (else a user
+    without ``CAP_BPF``, ``CAP_PERFMON`` or ``CAP_SYS_ADMIN``); ``hook_refused``: such a user may not load
+    this hook at all (only ``verifier.UNPRIVILEGED_TYPES``), the rejection before any walk."""
 
     verdict: str
     insn_idx: int | None
@@ -283,6 +288,8 @@ class VerifierCheck:
     processed: int
     limit: int
     explanation: Explanation | None = None
+    privileged: bool = True
+    hook_refused: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ fields as typed on the form, a tracepoint event), environment, map seeds, and th
 ``tests/web/test_examples_kernel.py`` loads every hook example into the running kernel (where ``bpf()``
 is permitted): the kernel must accept it, and for packet hooks ``BPF_PROG_TEST_RUN`` must return what the
 playground returns. So the menu never offers a program that does not work as its summary says, or that
-the kernel would refuse.
+the kernel would refuse, except the examples made to be refused (``rejects``: the verifier's message, which
+ours and the kernel's must both give; their page opens at the rejection and its explanation).
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ class Example:
     (``user_ip4``: a dotted quad); ``event`` the tracepoint; ``env`` environment settings; ``seeds`` map
     entries as (map, key hex, value hex); ``expect`` the outcome of each run: a return value, its name
     (``XDP_DROP``), or the fault kind (``"fault:memory"``); ``language`` what ``source`` is written in
-    (``asm`` or ``c``)."""
+    (``asm`` or ``c``); ``rejects`` the verifier's first message for an example it refuses on purpose (blank:
+    the verifier and the kernel accept it)."""
 
     slug: str
     title: str
@@ -41,6 +43,7 @@ class Example:
     seeds: tuple[tuple[str, str, str], ...] = ()
     expect: tuple[int | str, ...] = (0,)
     language: str = LANG_ASM
+    rejects: str = ""
 
     def form(self, limits: Limits) -> RunForm:
         """The playground form with this example filled in."""
@@ -261,6 +264,28 @@ out:
 """, type="sched_cls", packets=("eth/ipv4(dst=10.0.0.53)/udp(sport=40000,dport=53)/payload(query)",),
         expect=("TC_ACT_OK",)),
     Example(
+        "tc-action-priority", "TC action (sched_act): priority from DSCP",
+        "A tc action reads the IPv4 DSCP bits and writes them to skb->priority, a context field it may write, "
+        "then returns TC_ACT_PIPE to hand the packet to the next action.",
+        """\
+# TC action (sched_act): give IPv4 packets a queueing priority from the
+# DSCP bits of their header, then hand them to the next action.
+    r2 = *(u32 *)(r1 + 76)      # skb->data
+    r3 = *(u32 *)(r1 + 80)      # skb->data_end
+    r4 = r2
+    r4 += 16                    # Ethernet (14) + IPv4 version and TOS (2)
+    if r4 > r3 goto out         # proves bytes 0..15 are in the packet
+    r4 = *(u16 *)(r2 + 12)      # EtherType, network order
+    if r4 != 0x8 goto out       # ETH_P_IP (0x0800) reads as 0x0008
+    r4 = *(u8 *)(r2 + 15)       # TOS: DSCP is its top 6 bits
+    r4 >>= 2
+    *(u32 *)(r1 + 32) = r4      # skb->priority = DSCP (46: expedited)
+out:
+    r0 = 3                      # TC_ACT_PIPE: on to the next action
+    exit
+""", type="sched_act", packets=("eth/ipv4(tos=0xb8)/udp(dport=5004)/payload(voice)", "eth/ipv6/udp"),
+        expect=("TC_ACT_PIPE", "TC_ACT_PIPE")),
+    Example(
         "socket-snaplen", "Socket filter: a snap length",
         "A socket filter's return value is how many bytes the socket gets: the first 64 bytes of IPv4 "
         "packets, nothing of the others.",
@@ -405,6 +430,40 @@ out:
     exit
 """, type="raw_tracepoint", ctx={"args0": "0xffffc90000abbf58", "args1": "257"}, env={"cpu": "1"}, expect=(0,)),
     Example(
+        "perf-event-profile", "perf_event: samples per process",
+        "A sampling profiler's program: at each sample it adds the sample period from its context to the "
+        "current process's total in a hash map (see Maps after the run: the key is the tgid).",
+        """\
+# perf_event: the program of a sampling profiler. At every sample, add the
+# sample period (events since the last sample) to the process's total.
+.map samples type=hash key_size=4 value_size=8 max_entries=1024
+
+    r6 = *(u64 *)(r1 + 168)     # ctx->sample_period
+    call bpf_get_current_pid_tgid
+    r0 >>= 32                   # the upper half: tgid, the process id
+    *(u32 *)(r10 - 4) = r0      # the key
+    r1 = samples ll
+    r2 = r10
+    r2 += -4
+    call bpf_map_lookup_elem
+    if r0 == 0 goto first       # the process's first sample
+    lock *(u64 *)(r0 + 0) += r6
+    goto out
+first:
+    *(u64 *)(r10 - 16) = r6     # the value: this sample's period
+    r1 = samples ll
+    r2 = r10
+    r2 += -4
+    r3 = r10
+    r3 += -16
+    r4 = 0                      # BPF_ANY
+    call bpf_map_update_elem
+out:
+    r0 = 0
+    exit
+""", type="perf_event", ctx={"sample_period": "100000", "ip": "0x401136"}, env={"pid": "4242", "tgid": "4242"},
+        expect=(0,)),
+    Example(
         "connect4-port", "cgroup/connect4: redirect a port",
         "connect() calls to 10.0.0.2:80 go to port 8080 instead: the program rewrites user_port in the "
         "context (network byte order, see the input panel).",
@@ -420,7 +479,51 @@ out:
 out:
     r0 = 1                      # allow the connect()
     exit
-""", type="cgroup_sock_addr", ctx={"user_ip4": "10.0.0.2", "user_port": "80"}, expect=("allow",)),
+""", type="cgroup_sock_addr", ctx={"user_ip4": "10.0.0.2", "user_port": "80"}, expect=("allow",)),    Example(
+        "rejected-packet-bounds", "Rejected: a packet read without a bounds check",
+        "The most common XDP mistake: reading the packet before comparing with data_end. The verifier refuses "
+        "it; the page opens at the rejection, with what the check means and how to fix it.",
+        """\
+# Rejected: a packet read without a bounds check. The verifier lets a
+# program read only packet bytes it has proven are inside the packet, by
+# comparing a pointer with data_end first (see the xdp-filter example).
+    r2 = *(u32 *)(r1 + 0)       # ctx->data
+    r3 = *(u32 *)(r1 + 4)       # ctx->data_end
+    # The fix: uncomment these three lines.
+    # r4 = r2
+    # r4 += 14                  # the Ethernet header's 14 bytes...
+    # if r4 > r3 goto pass      # ...are inside the packet from here on
+    r0 = *(u16 *)(r2 + 12)      # EtherType: rejected, nothing is proven (r=0)
+pass:
+    r0 = 2                      # XDP_PASS
+    exit
+""", type="xdp", packets=("eth/ipv4/udp",), expect=("XDP_PASS",),
+        rejects="invalid access to packet, off=12 size=2, R2(id=0,off=12,r=0)"),
+    Example(
+        "rejected-null-check", "Rejected: a map value used without a NULL check",
+        "bpf_map_lookup_elem may return NULL, and the verifier refuses any access until a check rules it out. "
+        "The run shows why: the key is not in the map, and the access faults.",
+        """\
+# Rejected: a map value used without a NULL check. bpf_map_lookup_elem
+# returns a pointer to the value, or NULL when the key is not there: the
+# verifier refuses any access through it until a comparison rules NULL out.
+.map hits type=hash key_size=4 value_size=8 max_entries=16
+
+    r1 = 0
+    *(u32 *)(r10 - 4) = r1      # key 0
+    r1 = hits ll
+    r2 = r10
+    r2 += -4
+    call bpf_map_lookup_elem    # r0: map_value_or_null
+    # The fix: uncomment the next line.
+    # if r0 == 0 goto out
+    r1 = 1
+    lock *(u64 *)(r0 + 0) += r1 # rejected: r0 may be NULL
+out:
+    r0 = 2                      # XDP_PASS
+    exit
+""", type="xdp", packets=("eth/ipv4/udp",), expect=("fault:memory",),
+        rejects="R0 invalid mem access 'map_value_or_null'"),
 )
 
 C_EXAMPLES: tuple[Example, ...] = (

@@ -12,7 +12,9 @@ set or clear), ``go`` (``continue`` or ``reverse``) and ``at`` (the position the
 ``packet_spec`` (one spec per line), ``pcap`` (a file) or the layer form (``packetform.FORM_NAMES``);
 ``ctx_<field>`` (context fields), ``event`` and ``str_<field>`` (tracepoints);
 ``env_<name>`` (the environment, ``ctxform.ENV_NAMES``);
-``seed_map``, ``seed_key``, ``seed_value`` (repeated, one triple per map seed).
+``seed_map``, ``seed_key``, ``seed_value`` (repeated, one triple per map seed);
+``unprivileged`` (a checkbox: ``on`` when the program is loaded by a user without ``CAP_BPF``, ``CAP_PERFMON``
+or ``CAP_SYS_ADMIN``, which changes what the verifier checks; absent for root).
 
 A pcap upload is read here and becomes ``hex`` lines, so that every later request (a step, a reload
 without JavaScript) carries the packets themselves.
@@ -36,6 +38,8 @@ LANG_ASM = "asm"
 LANG_C = "c"
 LANGUAGES = (LANG_ASM, LANG_C)
 """What ``source`` is written in: eBPF assembly, or restricted C compiled on the server."""
+CHECKED = "on"
+"""What a browser sends for a ticked checkbox without a ``value`` attribute (``unprivileged``)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,8 @@ class RunForm:
     ``breaks`` is the ``break`` field, and ``toggle``, ``go`` and ``at`` are as ``breakpoints.py`` says);
     ``layers``, ``ctx``, ``strings`` and ``env`` hold the layer
     form, ``ctx_*``, ``str_*`` and ``env_*`` fields by their names without the prefix; ``seeds`` the seed
-    rows; ``pcap_name`` is the file the packets came from."""
+    rows; ``pcap_name`` is the file the packets came from; ``unprivileged`` the loader checkbox as sent
+    (``on`` or blank)."""
 
     source: str
     max_insns: str
@@ -81,6 +86,13 @@ class RunForm:
     toggle: str = ""
     go: str = ""
     at: str = ""
+    unprivileged: str = ""
+
+    @property
+    def privileged(self) -> bool:
+        """Whether the verifier checks the program for root (the checkbox left blank; ``check`` refuses values
+        other than ``on``)."""
+        return self.unprivileged != CHECKED
 
     @property
     def prog_type(self) -> str:
@@ -107,7 +119,8 @@ class RunForm:
             strings=prefixed("str_"), env=prefixed("env_", ENV_NAMES), seeds=rows[:limits.packets],
             pcap_name=form.get("pcap_name", ""), walk=form.get("walk", ""),
             to=form.get("to", ""), language=form.get("language", LANG_ASM), breaks=form.get("break", ""),
-            toggle=form.get("toggle", ""), go=form.get("go", ""), at=form.get("at", ""))
+            toggle=form.get("toggle", ""), go=form.get("go", ""), at=form.get("at", ""),
+            unprivileged=form.get("unprivileged", ""))
 
     @classmethod
     def from_request(cls, form, files, limits: Limits) -> tuple["RunForm", dict[str, str]]:
@@ -136,6 +149,8 @@ class RunForm:
         """Name/value pairs that send this form again (what the step form carries), without ``step``."""
         out = [("source", self.source), ("language", self.language), ("type", self.type),
                ("max_insns", self.max_insns)]
+        if self.unprivileged:
+            out.append(("unprivileged", self.unprivileged))
         ptype = PROG_TYPES.get(self.type)
         if ptype is None:
             out.append(("mem", self.mem))

@@ -11,6 +11,8 @@ checks everything a run takes besides the program (``type``, ``input``, ``env``,
   for ``raw`` ...;
 * for context hooks, what the engine would refuse: an unknown tracepoint event, unknown context fields (or
   aliases), values that do not fit their field (the engine's own ``context_input`` decides);
+* ``options.unprivileged`` (load as a user without ``CAP_BPF``, ``CAP_PERFMON`` or ``CAP_SYS_ADMIN``) that is
+  not a boolean, or that is true for a ``raw`` program, which no loader loads;
 * anything unbounded: integers outside 64 bits, names longer than ``MAX_NAME`` characters, view positions
   past the run limits, pages (``options.walk`` as an object, ``options.trace``) larger than ``PAGE_SIZES``
   allows.
@@ -31,6 +33,7 @@ from app.ebpf.maps import MAP_TYPES
 from app.ebpf.packets import build_packet, parse_spec
 from app.ebpf.progtypes import PROG_TYPES, context_input
 from app.ebpf.tracepoints import EVENTS
+from app.ebpf.verifier import UNPRIVILEGED_TYPES
 from app.ebpf.vm import MapSeed
 
 from .breakpoints import MAX_BREAKPOINTS
@@ -45,7 +48,7 @@ SOURCES = ("mem", "packet", "packets", "packet_spec", "packet_fields")
 """Where a run's memory or packets come from: at most one per request."""
 CONTEXT_FIELDS = ("ctx", "event", "strings")
 INPUT_FIELDS = SOURCES + CONTEXT_FIELDS
-OPTION_FIELDS = ("max_insns", "max_processed", "walk", "trace")
+OPTION_FIELDS = ("max_insns", "max_processed", "walk", "trace", "unprivileged")
 VIEW_FIELDS = ("step", "run", "walk", "break")
 """Where a share opens: the run's ``step``, which packet's ``run``, the verifier walk's event (``walk``; absent:
 where the walk opens, at the rejection if any) and the stepper's breakpoints (``break``: instruction indexes)."""
@@ -119,7 +122,8 @@ class RunInputs:
     """A checked body, apart from the program: the hook (``prog_type``); which of ``SOURCES`` gave the input
     (``source``, or None) and its ``mem`` or ``packets``; the context (``ctx`` by the names given, ``event``,
     ``strings``); ``env`` and ``seeds``; the options (``max_insns`` for runs, ``max_processed`` and ``walk``
-    for the verifier, each defaulting to the server's limit; ``walk_page`` when ``walk`` asks for one page of the
+    for the verifier, each defaulting to the server's limit; ``unprivileged``, the loader the verifier checks
+    for (False: root); ``walk_page`` when ``walk`` asks for one page of the
     walk rather than all of it; ``trace`` when a run's trace is asked for) and the ``view`` (``step``,
     ``run``, the walk's event ``walk_at``, None where the walk opens by itself, and the ``breakpoints``)."""
 
@@ -141,6 +145,7 @@ class RunInputs:
     trace: TracePage | None = None
     walk_at: int | None = None
     breakpoints: tuple[int, ...] = ()
+    unprivileged: bool = False
 
 
 # --- the body and its plain values ---------------------------------------------------------------------------
@@ -442,6 +447,7 @@ def run_inputs(data: dict[str, Any], limits: Limits) -> RunInputs:
         first = page(trace, "trace", limits.run_insns)
         which = integer(trace["run"], "options.trace.run", 0, limits.packets - 1) if "run" in trace else None
         trace = TracePage(first.offset, first.limit, which)
+    unprivileged = loader_option(options, prog_type)
     view = object_of(data.get("view", {}), "view", VIEW_FIELDS)
     return RunInputs(
         prog_type, source, mem, tuple(found) if found is not None else None, ctx, event, texts,
@@ -451,7 +457,20 @@ def run_inputs(data: dict[str, Any], limits: Limits) -> RunInputs:
         walk, integer(view.get("step", 0), "view.step", 0, limits.run_insns + 1),
         integer(view.get("run", 0), "view.run", 0, limits.packets), walk_page, trace or None,
         integer(view["walk"], "view.walk", 0, MAX_WALK_OFFSET) if "walk" in view else None,
-        breakpoint_list(view.get("break", [])))
+        breakpoint_list(view.get("break", [])), unprivileged)
+
+
+def loader_option(options: dict[str, Any], prog_type: str) -> bool:
+    """``options.unprivileged``: whether the program is loaded by a user without capabilities (default
+    false, root). A ``raw`` program names no hook, so no loader loads it: asking for one is refused."""
+    value = options.get("unprivileged", False)
+    if not isinstance(value, bool):
+        raise ApiError(400, "must be true (load as a user without CAP_BPF, CAP_PERFMON or CAP_SYS_ADMIN) or false "
+                            "(as root, the default)", "options.unprivileged")
+    if value and prog_type == RAW:
+        raise ApiError(400, f"raw programs are loaded by no hook, so by no loader: choose a program type "
+                            f"({' or '.join(UNPRIVILEGED_TYPES)} for an unprivileged user)", "options.unprivileged")
+    return value
 
 
 def breakpoint_list(value: Any) -> tuple[int, ...]:

@@ -11,6 +11,7 @@ accepted that should not be) is a host compromise, even though nothing is ever a
 One check, for the fields of the walk form (the inputs of the result on screen, ``RunForm.hidden_fields``):
 
 1. the source is assembled or compiled as the page does; raw bytecode names no hook, so it is refused (400);
+   the loader is the page's: root, or with the "Unprivileged loader" box ticked a user without capabilities;
 2. every map reference must name one of the program's own ``.map`` declarations, so that no other file
    descriptor of this process can be handed to the kernel, and the maps may take at most :data:`MAP_BYTES`
    of kernel memory (:func:`map_problem`); otherwise the kernel is not asked and the answer says why;
@@ -20,8 +21,13 @@ One check, for the fields of the walk form (the inputs of the result on screen, 
    and the ``processed ... total_states ... peak_states`` line), then, only if the kernel processed at most
    :data:`LOG_INSNS` instructions, again at level 2 | 4 for the walk (about 900 bytes of log and 20 times
    the time per processed instruction: 1,000,000 would take 13 s and 880 MB). One check at a time per
-   process; every fd is closed before the answer is written (the oracle's context managers);
-5. our verifier runs with the page's limit (``Limits.verify_insns``) and renders its walk as the kernel's
+   process; every fd is closed before the answer is written (the oracle's context managers). For an
+   unprivileged loader the loads are made by user ``nobody`` in a forked child
+   (``app.oracle_unprivileged.verify_unprivileged``: the maps are created by root first, as a privileged
+   process would hand their fds over), which the kernel allows only while the sysctl
+   ``kernel.unprivileged_bpf_disabled`` is 0; otherwise the kernel is not asked and the answer says why
+   (comparing with a root load instead would compare two different verifiers);
+5. our verifier runs with the page's limit, for the same loader, (``Limits.verify_insns``) and renders its walk as the kernel's
    level-2 log (``walklog.kernel_log``);
 6. :func:`compare` marks what differs (verdict, errno, first message, its instruction, processed count) and
    :func:`compare_states` compares the state lines (``5: (2d) if r4 > r3 goto pc+3   ; R3=pkt_end() ...``) at
@@ -42,7 +48,7 @@ from functools import partial
 
 from flask import Blueprint, Flask, abort, current_app, request
 
-from app import kernelload, oracle
+from app import kernelload, oracle, oracle_unprivileged
 from app.ebpf import AsmError, MapDef, Program, assemble
 from app.ebpf.progtypes import PROG_TYPES
 from app.ebpf.verifier import verify
@@ -51,7 +57,7 @@ from app.kernelload import errno_name
 
 from . import ratelimit
 from .contexts import PlaygroundPage
-from .forms import LANG_C, LANGUAGES, RunForm
+from .forms import CHECKED, LANG_C, LANGUAGES, RunForm
 from .inputs import FieldError, Limits
 from .render import page_or_fragment
 from .runs import compile_program
@@ -141,7 +147,8 @@ class StateComparison:
 class KernelCheck:
     """``_kernel_check.html``: the program checked as ``hook`` by the kernel ``release``; ``ours`` and
     ``kernel`` (None when the kernel could not be asked, ``problem`` says why), the ``rows`` of the table,
-    and the state lines compared (None without both level-2 logs)."""
+    and the state lines compared (None without both level-2 logs); ``privileged``: both sides loaded it as
+    root (else as a user without capabilities)."""
 
     hook: str
     release: str
@@ -150,6 +157,7 @@ class KernelCheck:
     rows: tuple[CompareRow, ...] = ()
     states: StateComparison | None = None
     problem: str = ""
+    privileged: bool = True
 
     @property
     def differences(self) -> tuple[CompareRow, ...]:
@@ -185,7 +193,9 @@ def check():
         return refused
     limits = Limits.from_config(current_app.config)
     form = RunForm.from_form(request.form, limits)
-    context = kernel_check(_program(form, limits), form.prog_type, limits)
+    if form.unprivileged not in ("", CHECKED):
+        abort(400, description="Unprivileged loader: a checkbox, 'on' when ticked and absent otherwise.")
+    context = kernel_check(_program(form, limits), form.prog_type, limits, form.privileged)
     return page_or_fragment(("playground/_kernel_check.html",), {"kernel": context},
                             lambda: ("playground/page.html", _page(form, limits, context)))
 
@@ -215,26 +225,41 @@ def _page(form: RunForm, limits: Limits, context: KernelCheck) -> KernelCheckPag
     return KernelCheckPage(**{f.name: getattr(page, f.name) for f in fields(PlaygroundPage)}, kernel=context)
 
 
-def kernel_check(program: Program, prog_type: str, limits: Limits) -> KernelCheck:
-    """Ours and the kernel's verdict on ``program`` as ``prog_type``, compared (see the module docstring)."""
-    ours, our_log = our_side(program, prog_type, limits.verify_insns)
+def kernel_check(program: Program, prog_type: str, limits: Limits, privileged: bool = True) -> KernelCheck:
+    """Ours and the kernel's verdict on ``program`` as ``prog_type``, loaded by root or (``privileged``
+    false) by a user without capabilities, compared (see the module docstring)."""
+    ours, our_log = our_side(program, prog_type, limits.verify_insns, privileged)
     release = f"Linux {os.uname().release}"
-    problem = map_problem(program)
+    problem = map_problem(program) or ("" if privileged else unprivileged_problem())
     if problem:
-        return KernelCheck(prog_type, release, ours, None, problem=problem)
+        return KernelCheck(prog_type, release, ours, None, problem=problem, privileged=privileged)
     lock = current_app.extensions.setdefault("kernel_check.lock", threading.Lock())
     if not lock.acquire(timeout=BUSY_SECONDS):
         abort(503, description="Another kernel check is running. Try again in a moment.")
     try:
-        kernel, full_log = kernel_side(program, prog_type)
+        kernel, full_log = kernel_side(program, prog_type, privileged)
     except NotLoaded as e:
-        return KernelCheck(prog_type, release, ours, None, problem=str(e))
+        return KernelCheck(prog_type, release, ours, None, problem=str(e), privileged=privileged)
     except OSError as e:  # the log buffer, or bpf() itself
-        return KernelCheck(prog_type, release, ours, None, problem=f"The kernel could not be asked: {e.strerror}.")
+        return KernelCheck(prog_type, release, ours, None, problem=f"The kernel could not be asked: {e.strerror}.",
+                           privileged=privileged)
     finally:
         lock.release()
     states = compare_states(full_log, our_log) if full_log else None
-    return KernelCheck(prog_type, release, ours, kernel, compare(ours, kernel), states)
+    return KernelCheck(prog_type, release, ours, kernel, compare(ours, kernel), states, privileged=privileged)
+
+
+def unprivileged_problem() -> str:
+    """Why the kernel cannot be asked as a user without capabilities, or "" when it can (the sysctl
+    ``kernel.unprivileged_bpf_disabled`` reads 0)."""
+    setting = oracle_unprivileged.unprivileged_bpf_setting()
+    if setting == "0":
+        return ""
+    state = f"is {setting}" if setting is not None else "cannot be read"
+    return (f"This kernel cannot be asked how it loads the program for an unprivileged user: its setting "
+            f"kernel.unprivileged_bpf_disabled {state}, so users without capabilities may not call bpf() at all "
+            f"(their load fails with EPERM before the verifier runs). A root load would be checked by other rules, "
+            f"so it is not compared instead: untick Unprivileged loader to compare a root load.")
 
 
 # --- the kernel's side ------------------------------------------------------------------------------------------
@@ -285,12 +310,14 @@ def program_map_type(program: Program, name: str) -> str:
     return next((m.type for m in program.maps if m.name == name), "?")
 
 
-def kernel_side(program: Program, prog_type: str) -> tuple[Side, str]:
-    """The kernel's answer and its whole level-2 log ("" when not fetched). Raises :class:`NotLoaded` if a map
-    cannot be created; every fd is closed on return."""
+def kernel_side(program: Program, prog_type: str, privileged: bool = True) -> tuple[Side, str]:
+    """The kernel's answer and its whole level-2 log ("" when not fetched), loaded by root or (``privileged``
+    false) by user ``nobody``. Raises :class:`NotLoaded` if a map cannot be created; every fd is closed on
+    return."""
+    loader = oracle.verify_in_kernel if privileged else oracle_unprivileged.verify_unprivileged
     with ExitStack() as stack:
         fds = create_maps(program, stack)
-        load = partial(oracle.verify_in_kernel, kernelload.kernel_code(program, fds), prog_type,
+        load = partial(loader, kernelload.kernel_code(program, fds), prog_type,
                        expected_attach_type=PROG_TYPES[prog_type].expected_attach_type,
                        fd_array=fds if kernelload.uses_fd_array(program) else None)
         started = time.perf_counter()
@@ -330,11 +357,11 @@ def mask(text: str, pad: bool = False) -> str:
 
 # --- our side and the comparison ----------------------------------------------------------------------------
 
-def our_side(program: Program, prog_type: str, limit: int) -> tuple[Side, str]:
-    """Our verifier's answer (with the time it and its log took) and its whole level-2 log
-    (``walklog.kernel_log``)."""
+def our_side(program: Program, prog_type: str, limit: int, privileged: bool = True) -> tuple[Side, str]:
+    """Our verifier's answer for the loader ``privileged`` says (with the time it and its log took) and its
+    whole level-2 log (``walklog.kernel_log``)."""
     started = time.perf_counter()
-    result = verify(program, prog_type, max_processed=limit)
+    result = verify(program, prog_type, privileged=privileged, max_processed=limit)
     log = kernel_log(program, result, 2)
     seconds = time.perf_counter() - started
     error = result.error

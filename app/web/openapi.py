@@ -61,6 +61,9 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
              "description": "verify: true for the whole walk, or one page of its events"},
     "trace": {"oneOf": [{"const": False}, {"$ref": "#/components/schemas/TracePage"}],
               "description": "run: one page of the trace"},
+    "unprivileged": {"type": "boolean", "default": False,
+                     "description": "load as a user without CAP_BPF, CAP_PERFMON or CAP_SYS_ADMIN (verify --unpriv); "
+                                    "run verifies as that loader first and refuses (422) what it rejects"},
     "offset": {**_INTEGER, "minimum": 0, "default": 0},
     "step": _INTEGER,
     "run": _INTEGER,
@@ -124,7 +127,10 @@ def document() -> dict[str, Any]:
             "/api/v1/run": _post("Run a program in the VM", setup,
                                  "the CLI's run --json object: retval, retval_name, insns_executed, fault, "
                                  "packet_out, maps, output (runs with several packets); with options.trace, "
-                                 "trace (what each step of the page changed) and trace_page (a PageInfo)"),
+                                 "trace (what each step of the page changed) and trace_page (a PageInfo); with "
+                                 "options.unprivileged, verifier ({accepted, verdict, error})",
+                                 errors="400 (the field is named), 413, 415, 422 (options.unprivileged: the "
+                                        "verifier refuses the program for that loader), 429"),
             "/api/v1/verify": _post("Check a program as the kernel's verifier would", setup,
                                     "the CLI's verify --json object: accepted, verdict, error, stats, log; with "
                                     "options.walk, walk and walk_truncated, and for a page walk_page (a PageInfo)"),
@@ -157,6 +163,8 @@ def document() -> dict[str, Any]:
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {
                 "type": "object", "required": ["message"],
                 "properties": {"message": _STRING, "field": _STRING, "line": _INTEGER, "col": _INTEGER,
-                               "pc": _INTEGER}}}},
+                               "pc": _INTEGER,
+                               "verifier": {**_OBJECT, "description": "run with options.unprivileged, refused "
+                                                                      "(422): {accepted, verdict, error}"}}}}},
         }},
     }

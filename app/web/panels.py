@@ -38,9 +38,9 @@ FIXED_LABELS = {
     "type": "Hook", "language": "Language", "source": "Program", "mem": "Input memory", "max_insns": "Max steps",
     "step": "Step", "run": "Packet to step", "packets": "Packets (hex)", "packet_spec": "Packet spec",
     "pcap": "Capture file", "packet": "Packet", "event": "Tracepoint event", "walk": "Verifier walk event",
-    "break": "Breakpoints",
+    "break": "Breakpoints", "unprivileged": "Unprivileged loader",
 }
-PAGE_ORDER = ("language", "type", "source", "mem", "packet", "packets", "packet_spec", "pcap", *pf.FORM_NAMES,
+PAGE_ORDER = ("language", "type", "unprivileged", "source", "mem", "packet", "packets", "packet_spec", "pcap", *pf.FORM_NAMES,
               "event")
 
 
@@ -222,7 +222,7 @@ def editor_context(form: RunForm, errors: Mapping[str, str], asm_error: AsmError
         rows.append(SeedRow("", "", ""))  # always one empty row to fill in
     seeds = tuple(SeedRowContext(n, r.map, r.key, r.value, errors.get(f"seed-{n}", "")) for n, r in enumerate(rows))
     # Out-of-band updates reach only the rows the page had when it sent the form.
-    slots = ["language", "type", "source", "max_insns", *panel_slots(panel), *(f.name for f in env),
+    slots = ["language", "type", "unprivileged", "source", "max_insns", *panel_slots(panel), *(f.name for f in env),
              *(f"seed-{n}" for n in range(len(form.seeds)))]
     compile_error = source_error_location(errors.get("source", "")) if form.language == LANG_C else None
     error_line = asm_error.line if asm_error else compile_error[0] if compile_error else None
@@ -231,4 +231,4 @@ def editor_context(form: RunForm, errors: Mapping[str, str], asm_error: AsmError
         hook_choices(form.prog_type), panel, env, any(form.env.values()) or any(k.startswith("env_") for k in errors),
         seeds, len(seeds) > 1 or any(k.startswith("seed-") for k in errors), declared_maps(program), tuple(slots),
         LANG_C if form.language == LANG_C else LANG_ASM, language_choices(form.language),
-        highlight_source(form.source, LANG_C if form.language == LANG_C else LANG_ASM))
+        highlight_source(form.source, LANG_C if form.language == LANG_C else LANG_ASM), not form.privileged)

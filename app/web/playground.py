@@ -43,7 +43,7 @@ from .abstractview import abstract_view
 from .checkview import verified, verifier_check
 from .contexts import Breakpoints, ExampleLink, PlaygroundPage
 from .examples import BY_SLUG, DEFAULT, MENU, Example
-from .forms import LANG_ASM, LANGUAGES, RunForm
+from .forms import CHECKED, LANG_ASM, LANGUAGES, RunForm
 from .highlight import highlight_source
 from .inputs import FieldError, Limits
 from .panels import editor_context, input_panel
@@ -93,14 +93,16 @@ def build_page(form: RunForm, limits: Limits, example: Example | None = None,
         result = replace(result, step=replace(result.step, breakpoints=marks))
     checked = None
     if outcome is not None and outcome.program is not None and result.verdict is not None:
-        checked = verified(outcome.program, form.prog_type, limits.verify_insns, progress=progress)
+        checked = verified(outcome.program, form.prog_type, limits.verify_insns, progress=progress,
+                           privileged=form.privileged)
     if checked is not None:
         program = outcome.program
-        result = replace(result, check=verifier_check(program, checked, limits.verify_insns),
+        result = replace(result, check=verifier_check(program, checked, limits.verify_insns, form.prog_type,
+                                                      form.privileged),
                          walk=walk_view(program, checked, _walk_index(form, checked), result.listing),
                          step=_with_abstract(result.step, program, checked, outcome.result,
                                              lambda: verified(program, form.prog_type, limits.verify_insns, True,
-                                                              progress)))
+                                                              progress, form.privileged)))
         if result.check.verdict == "reject" and result.check.line:
             editor = replace(editor, error_line=result.check.line)  # the gutter marks the rejected line
     page = PlaygroundPage(editor, links, selected, limits, result, view_fields(result))
@@ -190,9 +192,11 @@ def step():
     index, marks = navigate(outcome, form, index)
     context = replace(step_context(outcome.program, outcome.result, index, run_setting(form, outcome)),
                       breakpoints=marks)
-    checked = verified(outcome.program, form.prog_type, limits.verify_insns, progress=budget)
+    checked = verified(outcome.program, form.prog_type, limits.verify_insns, progress=budget,
+                       privileged=form.privileged)
     context = _with_abstract(context, outcome.program, checked, outcome.result,
-                             lambda: verified(outcome.program, form.prog_type, limits.verify_insns, True, budget))
+                             lambda: verified(outcome.program, form.prog_type, limits.verify_insns, True, budget,
+                                              form.privileged))
     return page_or_fragment(("playground/_step.html",), {"step": context},
                             lambda: ("playground/page.html", build_page(form, limits, progress=_budget(limits))[0]))
 
@@ -247,9 +251,9 @@ def _with_abstract(step, program, checked, run, exact):
 def walk():
     limits = _limits()
     form = RunForm.from_form(request.form, limits)
-    program = program_of(form, limits)
-    checked = verified(program, form.prog_type, limits.verify_insns, progress=_budget(limits)) \
-        if program is not None else None
+    program = program_of(form, limits) if form.unprivileged in ("", CHECKED) else None  # else the form's errors
+    checked = verified(program, form.prog_type, limits.verify_insns, progress=_budget(limits),
+                       privileged=form.privileged) if program is not None else None
     view = walk_view(program, checked, _walk_index(form, checked), listing(program, form.source, form.language)) \
         if checked is not None else None
     if view is None:

@@ -24,11 +24,12 @@ from app.ebpf.cc import CompileResult, compile_c
 from app.ebpf.elf import ElfError, ElfProgram, ProgramInfo, list_programs, load_elf
 from app.ebpf.env import Env
 from app.ebpf.progtypes import PROG_TYPES
+from app.ebpf.verifier import UNPRIVILEGED_TYPES
 from app.ebpf.vm import MapSeed, RunResult, create_maps, run
 
 from . import packetform
 from .ctxform import event_of, parse_ctx, parse_env, parse_seeds, string_fields
-from .forms import LANG_ASM, LANG_C, LANGUAGES, RAW, TYPES, RunForm
+from .forms import CHECKED, LANG_ASM, LANG_C, LANGUAGES, RAW, TYPES, RunForm
 from .inputs import FieldError, Limits, check_source, parse_count, parse_hex
 from .progress import Progress
 
@@ -41,7 +42,8 @@ class RunRequest:
     ``mem`` is None when no input memory was given; ``packets`` is empty for hooks that do not take packets;
     ``env`` is the environment, ``seeds`` the map seeds, ``max_insns`` the step limit; ``ctx``, ``event`` and ``strings`` are the context of ctx hooks; ``seed_rows``
     gives the form row of each seed (to put an engine error beside it); ``step`` is the position to show
-    in run number ``run``; ``language`` is what ``source`` is written in (``asm`` or ``c``)."""
+    in run number ``run``; ``language`` is what ``source`` is written in (``asm`` or ``c``); ``unprivileged``
+    whether the loader lacks capabilities (only the verifier's verdict depends on it)."""
 
     source: str
     prog_type: str
@@ -57,6 +59,7 @@ class RunRequest:
     step: int
     run: int
     language: str = LANG_ASM
+    unprivileged: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,11 @@ def check(form: RunForm, limits: Limits) -> tuple[RunRequest | None, dict[str, s
     if form.language not in LANGUAGES:
         errors["language"] = f"unknown language {form.language[:40]!r} (asm or c)"
     source = attempt(lambda: check_source("source", form.source, limits.source_bytes))
+    if form.unprivileged not in ("", CHECKED):
+        errors["unprivileged"] = f"a checkbox: {CHECKED!r} when ticked, absent otherwise, not {form.unprivileged[:40]!r}"
+    elif not form.privileged and form.prog_type == RAW:
+        errors["unprivileged"] = ("raw programs are loaded by no hook, so by no loader: choose a hook "
+                                  f"({' or '.join(UNPRIVILEGED_TYPES)} for an unprivileged user) or untick the box")
     ptype = PROG_TYPES.get(form.prog_type)
     mem, packets, ctx, strings, event = None, (), {}, {}, None
     if ptype is None:
@@ -122,7 +130,7 @@ def check(form: RunForm, limits: Limits) -> tuple[RunRequest | None, dict[str, s
     if errors or source is None or max_insns is None or step is None or which is None:
         return None, errors
     return RunRequest(source, form.prog_type, mem or None, packets, ctx, event, strings, env, seeds, seed_rows,
-                      max_insns, step, which, form.language), {}
+                      max_insns, step, which, form.language, not form.privileged), {}
 
 
 def _packets(form: RunForm, limits: Limits) -> list[bytes]:

@@ -7,14 +7,15 @@ page was looking::
      "input"?: {"mem": hex} | {"packets": [hex, ...]} | {"packet_spec": [spec, ...]}
                | {"packet_fields": {name: text}} | {"ctx"?: {field: int}, "event"?: str, "strings"?: {field: str}},
      "env"?: {name: int | str}, "seeds"?: [{"map": name | index, "key": hex, "value": hex}],
-     "options"?: {"max_insns"?: int, "max_processed"?: int, "walk"?: true},
+     "options"?: {"max_insns"?: int, "max_processed"?: int, "walk"?: true, "unprivileged"?: true},
      "view"?: {"step"?: int, "run"?: int, "walk"?: int, "break"?: [int, ...]}}
 
 Normalising makes equal setups equal text, so that they get the same id: hex is lowercase without spaces, a
 single ``packet`` becomes ``packets``, a ``packet_spec`` string becomes a one-item list, blank layer-form
 fields are left out and the others lose surrounding blanks (the payload is kept as typed), context fields go
 by their own names (``rdi`` and ``arg1`` are ``di``), and defaults are left out (``type`` is always present;
-``language`` ``asm``, ``max_insns`` equal to the server's limit, ``walk`` false, a ``view`` at step 0 of run 0
+``language`` ``asm``, ``max_insns`` equal to the server's limit, ``walk`` false, ``unprivileged`` false (a
+root loader, as every share made before the option existed), a ``view`` at step 0 of run 0
 with the walk where it opens by itself and no breakpoints, and empty objects are dropped, so setups made
 before C existed keep their ids; breakpoints are sorted, each once; pages asked of the walk or the trace,
 ``options.walk`` as an object and ``options.trace``, are how an answer is read, not part of the setup, and are
@@ -45,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from app.ebpf.progtypes import PROG_TYPES
 
 from .ctxform import ENV_NAMES, _shown, ctx_groups
-from .forms import LANG_ASM, LANGUAGES, RAW, RunForm, SeedRow
+from .forms import CHECKED, LANG_ASM, LANGUAGES, RAW, RunForm, SeedRow
 from .inputs import FieldError, Limits, check_source
 from .jsonbody import SETUP_FIELDS, ApiError, RunInputs, object_of, packet_fields, run_inputs, string
 from .packetform import DEFAULT_CHOICES, DEFAULT_VALUES, FORM_NAMES
@@ -167,6 +168,8 @@ def _options(inputs: RunInputs, limits: Limits) -> dict[str, Any]:
         out["max_processed"] = inputs.max_processed
     if inputs.walk and inputs.walk_page is None:  # pages of the walk or trace are how an answer is read
         out["walk"] = True
+    if inputs.unprivileged:
+        out["unprivileged"] = True
     return out
 
 
@@ -193,7 +196,7 @@ def setup_of_form(form: RunForm, limits: Limits) -> tuple[dict[str, Any] | None,
         body["input"] = {"ctx": request.ctx, **extra}
     body["env"] = {k: getattr(request.env, k) for k in ENV_NAMES if form.env.get(k, "").strip()}
     body["seeds"] = [{"map": s.map, "key": s.key.hex(), "value": s.value.hex()} for s in request.seeds]
-    body["options"] = {"max_insns": request.max_insns}
+    body["options"] = {"max_insns": request.max_insns, "unprivileged": request.unprivileged}
     try:
         body["view"] = {"step": request.step, "run": request.run, **_walk_and_breakpoints(form)}
         return check_setup(body, limits), {}
@@ -265,7 +268,8 @@ def _form_field(api_field: str) -> str:
         if api_field.startswith(prefix):
             return name + api_field[len(prefix):]
     return {"language": "language", "input.mem": "mem", "input.packets": "packets", "input.packet_spec": "packet_spec",
-            "input.event": "event", "options.max_insns": "max_insns", "view.step": "step",
+            "input.event": "event", "options.max_insns": "max_insns", "options.unprivileged": "unprivileged",
+            "view.step": "step",
             "view.run": "run", "view.walk": "walk", "walk": "walk", "break": "break"}.get(api_field, "source")
 
 
@@ -287,11 +291,13 @@ def form_of_setup(setup: Mapping[str, Any], limits: Limits) -> RunForm:
     view = setup.get("view", {})
     extra = {"layers": layers} if layers is not None else {}
     walk, breaks = str(view.get("walk", "")), ",".join(str(pc) for pc in view.get("break", []))
-    return RunForm(setup["source"], str(setup.get("options", {}).get("max_insns", limits.run_insns)),
+    options = setup.get("options", {})
+    return RunForm(setup["source"], str(options.get("max_insns", limits.run_insns)),
                    step=str(view.get("step", 0)), type=prog_type, mem=given.get("mem", ""), run=str(view.get("run", 0)),
                    packet_from=packet_from, packets=packets, packet_spec=spec, ctx=ctx, event=given.get("event", ""),
                    strings=dict(given.get("strings", {})), env=env, seeds=seeds,
-                   language=setup.get("language", LANG_ASM), walk=walk, breaks=breaks, **extra)
+                   language=setup.get("language", LANG_ASM), walk=walk, breaks=breaks,
+                   unprivileged=CHECKED if options.get("unprivileged") else "", **extra)
 
 
 def _ctx_texts(ptype, event: str, values: Mapping[str, int]) -> dict[str, str]:

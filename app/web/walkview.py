@@ -18,6 +18,7 @@ from typing import Sequence
 from markupsafe import Markup
 
 from app.ebpf import Program
+from app.ebpf.isa import Class
 from app.ebpf.verifier import VerifierResult
 from app.ebpf.verifier import bounds as B
 from app.ebpf.verifier import tnum as T
@@ -109,6 +110,18 @@ class WalkRow:
 
 
 @dataclass(frozen=True)
+class PendingBranch:
+    """A branch put aside, waiting: its ``target`` insn, the insn it was pushed ``source`` from (a jump, or
+    ``from_jump`` false: masked pointer arithmetic), and whether it is ``speculative`` (a path only a
+    mispredicting CPU takes, walked for unprivileged loaders)."""
+
+    target: int
+    source: int
+    speculative: bool = False
+    from_jump: bool = True
+
+
+@dataclass(frozen=True)
 class LogLine:
     text: str
     current: bool
@@ -128,7 +141,7 @@ class WalkView:
     sentence: str
     frames: tuple[FrameView, ...]
     refs: str
-    pending: tuple[tuple[int, int], ...]  # (target insn, pushed from insn), oldest first
+    pending: tuple[PendingBranch, ...]  # oldest first
     rows: tuple[WalkRow, ...]
     log: tuple[LogLine, ...]
     log_start: int  # number of the first log line shown (from 1)
@@ -143,6 +156,7 @@ class WalkView:
     covered_by: int | None = None  # a prune: the event where the state that covered this one was kept
     precision: PrecisionView = field(default_factory=PrecisionView)  # precision marks made, compared or held here (precisionview.py)
     path: PathView | None = None  # this event's path: its breadcrumb and the moves along it (pathview.py)
+    speculative: bool = False  # the event's state is on a speculative path (unprivileged loaders: spectre.py)
 
 
 def start_index(result: VerifierResult) -> int:
@@ -172,8 +186,8 @@ def walk_view(program: Program, result: VerifierResult, index: int,
     for e in events[:index + 1]:
         if e.kind == "visit" or (e.kind in ("reject", "exit", "nospec") and e.seq == index):
             visits[e.insn_idx] = visits.get(e.insn_idx, 0) + 1
-    pending = _pending_at(events, index)
-    targets = {t for t, _ in pending}
+    pending = _pending_at(program, events, index)
+    targets = {p.target for p in pending}
     rejected_at = events[-1].insn_idx if result.verdict == "reject" and events[-1].kind == "reject" else None
     texts = insn_rows(program)
     highlighted = highlight_lines([t for _, _, t in texts])
@@ -188,7 +202,7 @@ def walk_view(program: Program, result: VerifierResult, index: int,
     hi = min(len(lines), current_line + LOG_WINDOW + 1)
     return WalkView(
         index=index, total=len(events), truncated=result.walk_truncated, kind=event.kind, insn=event.insn_idx,
-        sentence=_sentence(event, events, pending), frames=frames,
+        sentence=_sentence(program, event, before), frames=frames,
         refs=", ".join(f"id {ref} (from insn {at})" for ref, at in state.refs) if state else "",
         pending=pending, rows=rows,
         log=tuple(LogLine(lines[i], i == current_line) for i in range(lo, hi)), log_start=lo + 1,
@@ -200,7 +214,7 @@ def walk_view(program: Program, result: VerifierResult, index: int,
         cfg=cfg_view(program, events, index, rejected_at=rejected_at, texts=texts),
         line=_line_of(sources, event.insn_idx), source=_source_of(listing, _line_of(sources, event.insn_idx)),
         covered_by=event.other if event.kind == "prune" and event.other >= 0 else None, precision=precision,
-        path=path_view(program, result, index))
+        path=path_view(program, result, index), speculative=state is not None and state.speculative)
 
 
 _LOGS: dict[int, tuple[VerifierResult, list[str], list[int]]] = {}
@@ -350,15 +364,19 @@ def _slot_meaning(frame: Frame, slot: int, maps) -> str:
 
 # --- what happened ----------------------------------------------------------------------------------------
 
-def _sentence(event: Event, events: Sequence[Event], pending) -> str:
+def _sentence(program: Program, event: Event, before: VerifierState | None) -> str:
     i = event.insn_idx
+    speculative = event.state is not None and event.state.speculative
     if event.kind == "visit":
-        return f"Checked insn {i}."
+        return f"Checked insn {i}" + (" on a speculative path." if speculative else ".")
+    if event.kind == "push_branch" and speculative:
+        return _speculative_push(program, event, before)
     if event.kind == "push_branch":
         return (f"The jump at insn {event.other} can go either way: the path to insn {i} is put aside "
                 f"(pending) and the walk goes on with the other.")
     if event.kind == "pop_branch":
-        return f"That path is finished; the walk resumes the branch put aside for insn {i}."
+        what = "speculative path" if speculative else "branch"
+        return f"That path is finished; the walk resumes the {what} put aside for insn {i}."
     if event.kind == "prune":
         seq = event.other
         return (f"Pruned at insn {i}: the state kept at event {seq} is at least as general and was proven "
@@ -376,12 +394,38 @@ def _sentence(event: Event, events: Sequence[Event], pending) -> str:
     return event.kind
 
 
-def _pending_at(events: Sequence[Event], index: int) -> tuple[tuple[int, int], ...]:
-    """The branches waiting after event ``index``: (target insn, jump insn), oldest first."""
-    stack: list[tuple[int, int]] = []
+FENCED = "Faults there are fenced with a speculation barrier rather than rejected."
+
+
+def _speculative_push(program: Program, event: Event, before: VerifierState | None) -> str:
+    """A ``push_branch`` whose state is speculative (an unprivileged loader's walk, ``spectre.py``): the other
+    side of a jump whose outcome is known, the truncated offset of masked pointer arithmetic, or any branch
+    of a path that is speculative already."""
+    i, at = event.insn_idx, event.other
+    if before is not None and before.speculative:
+        return (f"This path is itself speculative, so the branch it puts aside for insn {i} (from insn {at}) is "
+                f"speculative too, and checked as well. {FENCED}")
+    if _is_jump(program, at):
+        return (f"The jump at insn {at} can only go one way here, but a mispredicting CPU could take the other "
+                f"side, so the kernel checks it too: the speculative path to insn {i} is put aside (pending). "
+                f"{FENCED}")
+    return (f"The pointer arithmetic at insn {at} masks its offset, as the kernel does for unprivileged loaders; "
+            f"a mispredicting CPU could go on with the offset before masking, so the kernel checks that too: the "
+            f"speculative path from insn {i} is put aside (pending). {FENCED}")
+
+
+def _is_jump(program: Program, idx: int) -> bool:
+    spec = program.insns[idx].spec if 0 <= idx < len(program.insns) else None
+    return spec is not None and spec.cls in (Class.JMP, Class.JMP32)
+
+
+def _pending_at(program: Program, events: Sequence[Event], index: int) -> tuple[PendingBranch, ...]:
+    """The branches waiting after event ``index``, oldest first."""
+    stack: list[PendingBranch] = []
     for e in events[:index + 1]:
         if e.kind == "push_branch":
-            stack.append((e.insn_idx, e.other))
+            stack.append(PendingBranch(e.insn_idx, e.other, e.state is not None and e.state.speculative,
+                                       _is_jump(program, e.other)))
         elif e.kind == "pop_branch" and stack:
             stack.pop()
     return tuple(stack)

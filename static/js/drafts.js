@@ -1,6 +1,6 @@
-// Drafts: the program being written survives a reload. Whenever the editor's program, language or hook
-// differs from what the page was served with, it is saved in this browser's localStorage (nothing is sent
-// anywhere): a moment after typing stops, before a run, and when the page is hidden or left (pagehide,
+// Drafts: the program being written survives a reload. Whenever the editor's program, language, hook or
+// loader (the "Unprivileged loader" box) differs from what the page was served with, it is saved in this
+// browser's localStorage (nothing is sent anywhere): a moment after typing stops, before a run, and when the page is hidden or left (pagehide,
 // visibilitychange), so a reload never loses the last keystrokes. It is removed once it matches again.
 // An example asked for by name (/?example=...) opens as it is; the inputs (packets, context fields) are not
 // part of a draft.
@@ -25,6 +25,7 @@
   }
   const type = document.getElementById("type");
   const language = document.getElementById("language");
+  const unprivileged = document.getElementById("unprivileged");
   const PREFIX = "ebpf-playground:draft";
 
   function keyFor(path) {
@@ -40,14 +41,21 @@
     return option ? option.value : "";
   }
 
-  const served = { source: source.defaultValue, type: initial(type), language: initial(language) };
+  const served = {
+    source: source.defaultValue, type: initial(type), language: initial(language),
+    unprivileged: Boolean(unprivileged && unprivileged.defaultChecked),
+  };
 
   function current() {
-    return { source: source.value, type: type ? type.value : "", language: language ? language.value : "" };
+    return {
+      source: source.value, type: type ? type.value : "", language: language ? language.value : "",
+      unprivileged: Boolean(unprivileged && unprivileged.checked),
+    };
   }
 
-  function same(a, b) {
-    return a.source === b.source && a.type === b.type && a.language === b.language;
+  function same(a, b) {  // a draft saved before the loader box existed has no "unprivileged": root
+    return a.source === b.source && a.type === b.type && a.language === b.language
+      && Boolean(a.unprivileged) === Boolean(b.unprivileged);
   }
 
   function read(key) {
@@ -105,6 +113,9 @@
     source.dispatchEvent(new Event("input", { bubbles: true }));
     setSelect(language, values.language);
     setSelect(type, values.type); // htmx, set up by now, fetches the hook's input panel
+    if (unprivileged) {
+      unprivileged.checked = Boolean(values.unprivileged);
+    }
   }
 
   function announce(draft) {

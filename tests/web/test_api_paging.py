@@ -165,7 +165,7 @@ def test_a_share_does_not_store_pages(client):
 
 def test_the_openapi_document_describes_the_pages(client):
     schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
-    assert set(schemas["Options"]["properties"]) == {"max_insns", "max_processed", "walk", "trace"}
+    assert set(schemas["Options"]["properties"]) == {"max_insns", "max_processed", "walk", "trace", "unprivileged"}
     assert schemas["TracePage"]["properties"]["limit"]["maximum"] == PAGE_SIZES["trace"][1]
     assert schemas["WalkPage"]["properties"]["limit"]["default"] == PAGE_SIZES["walk"][0]
     assert set(schemas["WalkPage"]["properties"]) == {"offset", "limit"}

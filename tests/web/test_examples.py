@@ -61,7 +61,7 @@ def test_every_example_page_shows_its_verdicts(client, example):
     assert f'<option value="{example.type}" selected>' in html  # the hook picker follows the example
 
 
-@pytest.mark.parametrize("example", [e for e in EXAMPLES if e.type != "raw"], ids=lambda e: e.slug)
+@pytest.mark.parametrize("example", [e for e in EXAMPLES if e.type != "raw" and not e.rejects], ids=lambda e: e.slug)
 def test_every_hook_example_passes_our_verifier_and_the_page_says_so(client, example):
     """The kernel loads every hook example (test_examples_kernel.py); ours must agree, on the page too."""
     html = client.get(f"/?example={example.slug}").get_data(as_text=True)
@@ -69,12 +69,40 @@ def test_every_hook_example_passes_our_verifier_and_the_page_says_so(client, exa
     assert f"accepted as {example.type}" in html and "is-rejected" not in html
 
 
-def test_every_hook_has_an_example():
+def test_every_hook_has_an_example_the_verifier_accepts():
     from app.ebpf.progtypes import PROG_TYPES
 
-    covered = {e.type for e in EXAMPLES}
-    assert {"xdp", "sched_cls", "socket_filter", "cgroup_skb", "kprobe", "tracepoint", "raw_tracepoint",
-            "cgroup_sock_addr"} <= covered <= {"raw", *PROG_TYPES}
+    covered = {e.type for e in EXAMPLES if not e.rejects}
+    assert covered == {"raw", *PROG_TYPES}
+
+
+REJECTED = [e for e in EXAMPLES if e.rejects]
+
+
+def test_some_examples_show_a_rejection():
+    assert {e.slug for e in REJECTED} >= {"rejected-packet-bounds", "rejected-null-check"}
+
+
+@pytest.mark.parametrize("example", REJECTED, ids=lambda e: e.slug)
+def test_a_rejected_example_opens_at_the_rejection_with_its_explanation(client, example):
+    """Ours and the kernel's verifier refuse it with ``rejects`` (test_examples_kernel.py); the page says so,
+    explains it, marks the line, and the walk opens at the rejection."""
+    from app.ebpf import assemble
+    from app.ebpf.verifier import verify
+    from app.ebpf.verifier.explain import explain
+
+    result = verify(assemble(example.source), example.type)
+    assert result.verdict == "reject" and result.error.message == example.rejects
+    html = client.get(f"/?example={example.slug}").get_data(as_text=True)
+    assert 'id="verifier-check" class="verdict check is-reject"' in html
+    text = html_lib.unescape(html)
+    assert f"<code>{example.rejects}</code>" in text
+    entry = explain(example.rejects)
+    assert entry is not None and f"<summary>{entry.entry.title}</summary>" in text
+    walk = re.search(r'<section id="walk"[^>]*data-index="(\d+)"[^>]*data-total="(\d+)"', html)
+    assert walk and int(walk.group(1)) == int(walk.group(2)) - 1  # the last event: the rejection
+    assert re.search(rf'<tr id="walk-insn-{result.error.insn_idx}" class="[^"]*is-current[^"]*is-rejected', html)
+    assert "Rejected:" in example.title and "# The fix" in example.source
 
 
 def test_examples_show_what_they_are_about(client):

@@ -1,5 +1,6 @@
-"""Every hook example would be accepted by the running kernel, and where the kernel can test-run it, the
-kernel's result is the playground's. Skipped where bpf() is not permitted.
+"""Every hook example would be accepted by the running kernel (or, made to be refused, rejected with the
+message it records, ``Example.rejects``), and where the kernel can test-run it, the kernel's result is the
+playground's. Skipped where bpf() is not permitted.
 
 The examples' maps are created in the kernel and their ``ld_imm64`` references patched to the kernel's fds
 (as ``tests/test_kernel_map_runs.py`` does); seeds are written to the kernel's maps first. Packet hooks
@@ -58,6 +59,9 @@ def test_the_kernel_accepts_the_example_and_agrees(example, cpu0):
             kmaps[program.map_index(seed.map)].update(seed.key, seed.value)
         code = with_fds(program, [k.fd for k in kmaps])
         verdict = verify_in_kernel(code, example.type, expected_attach_type=ptype.expected_attach_type)
+        if example.rejects:
+            assert not verdict.accepted and verdict.first_error == example.rejects, verdict.log[-3000:]
+            return
         assert verdict.accepted, f"{verdict.first_error}\n{verdict.log[-3000:]}"
         if ptype.input == "packet":
             env = Env(ncpus=possible_cpus(), cpu=0)
