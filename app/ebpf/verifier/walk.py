@@ -100,9 +100,10 @@ COMPLEXITY_LIMIT_STATES = 64  # BPF_COMPLEXITY_LIMIT_STATES: kept states per ins
 class Reject(Exception):
     """Ends the walk: the kernel's message, errno, and the instruction it is reported at."""
 
-    def __init__(self, message: str, errno: str = "EACCES"):
+    def __init__(self, message: str, errno: str = "EACCES", pushed: tuple | None = None):
         super().__init__(message)
         self.message, self.errno = message, errno
+        self.pushed = pushed  # (insn, state) of a branch the instruction put aside before it failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,11 +288,15 @@ class Walker:
                     # for may_goto
                     self.event(pushed_from, "reject", detail=message, frame=len(state.frames) - 1, state=state)
                     return pushed_from, Reject(message, "ENOMEM" if pushed_from in self.may_goto_points else "EFAULT")
-                self.pending.append((*pushed, pushed_from))
-                self.pending_ancestors.append(len(self.ancestors))
-                self.max_pending = max(self.max_pending, len(self.pending))
-                self.event(pushed[0], "push_branch", detail=f"from insn {pushed_from}",
-                           frame=len(pushed[1].frames) - 1, state=pushed[1], other=pushed_from)
+                self.push(pushed, pushed_from)
+
+    def push(self, pushed: tuple[int, VerifierState], pushed_from: int) -> None:
+        """``push_stack``: put a branch aside, to be resumed once the current path ends."""
+        self.pending.append((*pushed, pushed_from))
+        self.pending_ancestors.append(len(self.ancestors))
+        self.max_pending = max(self.max_pending, len(self.pending))
+        self.event(pushed[0], "push_branch", detail=f"from insn {pushed_from}", frame=len(pushed[1].frames) - 1,
+                   state=pushed[1], other=pushed_from)
 
     def visited(self, idx: int, st: VerifierState, prev: int) -> tuple[Kept | None, VerifierState]:
         """``is_state_visited``: the kept, fully explored state that covers ``st`` (prune the path) or None,
@@ -481,7 +486,10 @@ class Walker:
         except Reject as r:
             if not (st.speculative and r.errno in SP.RECOVERABLE):
                 raise
-            # error_recoverable_with_nospec: a barrier before this instruction stops speculation instead
+            # error_recoverable_with_nospec: a barrier before this instruction stops speculation instead; a branch
+            # the instruction had already put aside stays (check_cond_jmp_op's last check comes after push_stack)
+            if r.pushed is not None and len(self.pending) < JMP_SEQ_LIMIT:
+                self.push(r.pushed, idx)
             self.stack_live.commit_write()
             self.nospec.add(idx)
             self.alu_sanitation.pop(idx, None)
@@ -1104,8 +1112,9 @@ class Walker:
         if taken is None and dst.is_pointer and not self.privileged and not null_check \
                 and not (_is_packet(dst) and _is_packet(src)):
             # check_cond_jmp_op's last check: only a null check of a pointer that may be null, or a comparison
-            # of packet pointers, may look at a pointer (the other side is already pushed, but the walk stops)
-            raise Reject(f"R{insn.dst} pointer comparison prohibited")
+            # of packet pointers, may look at a pointer. The jump's target is already pushed by then: on a
+            # speculative path, where the error only fences the path, that branch is still walked
+            raise Reject(f"R{insn.dst} pointer comparison prohibited", pushed=(target, st))
         if taken is not None:
             # check_cond_jmp_op: a known outcome rests on the exact values of the scalars compared (one
             # backtracking each, dst first)
