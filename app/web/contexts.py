@@ -578,6 +578,12 @@ class ResultContext:
     walk: WalkView | None = None
     check: VerifierCheck | None = None
 
+    @property
+    def compiled(self) -> bool:
+        """Whether the listing is compiled C (its rows link to lines of the editor): the page then shows it first,
+        beside the source, as Compiler Explorer does, rather than under the verifier's walk."""
+        return any(row.goto for row in self.listing)
+
 
 @dataclass(frozen=True)
 class PlaygroundPage:

@@ -213,6 +213,21 @@
     });
   });
 
+  // Back or Forward (urlstate.js): go to the step the history entry names, in its run.
+  document.addEventListener("urlstate:restore", (event) => {
+    const form = stepper();
+    const { step, run } = event.detail;
+    const radio = document.querySelector(`input[name=run][form=stepper][value="${run}"]`);
+    if (form && radio && !radio.checked && typeof htmx !== "undefined") {
+      radio.checked = true;
+      htmx.ajax("POST", form.dataset.runUrl, {
+        source: form, values: { ...PLAIN, step: String(step) }, target: "#result", swap: "outerHTML",
+      });
+    } else {
+      goTo(step);
+    }
+  });
+
   document.addEventListener("input", (event) => {
     if (event.target.id === "step-slider") {
       goTo(Number(event.target.value));

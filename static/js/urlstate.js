@@ -1,8 +1,12 @@
 // The place on the page lives in the address bar: on an example (/?example=...) or a shared link (/p/<id>),
 // the run's position (step), the packet's run (run), the verifier walk's event (walk) and the stepper's
 // breakpoints (break, as "3,7"; breakpoints.js announces changes) are written into
-// the query string as they change (history.replaceState: no history entry per step), so a reload or a
-// copied link opens at the same place; the server reads them (playground.view_args). The address names the
+// the query string as they change, so a reload or a copied link opens at the same place; the server reads
+// them (playground.view_args). A move to another place (a step of the run or an event of the walk swapped in)
+// is a history entry of its own (pushState), so Back and Forward go between the places the user went; a quick
+// repeat (← or → pressed within a second of the last move, the slider dragged) replaces the entry instead, and
+// so do loading the page, a new result and breakpoints. On Back or Forward this sends "urlstate:restore" with
+// the place the entry names (stepper.js and walk.js fetch it) and writes nothing until the page shows it. The address names the
 // example or share only while the result on screen was computed from its setup: #result's data-setup
 // (contexts.RunInputs.setup) is compared with the one the page was opened with, so a run of a changed
 // program or of a changed input (a packet, a context field, a seed...) turns the address into "/", and a
@@ -52,20 +56,81 @@
     return values;
   }
 
-  function write() {
-    if (!namesSetup) {
-      return; // "/" (or a page posted without JavaScript) names nothing to come back to
-    }
+  function address() {
     const url = describesPage() ? new URL(named.href) : new URL("/", window.location.href);
     if (describesPage()) {
       for (const [key, value] of Object.entries(current())) {
         url.searchParams.set(key, value);
       }
     }
-    if (url.href !== window.location.href) {
-      window.history.replaceState(window.history.state, "", url.href);
+    return url.href;
+  }
+
+  const REPEAT_MS = 1000;
+  let repeating = false; // whether the user's last action was a quick-repeat kind of move (← →, the slider)
+  let lastMove = 0;
+  let restoring = null; // the address Back or Forward went to, until the page shows it
+
+  function write(event) {
+    if (!namesSetup) {
+      return; // "/" (or a page posted without JavaScript) names nothing to come back to
+    }
+    const href = address();
+    if (restoring !== null) {
+      restoring = href === restoring ? null : restoring;
+      return;
+    }
+    if (href === window.location.href) {
+      return;
+    }
+    const target = event && event.target;
+    const moved = Boolean(target && target.closest && target.closest("#step, #walk")) && describesPage();
+    const now = Date.now();
+    const push = moved && !(repeating && now - lastMove < REPEAT_MS);
+    if (moved) {
+      lastMove = now;
+    }
+    if (push) {
+      window.history.pushState(null, "", href);
+    } else {
+      window.history.replaceState(window.history.state, "", href);
     }
   }
+
+  // What the user did last decides whether the move it brings is a repeat; doing anything ends a restore.
+  document.addEventListener("keydown", (event) => {
+    repeating = event.key === "ArrowLeft" || event.key === "ArrowRight";
+    restoring = null;
+  }, true);
+  document.addEventListener("input", (event) => {
+    repeating = event.target.type === "range";
+    restoring = null;
+  }, true);
+  document.addEventListener("click", (event) => {
+    if (event.target.closest && event.target.closest("button, a")) {
+      repeating = false;
+      restoring = null;
+    }
+  }, true);
+
+  // Back or Forward to an entry of this page (the same example or share, with the same result on screen)
+  window.addEventListener("popstate", () => {
+    const url = new URL(window.location.href);
+    const place = {};
+    for (const key of STATE) {
+      place[key] = url.searchParams.get(key);
+      url.searchParams.delete(key);
+    }
+    if (!describesPage() || url.href !== named.href) {
+      return;
+    }
+    restoring = address() === window.location.href ? null : window.location.href;
+    if (restoring !== null) {
+      document.dispatchEvent(new CustomEvent("urlstate:restore", {
+        detail: { step: Number(place.step) || 0, run: Number(place.run) || 0, walk: place.walk === null ? null : Number(place.walk) || 0 },
+      }));
+    }
+  });
 
   // Share: the hidden fields hold the place the page was loaded at; set them to the place on screen now.
   // (Capturing, so this runs before htmx reads the form on the same submit event.)

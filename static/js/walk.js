@@ -170,5 +170,14 @@
     }
   }, true);
 
+  // Back or Forward (urlstate.js): go to the event the history entry names (none: where the walk starts).
+  document.addEventListener("urlstate:restore", (event) => {
+    const walk = section();
+    if (walk) {
+      queued.length = 0;
+      goTo(event.detail.walk === null ? Number(walk.dataset.start) || 0 : event.detail.walk);
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", scrollToCurrent);
 })();

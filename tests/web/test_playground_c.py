@@ -82,6 +82,17 @@ def test_the_listing_shows_the_c_line_of_each_instruction(post_form):
 
 
 @needs_cc
+def test_the_compiled_listing_comes_first_beside_the_source_and_assembly_stays_after_the_walk(post_form):
+    html = post_form("/run", htmx=True, **c_form()).get_data(as_text=True)
+    assert html.count('id="listing"') == 1
+    assert html.index('id="listing"') < html.index('id="walk"') < html.index('id="verdict"')
+    assert 'class="listing is-compiled"' in html and 'aria-label="Compiled instructions, with their C lines"' in html
+    asm = post_form("/run", htmx=True, source="r0 = 1\nexit", type="socket_filter").get_data(as_text=True)
+    assert asm.count('id="listing"') == 1 and asm.index('id="walk"') < asm.index('id="listing"')
+    assert 'class="listing"' in asm
+
+
+@needs_cc
 def test_the_verifier_rejection_marks_the_c_line(post_form):
     source = SOCKET.replace("\tif (skb->len < 64)\n", "\tif (*(char *)(long)skb->data == 1)\n")
     html = post_form("/run", **c_form(source=source)).get_data(as_text=True)
