@@ -73,7 +73,8 @@ Every ``source`` is assembly unless ``"language": "c"``: C is compiled as the pl
     result (200), not an error.
 
 ``POST /api/v1/share``
-    the setup (``source`` only: not ``bytecode`` or ``maps`` yet; ``raw`` with ``mem``, not a packet), with
+    the setup (``source`` or ``bytecode``, and ``maps`` that the page can declare with ``.map`` lines; ``raw``
+    with ``mem``, not a packet), with
     ``"view"?: {"step": int, "run": int, "walk": int, "break": [int]}`` (where the page opens) ->
     ``{"id": str, "url": str}``, 201 when stored now, 200 when that setup was shared before (the id comes from
     the content). 413 when the stored setup would be larger than ``Limits.setup_bytes``; 429 with

@@ -17,6 +17,7 @@ from app.ebpf.verifier.explain import Explanation
 from .decode import Header
 from .hexdump import HexGap, HexRow
 from .inputs import Limits
+from .mapform import MapForm
 
 if TYPE_CHECKING:
     from .abstractview import AbstractView
@@ -167,7 +168,7 @@ class EditorContext:
     ``languages`` the language picker. ``highlighted`` is ``source`` as highlighted HTML
     (``highlight.highlight_source``), shown under the editor's text once ``static/js/highlight.js`` runs.
     ``unprivileged``: the loader checkbox is ticked (the verifier checks the program for a user without
-    capabilities).
+    capabilities). ``map_form`` is the map declaration panel (``mapform.MapForm``).
     """
 
     source: str
@@ -187,6 +188,7 @@ class EditorContext:
     languages: tuple[Choice, ...] = ()
     highlighted: Markup = Markup("")  # noqa: RUF009 - a str, immutable
     unprivileged: bool = False
+    map_form: MapForm = MapForm()  # noqa: RUF009 - frozen
 
 
 # --- the result -----------------------------------------------------------------------------------------

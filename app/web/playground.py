@@ -26,6 +26,10 @@ The engine work of each request is held to ``Limits.run_seconds`` (503 past it, 
     (the "Show its inputs" button of a browser without JavaScript) gets the page for those fields, run as
     ``/run`` runs it and within the same rate limit. A POST, so that neither the program nor the CSRF token
     goes into a URL (where servers refuse long ones and logs keep them); ``GET /input`` is a 405 saying so.
+``POST /map`` (the editor's fields plus the map declaration panel's, ``mapform.FIELDS``)
+    the page with the panel's ``.map`` line put in the program (``mapform.py``) and run as ``/run`` runs it,
+    within the same rate limit; 422 with the panel's problems by field. The panel's button submits the whole
+    editor form there, with or without JavaScript (``static/js/mapform.js`` keeps htmx out of it).
 
 ``GET /`` builds an example's page once per place on it (``pagecache.py``); a page built afresh counts
 against the client's run limit (``ratelimit.RUNS``), as every request that runs or verifies a program does.
@@ -46,6 +50,7 @@ from .examples import BY_SLUG, DEFAULT, MENU, Example
 from .forms import CHECKED, LANG_ASM, LANGUAGES, RunForm
 from .highlight import highlight_source
 from .inputs import FieldError, Limits
+from .mapform import FIELDS, MapForm, map_line, with_map
 from .panels import editor_context, input_panel
 from .present import listing, result_context, run_setting
 from .progress import Progress, stream, wants_stream
@@ -273,6 +278,25 @@ def input_fields():
 
     return page_or_fragment(("playground/_input.html",), {"panel": input_panel(form, {}, limits), "limits": limits},
                             lambda: ("playground/page.html", page()))
+
+
+@bp.post("/map")
+def add_map():
+    """The map declaration panel's button (``mapform.py``): the page with the ``.map`` line added to the
+    program and the program run, or 422 with the panel's problems by field."""
+    limits = _limits()
+    form, errors = RunForm.from_request(request.form, request.files, limits)
+    values = {name: request.form.get(name, "") for name in FIELDS}
+    line, problems = map_line(values, form.source, form.language)
+    if line is not None:
+        form = replace(form, source=with_map(form.source, line))
+        values = {}
+    else:
+        errors = {**errors, **problems}
+    ratelimit.require(ratelimit.RUNS)
+    page, status = build_page(form, limits, errors=errors, progress=_budget(limits))
+    editor = replace(page.editor, seeds_open=True, map_form=MapForm(values, added=line or ""))
+    return render_template("playground/page.html", page=replace(page, editor=editor)), status
 
 
 @bp.get("/input")

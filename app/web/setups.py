@@ -3,7 +3,8 @@
 A setup is the JSON body of ``POST /api/v1/run`` (and ``/verify``), checked and normalised, plus where the
 page was looking::
 
-    {"source": str, "language"?: "asm" | "c", "type": str,
+    {"source": str, "language"?: "asm" | "c" | "bytecode": hex, "type": str,
+     "maps"?: [{"name"?: str, "type": str, "key_size": int, "value_size": int, "max_entries": int, "flags"?: int}],
      "input"?: {"mem": hex} | {"packets": [hex, ...]} | {"packet_spec": [spec, ...]}
                | {"packet_fields": {name: text}} | {"ctx"?: {field: int}, "event"?: str, "strings"?: {field: str}},
      "env"?: {name: int | str}, "seeds"?: [{"map": name | index, "key": hex, "value": hex}],
@@ -26,8 +27,12 @@ spaces, UTF-8, at most ``Limits.setup_bytes``.
 A setup is checked as ``/api/v1/run`` checks its body (``jsonbody.run_inputs``: shapes, sizes, inputs the
 hook takes, context fields and values), so a share opens as it runs. What needs the program is not
 checked: a program that does not assemble, or seeds for a map it lacks, can still be shared (bug reports
-are made of those); the page shows the error. ``bytecode`` and ``maps`` are refused for now, and so are
-packets for ``raw`` programs, because the playground page cannot show them.
+are made of those); the page shows the error. Packets for ``raw`` programs are refused, because the
+playground page cannot show them. ``bytecode`` (hex, lowercase without spaces, at most as many bytes as a
+source) is taken when its disassembly assembles back to the same bytes, and ``maps`` (a ``name`` left out when
+it is the default ``mapN``, ``flags`` when 0) when ``.map`` lines declare exactly those maps: the page's
+editor holds assembly, and opens such a setup as ``program_text``, the ``.map`` lines followed by the source
+or the disassembly.
 
 ``setup_of_form`` and ``form_of_setup`` convert between a setup and ``forms.RunForm``, the page's fields
 as text; a setup made from a form comes back unchanged from a round trip through the form. The view is the
@@ -43,12 +48,16 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from app.ebpf import AsmError, assemble, disassemble, load_bytes
+from app.ebpf.asm import map_directive
+from app.ebpf.asm.parse import MAP_NAME
+from app.ebpf.maps import MAP_TYPES, check_map
 from app.ebpf.progtypes import PROG_TYPES
 
 from .ctxform import ENV_NAMES, _shown, ctx_groups
-from .forms import CHECKED, LANG_ASM, LANGUAGES, RAW, RunForm, SeedRow
-from .inputs import FieldError, Limits, check_source
-from .jsonbody import SETUP_FIELDS, ApiError, RunInputs, object_of, packet_fields, run_inputs, string
+from .forms import CHECKED, LANG_ASM, LANG_C, LANGUAGES, RAW, RunForm, SeedRow
+from .inputs import FieldError, Limits, check_source, parse_hex
+from .jsonbody import SETUP_FIELDS, ApiError, RunInputs, map_defs, object_of, packet_fields, run_inputs, string
 from .packetform import DEFAULT_CHOICES, DEFAULT_VALUES, FORM_NAMES
 from .runs import check
 
@@ -60,9 +69,6 @@ DEFAULT_PACKET = {**DEFAULT_CHOICES, **DEFAULT_VALUES}
 UDP to port 53, payload ``hello``), the packet its page runs on. ``/api/v1/run`` refuses a packet hook without
 a packet, so the stored setup names it: ``/p/<id>.json`` then runs through the API as the page runs it."""
 
-NOT_SHAREABLE = {"bytecode": "sharing takes a program as source text; bytecode cannot be shared yet",
-                 "maps": "sharing cannot store maps declared beside the program yet: declare them in the source "
-                         "with .map"}
 
 
 def canonical_json(setup: Mapping[str, Any]) -> str:
@@ -71,28 +77,22 @@ def canonical_json(setup: Mapping[str, Any]) -> str:
 
 
 def check_setup(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
-    """The normalised setup for an API body; raises ``ApiError`` or ``FieldError`` naming the field.
+    """The normalised setup for an API body; raises ``ApiError`` or ``FieldError`` naming the field (or the
+    engine's ``DecodeError`` for ``bytecode`` that does not decode, which the API answers naming it).
 
     The body goes through ``jsonbody.run_inputs``, the checks ``/api/v1/run`` makes, so whatever is stored
     opens and runs as the API would run it."""
-    for key, message in NOT_SHAREABLE.items():
-        if key in body:
-            raise ApiError(400, message, key)
     body = dict(body)
     language = _language(body.pop("language", LANG_ASM))
     data = object_of(body, "", SETUP_FIELDS)
-    source = string(data, "source")
-    if source is None:
-        raise ApiError(400, "required: the program's source text", "source")
-    setup: dict[str, Any] = {"source": check_source("source", source, limits.source_bytes)}
-    if language != LANG_ASM:
-        setup["language"] = language
+    setup = _program(data, language, limits)
     inputs = run_inputs(data, limits)
     if inputs.prog_type == RAW and inputs.packets is not None:
         raise ApiError(400, "the page runs raw programs on memory: share input.mem, or a packet hook (xdp, "
                             "sched_cls ...) for packets", f"input.{inputs.source}")
     setup["type"] = inputs.prog_type
     parts = {
+        "maps": _maps(data, setup),
         "input": _input(data.get("input", {}), inputs),
         "env": dict(data.get("env", {})),
         "seeds": [{"map": s.map, "key": s.key.hex(), "value": s.value.hex()} for s in inputs.seeds],
@@ -104,6 +104,85 @@ def check_setup(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     if size > limits.setup_bytes:
         raise ApiError(413, f"the setup is {size:,} bytes as stored; at most {limits.setup_bytes:,} can be shared")
     return setup
+
+
+def _program(data: dict[str, Any], language: str, limits: Limits) -> dict[str, Any]:
+    """``{"source"}`` (and ``language`` unless assembly) or ``{"bytecode"}``: hex lowercase without spaces, at
+    most ``Limits.source_bytes``, and only bytecode the page can open (it decodes, and its disassembly
+    assembles back to the same bytes)."""
+    source, bytecode = string(data, "source"), string(data, "bytecode")
+    if source is not None and bytecode is not None:
+        raise ApiError(400, "give either source or bytecode, not both", "bytecode")
+    if bytecode is not None:
+        if language != LANG_ASM:
+            raise ApiError(400, "bytecode has no language: give C as source", "language")
+        code = parse_hex("bytecode", bytecode, limits.source_bytes)
+        text = disassemble(load_bytes(code))  # DecodeError: a 400 naming bytecode and the instruction
+        try:
+            same = assemble(text).to_bytes() == code
+        except AsmError:
+            same = False
+        if not same:
+            raise ApiError(400, "its disassembly does not assemble back to the same bytes, so the page could "
+                                "not open it", "bytecode")
+        return {"bytecode": code.hex()}
+    if source is None:
+        raise ApiError(400, "required: the program's source text (or its bytecode)", "source")
+    setup = {"source": check_source("source", source, limits.source_bytes)}
+    if language != LANG_ASM:
+        setup["language"] = language
+    return setup
+
+
+def _maps(data: dict[str, Any], setup: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``maps`` as ``/api/v1/run`` reads them (``jsonbody.map_defs``), each ``{"type", "key_size",
+    "value_size", "max_entries"}`` plus ``name`` unless it is the default ``mapN`` and ``flags`` unless 0.
+    The page opens them as ``.map`` lines before the program (``program_text``), so only maps those lines
+    declare exactly are taken: names that ``.map`` reads, each once, and a program that declares no maps of
+    its own (the ones given here come after those, as ``map_fd(N)`` counts them)."""
+    if "maps" not in data:
+        return []
+    if setup.get("language") == LANG_C:
+        raise ApiError(400, "a C program declares its maps in its source (SEC(\".maps\")): share them there",
+                       "maps")
+    defs = map_defs(data["maps"], 0)
+    if "source" in setup and _declared_maps(setup["source"]):
+        raise ApiError(400, "the source declares maps with .map already: declare these there too", "maps")
+    for i, mdef in enumerate(defs):
+        if not MAP_NAME.fullmatch(mdef.name):
+            raise ApiError(400, "the page declares maps with .map lines: a name is letters, digits and _, "
+                                "not starting with a digit", f"maps[{i}].name")
+        if mdef.type not in MAP_TYPES:
+            raise ApiError(400, f"unknown map type (one of: {', '.join(MAP_TYPES)})", f"maps[{i}].type")
+        problem = check_map(mdef, 1)  # as /api/v1/verify checks them
+        if problem:
+            raise ApiError(400, f"map {mdef.name} cannot be created: {problem}", f"maps[{i}]")
+    try:
+        declared = assemble("\n".join(map(map_directive, defs))).maps
+    except AsmError as e:  # a name declared twice, an array_of_maps without its inner map ...
+        raise ApiError(400, e.message, f"maps[{e.line - 1}]") from None
+    assert declared == defs, "map_directive writes what .map reads"
+    return [{"type": m.type, "key_size": m.key_size, "value_size": m.value_size, "max_entries": m.max_entries,
+             **({"name": m.name} if m.name != f"map{i}" else {}), **({"flags": m.flags} if m.flags else {})}
+            for i, m in enumerate(defs)]
+
+
+def _declared_maps(source: str) -> int:
+    """How many maps an assembly source declares (0 when it does not assemble: the page shows that error)."""
+    try:
+        return len(assemble(source).maps)
+    except AsmError:
+        return 0
+
+
+def program_text(setup: Mapping[str, Any]) -> str:
+    """The program as the page's editor opens it, and as ``/p/<id>.s`` serves it: its ``maps`` as ``.map``
+    lines, then the source, or the disassembly of the bytecode (which ``check_setup`` made sure assembles
+    back to the same bytes). Assembling it gives the program ``/api/v1/run`` runs for the setup."""
+    maps = "".join(map_directive(m) + "\n" for m in map_defs(setup.get("maps", []), 0))
+    if "bytecode" in setup:
+        return maps + disassemble(load_bytes(bytes.fromhex(setup["bytecode"])))
+    return maps + setup["source"]
 
 
 def _view(inputs: RunInputs) -> dict[str, Any]:
@@ -292,7 +371,7 @@ def form_of_setup(setup: Mapping[str, Any], limits: Limits) -> RunForm:
     extra = {"layers": layers} if layers is not None else {}
     walk, breaks = str(view.get("walk", "")), ",".join(str(pc) for pc in view.get("break", []))
     options = setup.get("options", {})
-    return RunForm(setup["source"], str(options.get("max_insns", limits.run_insns)),
+    return RunForm(program_text(setup), str(options.get("max_insns", limits.run_insns)),
                    step=str(view.get("step", 0)), type=prog_type, mem=given.get("mem", ""), run=str(view.get("run", 0)),
                    packet_from=packet_from, packets=packets, packet_spec=spec, ctx=ctx, event=given.get("event", ""),
                    strings=dict(given.get("strings", {})), env=env, seeds=seeds,

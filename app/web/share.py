@@ -16,7 +16,8 @@ opened from, and where the page is looking: ``view_step``, ``view_run``, ``view_
 ``GET /p/<id>.json``
     the setup (``setups.py``), which ``POST /api/v1/run``, ``/verify`` and ``/share`` take as it is.
 ``GET /p/<id>.s`` (or ``.c``)
-    the program's source as text (``?download`` makes it an attachment); the extension of the other language
+    the program's source as text (as the page's editor opens it, ``setups.program_text``: a bytecode share's
+    disassembly, maps declared beside the program as ``.map`` lines) (``?download`` makes it an attachment); the extension of the other language
     redirects to the right one.
 ``GET /embed/<id>``
     a read-only view for an ``<iframe>``: the program and its result. The only pages other sites may frame;
@@ -59,7 +60,7 @@ from .inputs import Limits
 from .playground import RESULT_FRAGMENTS, build_page, fixed_page
 from .ratelimit import SHARES, refuse
 from .render import is_htmx, page_or_fragment
-from .setups import canonical_json, check_setup, form_of_setup, form_with_view, setup_of_form
+from .setups import canonical_json, check_setup, form_of_setup, form_with_view, program_text, setup_of_form
 
 bp = Blueprint("share", __name__)
 
@@ -73,7 +74,9 @@ class ShareView:
     """What a page shows about the share it was opened from: its ``id``, the absolute ``url`` of the page,
     of the ``json_url``, ``source_url`` (ending in ``source_extension``, ``s`` or ``c``) and ``embed_url``
     views, the ``markdown`` snippet (a code block and a link) and the ``embed_html`` (an ``<iframe>``); the
-    ``parent_url`` when it is a fork; and a ``title`` and ``description`` for link previews."""
+    ``parent_url`` when it is a fork; a ``title`` and ``description`` for link previews; and ``opened_as``,
+    what the editor shows in place of the stored setup's parts: ``bytecode`` (its disassembly) and ``maps``
+    (``.map`` lines), each present when the setup has it (``setups.program_text``)."""
 
     id: str
     url: str
@@ -86,6 +89,7 @@ class ShareView:
     title: str
     description: str
     source_extension: str
+    opened_as: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,7 @@ def share_view(found: shares.StoredShare, setup: dict[str, Any]) -> ShareView:
     """The links, snippets and preview text for a share."""
     url = external_url("share.view", share_id=found.id)
     embed_url = external_url("share.embed", share_id=found.id)
-    source = setup["source"]
+    source = program_text(setup)
     fence = "```"
     while fence in source:
         fence += "`"
@@ -177,12 +181,13 @@ def share_view(found: shares.StoredShare, setup: dict[str, Any]) -> ShareView:
     extension = _extension(setup)
     return ShareView(found.id, url, external_url("share.setup_json", share_id=found.id),
                      f"{url}.{extension}", embed_url, markdown, embed_html,
-                     parent_url, title, description, extension)
+                     parent_url, title, description, extension,
+                     tuple(part for part in ("bytecode", "maps") if part in setup))
 
 
 def _preview(setup: dict[str, Any]) -> tuple[str, str]:
     """A title (the program's first comment, else its hook) and a description (its first instructions)."""
-    lines = [line.strip() for line in setup["source"].splitlines() if line.strip()]
+    lines = [line.strip() for line in program_text(setup).splitlines() if line.strip()]
     comments = [line.lstrip("#/; ").strip() for line in lines if line.startswith(("#", "//", ";"))]
     code = [line for line in lines if not line.startswith(("#", "//", ";", "."))]
     hook = setup["type"]
@@ -219,7 +224,7 @@ def source(share_id: str, extension: str):
         query = request.query_string.decode("ascii", "replace")
         url = url_for("share.source", share_id=found.id, extension=_extension(setup))
         return redirect(f"{url}?{query}" if query else url, 301)
-    response = current_app.response_class(setup["source"], mimetype="text/plain")
+    response = current_app.response_class(program_text(setup), mimetype="text/plain")
     disposition = "attachment" if "download" in request.args else "inline"
     response.headers["Content-Disposition"] = f'{disposition}; filename="{found.id}.{_extension(setup)}"'
     return _immutable(response)
@@ -245,7 +250,7 @@ def embed(share_id: str):
     limits = _limits()
     page, _ = fixed_page(("share", found.id), form_of_setup(setup, limits), {}, limits)  # the page at its place
     highlight = highlight_c_lines if setup.get("language") == "c" else highlight_lines
-    context = EmbedPage(share_view(found, setup), tuple(highlight(setup["source"].splitlines())),
+    context = EmbedPage(share_view(found, setup), tuple(highlight(program_text(setup).splitlines())),
                         setup["type"], page.result)
     response = make_response(render_template("share/embed.html", page=context))  # framable: security.py
     response.cache_control.public = True

@@ -12,6 +12,7 @@ import re
 from .. import isa
 from ..helpers import helper_name
 from ..insn import Insn, jump_target, ld_imm64_value, to_s32
+from ..program import MapDef
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -94,6 +95,14 @@ def disassemble(insns: tuple[Insn, ...] | list[Insn], style: str = "asm", *, ind
         spec = insn.spec
         pc += spec.slots if spec is not None and pc + spec.slots <= n else 1
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def map_directive(mdef: MapDef) -> str:
+    """The ``.map`` line that declares ``mdef`` (``parse.py`` reads it back to an equal ``MapDef``; ``flags``
+    and ``inner`` are written only when set)."""
+    extra = (f" flags={mdef.flags:#x}" if mdef.flags else "") + (f" inner={mdef.inner}" if mdef.inner else "")
+    return (f".map {mdef.name} type={mdef.type} key_size={mdef.key_size} value_size={mdef.value_size} "
+            f"max_entries={mdef.max_entries}{extra}")
 
 
 def auto_labels(insns: tuple[Insn, ...] | list[Insn]) -> dict[int, str]:

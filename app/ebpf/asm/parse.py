@@ -47,6 +47,9 @@ _MAP_TYPES = ("hash", "array", "prog_array", "perf_event_array", "percpu_hash", 
               "inode_storage", "task_storage", "bloom_filter", "user_ringbuf", "cgrp_storage", "arena")
 
 
+MAP_NAME = re.compile(r"[A-Za-z_]\w*")
+"""What ``.map NAME ...`` takes as a name (``format.map_directive`` writes the directive back)."""
+
 _REGISTER_FIELD = {"dst": "dst", "rdst": "dst", "src": "src", "rsrc": "src", "wsrc": "src"}
 
 
@@ -198,7 +201,7 @@ class _Assembler:
 
     def parse_map(self, number: int, col: int, args: str) -> MapDef:
         parts = args.replace(",", " ").split()
-        if not parts or not re.fullmatch(r"[A-Za-z_][\w]*", parts[0]):
+        if not parts or not MAP_NAME.fullmatch(parts[0]):
             raise AsmError(number, col, ".map needs a name: .map NAME type=hash key_size=4 value_size=8 "
                                         "max_entries=16")
         name = parts[0]
