@@ -208,3 +208,16 @@ def test_vlan_pop(frame):
     compare("r6 = r1\ncall bpf_skb_vlan_pop\n" + VLAN_FIELDS, "sched_cls", frame)
     compare("r6 = r1\nr2 = 0x81\nr3 = 3\ncall bpf_skb_vlan_push\nr1 = r6\ncall bpf_skb_vlan_pop\n"
             + VLAN_FIELDS, "sched_cls", frame)
+
+
+@pytest.mark.parametrize("prog_type", ["socket_filter", "sched_cls", "sched_act"])
+def test_socket_uid_is_the_test_runs_socket_owner(prog_type):
+    compare("call bpf_get_socket_uid\nexit", prog_type)
+
+
+@pytest.mark.parametrize("prog_type", ["socket_filter", "sched_cls"])
+def test_socket_cookie_is_nonzero_and_the_same_for_every_call_of_a_run(prog_type):
+    """The kernel's cookie comes from a global counter (it differs from run to run), so the program answers
+    whether it is non-zero and stable within the run: 1 in both."""
+    compare("r7 = r1\ncall bpf_get_socket_cookie\nr6 = r0\nr1 = r7\ncall bpf_get_socket_cookie\nr1 = 0\n"
+            "if r6 == 0 goto +2\nif r0 != r6 goto +1\nr1 = 1\nr0 = r1\nexit", prog_type)

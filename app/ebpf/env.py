@@ -43,6 +43,10 @@ class Env:
     gid: int = 1000
     comm: str = "playground"
     cgroup_id: int = 1
+    # the socket a networking program's packet belongs to: BPF_PROG_TEST_RUN gives the skb a socket of its own
+    # (sock_init_data: owned by uid 0), whose cookie the kernel takes from a global counter
+    socket_uid: int = 0
+    socket_cookie: int = 1
     func_ip: int = 0xFFFFFFFF81400000  # the probed function's address, for bpf_get_func_ip in kprobes
     kernel_stack: tuple[int, ...] = (0xFFFFFFFF81400004, 0xFFFFFFFF81234567, 0xFFFFFFFF81000123)
     user_stack: tuple[int, ...] = (0x00005555555551A9, 0x00007FFFF7C29D90)
@@ -51,7 +55,7 @@ class Env:
     def check(self) -> None:
         """Raise InputError naming the first unusable field."""
         for name in ("clock_start_ns", "clock_tick_ns", "boot_offset_ns", "tai_offset_ns", "seed", "pid", "tgid",
-                     "uid", "gid", "cgroup_id"):
+                     "uid", "gid", "cgroup_id", "socket_uid", "socket_cookie"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value < (1 << 64):
                 raise InputError(f"env.{name}", "must be an integer between 0 and 2^64-1")

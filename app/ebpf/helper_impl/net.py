@@ -374,3 +374,16 @@ def redirect_map(vm, map_addr, key, flags, *_):
         return flags & 3
     vm.emit("redirect", f"redirect through {m.mdef.name}[{key & 0xFFFFFFFF}] to ifindex {target}")
     return XDP_REDIRECT
+
+
+def get_socket_cookie(vm, ctx, *_):
+    """``bpf_get_socket_cookie``: the cookie of the packet's (or the address hook's) socket, the same for every
+    call in a run. A test run's socket is new each time, so the kernel's cookie changes from run to run; ours
+    is ``env.socket_cookie``."""
+    return vm.env.socket_cookie
+
+
+def get_socket_uid(vm, skb, *_):
+    """``bpf_get_socket_uid``: the uid owning the packet's socket: ``env.socket_uid`` (a test run's socket
+    belongs to uid 0, as ours does by default)."""
+    return vm.env.socket_uid & 0xFFFFFFFF
