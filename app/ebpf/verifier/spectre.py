@@ -29,21 +29,19 @@ from dataclasses import dataclass, replace
 
 from .. import isa
 from . import bounds as B
-from .state import MAX_BPF_STACK, PTR_TO_MAP_VALUE, PTR_TO_STACK, Reg, VerifierState
+from .state import MAX_BPF_STACK, PTR_TO_MAP_VALUE, PTR_TO_STACK, UNKNOWN, Reg, VerifierState
 
 #: ``error_recoverable_with_nospec``: errors a speculation barrier can prevent.
 RECOVERABLE = frozenset({"EPERM", "EACCES", "EINVAL"})
 
 _ERR = "pointer arithmetic with it prohibited for !root"
 
-UNKNOWN_SCALAR = Reg("scalar")
-
 
 def speculative_branch(st: VerifierState, insn, source_is_reg: bool) -> VerifierState:
     """``sanitize_speculative_path`` for a decided jump: the state the other side is walked with."""
-    f = st.cur.with_reg(insn.dst, UNKNOWN_SCALAR)
+    f = st.cur.with_reg(insn.dst, UNKNOWN)
     if source_is_reg:
-        f = f.with_reg(insn.src, UNKNOWN_SCALAR)
+        f = f.with_reg(insn.src, UNKNOWN)
     return replace(st.with_frame(f), speculative=True)
 
 
