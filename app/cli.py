@@ -283,6 +283,41 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     return 1 if suite.failed else 0
 
 
+def cmd_lesson(args: argparse.Namespace) -> int:
+    """``lesson`` lists the course; ``lesson SLUG FILE`` checks a program against that lesson's tests."""
+    from .lessons import check_program, course, lesson_by_slug
+    from .web.inputs import Limits
+
+    if args.slug is None:
+        for lesson in course():
+            print(f"{lesson.number:2}  {lesson.slug:22} {lesson.hook:14} {lesson.title}")
+        return 0
+    lesson = lesson_by_slug(args.slug)
+    if lesson is None:
+        raise UsageError(f"no lesson {args.slug!r} (ebpf-playground lesson lists them)")
+    if args.file is None:
+        raise UsageError("give the program to check: ebpf-playground lesson SLUG FILE")
+    language = args.language or ("c" if args.file.endswith(".c") else "asm")
+    if language not in lesson.languages:
+        raise UsageError(f"lesson {lesson.slug} is written in {', '.join(lesson.languages)}")
+    source = _read(args.file).decode("utf-8", "replace")
+    report = check_program(lesson, source, language, Limits(MAX_FILE, 64 * 1024, DEFAULT_MAX_INSNS))
+    if args.json:
+        print(json.dumps(report.to_json()))
+        return 0 if report.passed else 1
+    if report.message:
+        where = f" (insn {report.insn})" if report.insn is not None else ""
+        print(f"{report.status}{where}: {report.message}")
+    for test in report.tests:
+        print(f"{test.status:7} {test.name}")
+        if test.message:
+            print(f"        {test.message}")
+        if test.expected or test.got:
+            print(f"        expected: {test.expected}\n        got:      {test.got}")
+    print(f"{lesson.slug}: {report.status}")
+    return 0 if report.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ebpf-playground", description="eBPF assembler, disassembler and VM.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -357,6 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("directory")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_conformance)
+
+    p = sub.add_parser("lesson", help="list the lessons, or check a program against one lesson's tests")
+    p.add_argument("slug", nargs="?", help="the lesson (without it: list them all)")
+    p.add_argument("file", nargs="?", help="the program: assembly, or C (.c)")
+    p.add_argument("--language", choices=("asm", "c"), help="default: c for a .c file, else asm")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_lesson)
     return parser
 
 
