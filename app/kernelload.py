@@ -19,16 +19,21 @@ from .ebpf.program import Program
 def create_maps(program: Program, stack: ExitStack) -> list[int]:
     """Kernel maps for ``program.maps``, closed with ``stack``; their fds in declaration order. Raises the
     kernel's OSError for a map it refuses to create (``e.filename`` is the map's name)."""
-    fds: dict[str, int] = {}
+    return [kmap.fd for kmap in create_kernel_maps(program, stack)]
+
+
+def create_kernel_maps(program: Program, stack: ExitStack) -> list[oracle.KernelMap]:
+    """``create_maps``, answering the maps themselves (to seed and read them)."""
+    made: dict[str, oracle.KernelMap] = {}
     for m in sorted(program.maps, key=lambda m: bool(m.inner)):
         try:
-            kmap = stack.enter_context(oracle.create_map(m.type, m.key_size, m.value_size, m.max_entries, m.flags,
-                                                         inner_map_fd=fds[m.inner] if m.inner else 0))
+            made[m.name] = stack.enter_context(oracle.create_map(
+                m.type, m.key_size, m.value_size, m.max_entries, m.flags,
+                inner_map_fd=made[m.inner].fd if m.inner else 0))
         except OSError as e:
             e.filename = m.name
             raise
-        fds[m.name] = kmap.fd
-    return [fds[m.name] for m in program.maps]
+    return [made[m.name] for m in program.maps]
 
 
 def kernel_code(program: Program, fds: list[int]) -> bytes:

@@ -148,9 +148,9 @@ def _compare(name: str, expect: Expect, hook: str, results: list[RunResult],
         if found is None:
             return TestResult(name, FAIL, f"the program has no map named {map_name!r}")
         for key_text, value in entries.items():
-            key = _key_bytes(key_text, found["key_size"])
+            key = key_bytes(key_text, found["key_size"])
             got_value = found.get("entries", {}).get(key.hex())
-            wanted_value = _value_bytes(value, found["value_size"])
+            wanted_value = value_bytes(value, found["value_size"])
             if got_value is not None:
                 got_value = bytes.fromhex(got_value) if isinstance(got_value, str) else None
             if got_value != wanted_value:
@@ -174,13 +174,15 @@ def _returns(values: tuple[int, ...], hook: str) -> str:
     return ", ".join(texts)
 
 
-def _key_bytes(text: str, size: int) -> bytes:
+def key_bytes(text: str, size: int) -> bytes:
+    """A map key as a lesson writes it: a decimal number (little-endian, ``size`` bytes) or ``hex:...``."""
     if text.startswith("hex:"):
         return bytes.fromhex(text[4:])
     return int(text).to_bytes(size, "little")
 
 
-def _value_bytes(value: int | str, size: int) -> bytes | None:
+def value_bytes(value: int | str, size: int) -> bytes | None:
+    """A map value as a lesson writes it: an integer, hex bytes, or ``""`` (None: no entry)."""
     if isinstance(value, int):
         return (value & (1 << 8 * size) - 1).to_bytes(size, "little")
     return bytes.fromhex(value) if value else None

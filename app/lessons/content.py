@@ -98,15 +98,24 @@ class Lesson:
 
 def load_lessons(directory: Path = LESSONS_DIR) -> tuple[Lesson, ...]:
     """Every lesson folder in ``directory``, in course order; numbers must run 1, 2, 3 ... and slugs differ."""
+    lessons = read_lessons(directory)
+    if len({lesson.slug for lesson in lessons}) != len(lessons):
+        raise LessonFormatError(directory, "", "two lessons have the same slug")
+    for i, lesson in enumerate(lessons, 1):
+        if lesson.number != i:
+            raise LessonFormatError(directory, "", f"lesson {lesson.slug!r} is number {lesson.number}, expected {i}")
+    return tuple(lessons)
+
+
+def read_lessons(directory: Path = LESSONS_DIR) -> tuple[Lesson, ...]:
+    """Each lesson folder in ``directory`` read on its own, in folder order, without checking the numbering
+    (``load_lessons`` does): for tests that look at lessons one by one while a course is being written."""
     lessons = []
     for path in sorted(p for p in directory.iterdir() if p.is_dir()):
         m = FOLDER.fullmatch(path.name)
         if m is None:
             raise LessonFormatError(path, "", "a lesson folder is named NN-slug (two digits, lowercase words)")
         lessons.append(load_lesson(path, int(m["number"]), m["slug"]))
-    for i, lesson in enumerate(lessons, 1):
-        if lesson.number != i:
-            raise LessonFormatError(directory, "", f"lesson {lesson.slug!r} is number {lesson.number}, expected {i}")
     return tuple(lessons)
 
 

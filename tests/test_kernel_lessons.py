@@ -1,0 +1,59 @@
+"""Every lesson's solution in the running kernel: it loads for the lesson's hook, and where the hook has a
+test runner (the packet hooks), BPF_PROG_TEST_RUN gives the return values and map contents the lesson's
+tests expect: what the playground's checker compares against our VM. Skipped where bpf() is not permitted."""
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+
+import pytest
+
+from app import kernelload
+from app.ebpf import assemble
+from app.lessons.check import key_bytes, value_bytes
+from app.lessons.content import read_lessons
+from app.oracle import bpf_available, load_program
+from app.web.inputs import Limits
+from app.web.jsonbody import run_inputs
+from app.web.runs import compile_program
+
+pytestmark = [pytest.mark.kernel, pytest.mark.skipif(not bpf_available(), reason="bpf() is not permitted here")]
+
+LIMITS = Limits(64 * 1024, 64 * 1024, 1_000_000)
+CASES = [(lesson, language) for lesson in read_lessons() for language in lesson.languages]
+
+
+@pytest.fixture
+def cpu0():
+    """Per-CPU state (and the CPU number a program reads) is CPU 0's, as in the playground's default run."""
+    saved = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    yield
+    os.sched_setaffinity(0, saved)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{lesson.slug}-{language}" for lesson, language in CASES])
+def test_the_solution_behaves_the_same_in_the_kernel(case, cpu0):
+    lesson, language = case
+    source = lesson.solution[language]
+    program = compile_program(source, lesson.hook) if language == "c" else assemble(source)
+    for test in lesson.tests:
+        inputs = run_inputs(test.setup, LIMITS)
+        with ExitStack() as stack:
+            maps = kernelload.create_kernel_maps(program, stack)
+            for seed in inputs.seeds:
+                maps[seed.map if isinstance(seed.map, int) else program.map_index(seed.map)].update(seed.key,
+                                                                                                   seed.value)
+            code = kernelload.kernel_code(program, [m.fd for m in maps])
+            prog = stack.enter_context(load_program(code, lesson.hook))
+            if inputs.packets is None:
+                continue  # kprobe, tracepoint ...: the kernel has no test runner for them; loading is the check
+            got = tuple(prog.test_run(packet).retval for packet in inputs.packets)
+            if test.expect.returns is not None:
+                assert got == tuple(v & 0xFFFFFFFF for v in test.expect.returns), test.name
+            for name, entries in test.expect.maps.items():
+                index = program.map_index(name)
+                mdef = program.maps[index]
+                for key, value in entries.items():
+                    got_value = maps[index].lookup(key_bytes(key, mdef.key_size))
+                    assert got_value == value_bytes(value, mdef.value_size), (test.name, name, key)
