@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from app.lessons import LessonFormatError, check_program, load_lessons
-from app.lessons.content import LESSONS_DIR, read_lessons
 from app.lessons.check import ERROR, FAIL, PASS
+from app.lessons.content import LESSONS_DIR, read_lessons
 from app.web.inputs import Limits
 
 LIMITS = Limits(64 * 1024, 64 * 1024, 1_000_000)
