@@ -207,3 +207,22 @@ def test_the_cli_lists_the_course_and_checks_a_file(tmp_path, capsys):
     assert '"status": "fail"' in capsys.readouterr().out
     assert main(["lesson", "nope", str(wrong)]) == 2
     assert "no lesson 'nope'" in capsys.readouterr().err
+
+
+def test_ring_buffer_records_are_compared(tmp_path):
+    lesson = write_lesson(tmp_path, hook="xdp", input_='{ packet_spec = ["eth/ipv4/udp", "eth/ipv4/tcp"] }',
+                          expect='{ records = ["2a000000", "2a000000"] }')
+    program = """.map events type=ringbuf key_size=0 value_size=0 max_entries=4096
+*(u32 *)(r10 - 4) = 42
+r1 = events ll
+r2 = r10
+r2 += -4
+r3 = 4
+r4 = 0
+call bpf_ringbuf_output
+r0 = 2
+exit
+"""
+    assert check_program(lesson, program, "asm", LIMITS).status == PASS
+    report = check_program(lesson, program.replace("= 42", "= 43"), "asm", LIMITS)
+    assert report.status == FAIL and report.tests[0].got == "2b 00 00 00\n2b 00 00 00"

@@ -162,7 +162,16 @@ def _compare(name: str, expect: Expect, hook: str, results: list[RunResult],
         if lines != expect.output:
             return TestResult(name, FAIL, "the trace_printk output differs", "\n".join(expect.output) or "(none)",
                               "\n".join(lines) or "(none)")
+    if expect.records is not None:
+        records = tuple(o.data for r in results for o in r.output if o.kind == "ringbuf")
+        if records != expect.records:
+            return TestResult(name, FAIL, "the ring buffer records differ", _records_text(expect.records),
+                              _records_text(records))
     return TestResult(name, PASS)
+
+
+def _records_text(records: tuple[bytes, ...]) -> str:
+    return "\n".join(r.hex(" ") for r in records) or "(none)"
 
 
 def _returns(values: tuple[int, ...], hook: str) -> str:

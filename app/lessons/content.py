@@ -18,8 +18,9 @@ in the verifier's message catalogue, ``app.ebpf.verifier.explain.LESSON_SLUGS``)
 for it, ``XDP_DROP``, for every packet of the test) or ``returns`` (one per packet); ``packet`` (hex of the
 packet after the last run, or ``"same"``); ``maps`` (``{map: {key: value}}``: keys are decimal numbers, or
 ``hex:...`` bytes; values are integers, or hex strings of the whole value, or ``""`` for "no such entry";
-keys not named are not checked); ``output`` (the ``bpf_trace_printk`` lines, in order). Every test also
-asks that the verifier accepts the program for ``hook``.
+keys not named are not checked); ``output`` (the ``bpf_trace_printk`` lines, in order); ``records`` (hex of
+each ring buffer record submitted or output, in order, over all the test's runs). Every test also asks that
+the verifier accepts the program for ``hook``.
 
 ``load_lessons(directory)`` reads them all in course order; anything malformed raises ``LessonFormatError``
 naming the file and the field, so a broken lesson stops the app from starting (and fails the tests) rather
@@ -41,7 +42,7 @@ FOLDER = re.compile(r"(?P<number>[0-9]{2})-(?P<slug>[a-z][a-z0-9-]{1,40})")
 LANGUAGES = {"asm": ".s", "c": ".c"}
 MANIFEST_FIELDS = ("title", "unit", "hook", "summary", "concepts", "hints", "max_processed", "tests")
 TEST_FIELDS = ("name", "input", "env", "seeds", "expect")
-EXPECT_FIELDS = ("return", "returns", "packet", "maps", "output")
+EXPECT_FIELDS = ("return", "returns", "packet", "maps", "output", "records")
 
 
 class LessonFormatError(ValueError):
@@ -60,6 +61,7 @@ class Expect:
     packet: bytes | str | None = None  # "same": the input packet unchanged
     maps: dict[str, dict[str, int | str]] = field(default_factory=dict)
     output: tuple[str, ...] | None = None
+    records: tuple[bytes, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -242,7 +244,13 @@ def _expect(data: Any, where: str, hook: str, runs: int, path: Path) -> Expect:
     output = data.get("output")
     if output is not None and not (isinstance(output, list) and all(isinstance(v, str) for v in output)):
         raise LessonFormatError(path, f"{where}.output", "must be a list of lines")
-    return Expect(returns, packet, maps, tuple(output) if output is not None else None)
+    records = data.get("records")
+    if records is not None:
+        try:
+            records = tuple(bytes.fromhex(r) for r in records)
+        except (TypeError, ValueError):
+            raise LessonFormatError(path, f"{where}.records", "must be a list of hex records") from None
+    return Expect(returns, packet, maps, tuple(output) if output is not None else None, records)
 
 
 def _return_value(value: Any, hook: str, path: Path, where: str) -> int:
