@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.store import make_engine, upgrade
 from app.store.models import Base, Share
+from app.store.progress import forget, is_learner_id, progress_of, record_check
 from app.store.shares import ID_PATTERN, ShareConflict, is_share_id, load, save, share_id
 
 POSTGRESQL_URL = os.environ.get("TEST_POSTGRESQL_URL")
@@ -31,7 +32,7 @@ def url(request, tmp_path) -> str:
         pytest.skip("set TEST_POSTGRESQL_URL to a scratch PostgreSQL database to run this on PostgreSQL")
     scratch = create_engine(POSTGRESQL_URL)
     with scratch.begin() as connection:
-        connection.exec_driver_sql("DROP TABLE IF EXISTS shares, alembic_version")
+        connection.exec_driver_sql("DROP TABLE IF EXISTS lesson_progress, shares, alembic_version")
     scratch.dispose()
     return POSTGRESQL_URL
 
@@ -47,13 +48,13 @@ def engine(url):
 def test_migrations_create_exactly_the_models(engine):
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
-    assert set(inspect(engine).get_table_names()) == {"alembic_version", "shares"}
+    assert set(inspect(engine).get_table_names()) == {"alembic_version", "shares", "lesson_progress"}
 
 
 def test_upgrade_twice_changes_nothing(engine):
     upgrade(engine)
     with engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0001_shares"
+        assert MigrationContext.configure(connection).get_current_revision() == "0002_lesson_progress"
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine):
@@ -145,7 +146,7 @@ def test_concurrent_first_upgrades_of_one_database(url):
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(start, engines))
     with engines[0].connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0001_shares"
+        assert MigrationContext.configure(connection).get_current_revision() == "0002_lesson_progress"
     for engine in engines:
         engine.dispose()
 
@@ -194,3 +195,55 @@ def test_text_settings_stay_text_and_numbers_are_checked_at_startup(tmp_path, mo
     monkeypatch.delenv("EBPF_PLAYGROUND_SHARE_BURST")
     with pytest.raises(ValueError, match="MAX_SOURCE_BYTES"):
         create_app({"MAX_SOURCE_BYTES": "64k"})
+
+
+# --- lesson progress ------------------------------------------------------------------------------------------
+
+LEARNER = "A" * 22
+
+
+def test_progress_counts_checks_keeps_the_program_and_the_first_pass(engine):
+    assert progress_of(engine, LEARNER) == {} and progress_of(engine, None) == {}
+    first = record_check(engine, LEARNER, "registers", passed=False, source="exit\n", language="asm")
+    assert (first.attempts, first.passed, first.status) == (1, False, "tried")
+    record_check(engine, LEARNER, "registers", passed=True, source="r0 = 1\nexit\n", language="asm")
+    third = record_check(engine, LEARNER, "registers", passed=False, source="oops", language="asm")
+    assert (third.attempts, third.passed, third.source) == (3, True, "oops")  # a pass is never taken back
+    record_check(engine, LEARNER, "alu", passed=False, source="x", language="asm")
+    record_check(engine, "B" * 22, "alu", passed=True, source="y", language="asm")
+    mine = progress_of(engine, LEARNER)
+    assert {slug: state.status for slug, state in mine.items()} == {"registers": "passed", "alu": "tried"}
+    assert forget(engine, LEARNER) == 2
+    assert progress_of(engine, LEARNER) == {} and progress_of(engine, "B" * 22)["alu"].passed
+
+
+def test_progress_survives_a_new_engine(url):
+    first = make_engine(url)
+    upgrade(first)
+    record_check(first, LEARNER, "registers", passed=True, source="r0 = 1\nexit\n", language="asm")
+    first.dispose()
+    second = make_engine(url)
+    upgrade(second)
+    assert progress_of(second, LEARNER)["registers"].passed
+    second.dispose()
+
+
+def test_concurrent_checks_of_one_lesson_all_count(engine):
+    barrier = threading.Barrier(8)
+
+    def check(n: int):
+        try:
+            barrier.wait(timeout=5)
+        except threading.BrokenBarrierError:
+            pass
+        return record_check(engine, LEARNER, "registers", passed=n == 3, source=str(n), language="asm")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(check, range(8)))
+    state = progress_of(engine, LEARNER)["registers"]
+    assert state.attempts == 8 and state.passed
+
+
+def test_learner_ids_have_one_shape():
+    assert is_learner_id(LEARNER) and is_learner_id("abc-_" + "x" * 17)
+    assert not is_learner_id("short") and not is_learner_id("A" * 21 + "!") and not is_learner_id(None)
