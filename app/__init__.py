@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         TRUSTED_PROXIES=0,
         KERNEL_CHECK=False,
         PAGE_CACHE_BYTES=PAGE_CACHE_BYTES,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=365),  # a learner's progress (app.web.learn) keeps its id
         **RATE_DEFAULTS,
     )
     app.config.update(settings_from_env(os.environ))

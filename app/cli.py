@@ -305,9 +305,10 @@ def cmd_lesson(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json()))
         return 0 if report.passed else 1
-    if report.message:
-        where = f" (insn {report.insn})" if report.insn is not None else ""
-        print(f"{report.status}{where}: {report.message}")
+    if report.insn is not None:
+        print(f"{report.status}: the verifier rejects it at insn {report.insn}: {report.message}")
+    elif report.message:
+        print(f"{report.status}: {report.message}")
     for test in report.tests:
         print(f"{test.status:7} {test.name}")
         if test.message:

@@ -49,9 +49,10 @@ class TestResult:
 
 @dataclass(frozen=True)
 class CheckReport:
-    """A whole check: ``status``; ``message`` for an error before the tests (with the source ``line``, or
-    the verifier's ``insn``); ``explanation`` of a verifier message; the verifier's ``processed`` count;
-    and every test's result in order."""
+    """A whole check: ``status``; ``message`` for an error before the tests (with the source ``line``; or
+    the verifier's rejection in the kernel's words, with its ``insn`` and the catalogue's ``explanation``),
+    or for a passing program that misses the exercise's ``max_processed``; the verifier's ``processed``
+    count; and every test's result in order."""
 
     status: str
     tests: tuple[TestResult, ...]
@@ -94,7 +95,7 @@ def check_program(lesson: Lesson, source: str, language: str, limits: Limits) ->
                                            "limit, before a verdict", processed=processed)
     if not verified.accepted:
         error = verified.error
-        return CheckReport(ERROR, skipped, f"the verifier rejects it: {error.message} ({error.errno})",
+        return CheckReport(ERROR, skipped, f"{error.message} ({error.errno})",
                            insn=error.insn_idx if error.insn_idx >= 0 else None, explanation=explain(error.message),
                            processed=processed)
     results = tuple(_run_test(program, lesson.hook, test, limits) for test in lesson.tests)

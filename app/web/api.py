@@ -89,7 +89,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request, url_for
 
 from app.ebpf import AsmError, DecodeError, InputError, Program, assemble, disassemble, load_bytes
 from app.ebpf.asm import format_insn
@@ -316,6 +316,37 @@ def verify_program():
 @bp.post("/share")
 def share_setup():
     return share_from_api(_body())
+
+
+@bp.get("/lessons")
+def list_lessons():
+    """The course (``ebpf-playground lesson``): each lesson's place, name, hook and languages."""
+    from app.lessons import course
+
+    return jsonify({"lessons": [{"slug": lesson.slug, "number": lesson.number, "title": lesson.title,
+                                 "unit": lesson.unit, "hook": lesson.hook, "summary": lesson.summary,
+                                 "languages": list(lesson.languages), "tests": [t.name for t in lesson.tests],
+                                 "url": url_for("learn.lesson_page", slug=lesson.slug)}
+                                for lesson in course()]})
+
+
+@bp.post("/lessons/<slug>/check")
+def check_lesson(slug: str):
+    """``{"source", "language"?}`` checked against a lesson's tests (``ebpf-playground lesson SLUG FILE
+    --json``). Nothing is recorded: progress belongs to the pages' browsers."""
+    from app.lessons import check_program, lesson_by_slug
+
+    lesson = lesson_by_slug(slug)
+    if lesson is None:
+        raise ApiError(404, f"no lesson {slug[:64]!r} (GET /api/v1/lessons lists them)")
+    data = _body(("source", "language"))
+    language = string(data, "language") or LANG_ASM
+    if language not in lesson.languages:
+        raise ApiError(400, f"this lesson is written in: {', '.join(lesson.languages)}", "language")
+    source = string(data, "source")
+    if source is None:
+        raise ApiError(400, "required", "source")
+    return jsonify(check_program(lesson, source, language, _limits()).to_json())
 
 
 def _api_field(engine_field: str, source: str | None) -> str:

@@ -135,6 +135,18 @@ def document() -> dict[str, Any]:
                                     "the CLI's verify --json object: accepted, verdict, error, stats, log; with "
                                     "options.walk, walk and walk_truncated, and for a page walk_page (a PageInfo)"),
             "/api/v1/share": _post("Store a setup under a permanent link", setup, "{id, url} (201 when new)"),
+            "/api/v1/lessons": {"get": {
+                "summary": "The course of lessons (ebpf-playground lesson)",
+                "responses": {"200": {"description": "{lessons: [{slug, number, title, unit, hook, summary, "
+                                                     "languages, tests, url}]}",
+                                      "content": {"application/json": {"schema": _OBJECT}}}},
+            }},
+            "/api/v1/lessons/{slug}/check": {**_post(
+                "Check a program against a lesson's tests (ebpf-playground lesson SLUG FILE --json)",
+                {"type": "object", "properties": {"source": _STRING, "language": {"enum": ["asm", "c"]}},
+                 "required": ["source"], "additionalProperties": False},
+                "{status: pass|fail|error, message, line, insn, lesson, processed_insns, tests: [{name, status, "
+                "message, expected, got}]}", errors="400 (the field is named), 404 (no such lesson), 413, 415, 429")},
             "/p/{id}.json": {"get": {
                 "summary": "A shared setup, in the shape the POST endpoints take",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": _STRING}],

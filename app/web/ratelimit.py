@@ -6,10 +6,10 @@ or is refused with 429 and the seconds to wait (``Retry-After``). ``per_minute =
 
 ``POLICIES`` names the limits and their config keys, ``DEFAULTS`` their default values (the app factory
 starts from these). Shares are limited in ``share.py``; ``init_app`` limits the endpoints in
-``RUN_ENDPOINTS`` (the API's ``run`` and ``verify``, the playground's ``run``, ``step`` and ``walk``) before
+``RUN_ENDPOINTS`` (the API's ``run``, ``verify`` and lesson checks, the playground's ``run``, ``step`` and ``walk``) before
 their views run. Views that run the engine only on some paths take their token where they do, with
 ``refuse`` (which returns the 429 answer) or ``require`` (which raises ``Refused``, answered by the same
-429): the page ``POST /input`` builds without JavaScript, and the pages of examples and shares when
+429): a lesson's check (``learn.py``), the page ``POST /input`` builds without JavaScript, and the pages of examples and shares when
 ``pagecache.py`` does not hold them already.
 
 The buckets live in this process's memory: each worker process counts on its own, so with N processes a
@@ -49,7 +49,7 @@ RUNS = Policy("runs", "RUN_RATE_PER_MINUTE", "RUN_BURST", "Too many runs",
 POLICIES = (SHARES, RUNS)
 DEFAULTS = {"SHARE_RATE_PER_MINUTE": 30, "SHARE_BURST": 10, "RUN_RATE_PER_MINUTE": 240, "RUN_BURST": 60}
 """The limits' default settings (config keys as in ``POLICIES``)."""
-RUN_ENDPOINTS = frozenset({"api.run_program", "api.verify_program", "playground.run_program", "playground.step",
+RUN_ENDPOINTS = frozenset({"api.run_program", "api.verify_program", "api.check_lesson", "playground.run_program", "playground.step",
                            "playground.walk"})
 """Endpoints that run the engine, limited by ``RUNS``."""
 

@@ -5,8 +5,9 @@
 // An example asked for by name (/?example=...) opens as it is; the inputs (packets, context fields) are not
 // part of a draft.
 //
-// Where a draft lives: under the address the page has when it is saved, the one a reload opens. A shared
-// link (/p/<id>) keeps a draft of its own, so one share's edits never show up in another share; everything
+// Where a draft lives: under the address the page has when it is saved, the one a reload opens. A lesson
+// (/learn/<slug>) keeps one per language (the form's data-draft-scope); "Start over" (?start=over) opens the
+// starter as it is. A shared link (/p/<id>) keeps a draft of its own, so one share's edits never show up in another share; everything
 // else (/, an example) shares the playground's draft. Running an edited share turns the address into "/"
 // (urlstate.js: the link no longer describes the page), and a reload then opens "/": from that moment the
 // draft is saved as the playground's, and the share's own draft is dropped (the work moved with the address;
@@ -29,6 +30,9 @@
   const PREFIX = "ebpf-playground:draft";
 
   function keyFor(path) {
+    if (path.startsWith("/learn/")) { // each lesson, in each of its languages, keeps its own
+      return `${PREFIX}:${path}:${form.dataset.draftScope || ""}`;
+    }
     return path.startsWith("/p/") ? `${PREFIX}:${path}` : PREFIX;
   }
   const servedKey = keyFor(window.location.pathname);
@@ -123,8 +127,10 @@
     bar.className = "draft-notice";
     bar.setAttribute("role", "status");
     const when = new Date(draft.saved || Date.now());
+    const submit = document.getElementById("run");
+    const verb = submit ? submit.textContent.trim().toLowerCase() : "run";
     bar.append(`Your draft from ${when.toLocaleString()} is back in the editor; the result below is still the `
-      + "page's own program until you run it. ");
+      + `page's own program until you ${verb} it. `);
     const discard = document.createElement("button");
     discard.type = "button";
     discard.className = "draft-discard";
@@ -144,8 +150,9 @@
   }
 
   function restore() {
-    const askedForExample = new URLSearchParams(window.location.search).has("example");
-    const draft = askedForExample ? null : read(servedKey);
+    const params = new URLSearchParams(window.location.search);
+    const askedForProgram = params.has("example") || params.get("start") === "over"; // opens as it is
+    const draft = askedForProgram ? null : read(servedKey);
     if (draft && !same(draft, served)) {
       put(draft);
       form.dispatchEvent(new CustomEvent("draft:restored"));

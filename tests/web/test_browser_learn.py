@@ -1,0 +1,64 @@
+"""A lesson in a real browser (Debian's Chromium through Playwright, as in ``test_browser.py``): type a
+program, check it with the keyboard, read the verdict and the tests, pass, and see the progress follow; a
+draft survives a reload; another browser starts with no progress."""
+from __future__ import annotations
+
+import pytest
+
+# The browser and server fixtures come from test_browser.py; tests name them as parameters.
+# ruff: noqa: F811
+from .test_browser import CHROMIUM, Console, browser, page, server, type_program  # noqa: F401
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+expect = sync_api.expect
+
+SETTLED = "() => !document.querySelector('.htmx-settling, .htmx-request')"
+
+
+def check_with_keyboard(page, lines: list[str]) -> None:
+    type_program(page, lines)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function(SETTLED)
+
+
+def test_a_lesson_from_rejection_to_pass(page):
+    page.goto("/learn/registers")
+    expect(page.locator("#course-count")).to_contain_text("0 of")
+    check_with_keyboard(page, ["exit"])
+    result = page.locator("#lesson-result")
+    expect(result).to_have_class("lesson-result is-error")
+    expect(result).to_contain_text("The verifier refuses it at insn 0.")
+    expect(result.locator(".explain summary")).to_have_text("Reading a register that holds no value")
+
+    check_with_keyboard(page, ["r0 = 2", "exit"])
+    expect(result).to_contain_text("Not yet")
+    expect(result.locator(".test.is-fail").first).to_contain_text("XDP_PASS (2)")
+
+    check_with_keyboard(page, ["r0 = 1", "exit"])
+    expect(result).to_contain_text("Every test passes.")
+    expect(page.locator("#course-count")).to_contain_text("1 of")  # swapped out of band
+    page.goto("/learn")
+    expect(page.locator(".lesson-entry.is-passed")).to_have_count(1)
+    page.console.assert_clean()
+
+
+def test_a_draft_survives_a_reload_and_another_browser_has_no_progress(page, browser, server):
+    page.goto("/learn/registers")
+    check_with_keyboard(page, ["r0 = 1", "exit"])
+    type_program(page, ["r0 = 1", "# still thinking", "exit"])
+    page.wait_for_timeout(400)  # drafts are saved a moment after typing stops
+    page.reload()
+    expect(page.locator(".draft-notice")).to_contain_text("until you check it")
+    assert "# still thinking" in page.locator("#source").input_value()
+
+    other = browser.new_context(base_url=server)
+    try:
+        fresh = other.new_page()
+        fresh.goto("/learn")
+        expect(fresh.locator("#course-progress-label")).to_contain_text("0 of")
+    finally:
+        other.close()
