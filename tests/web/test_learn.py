@@ -153,7 +153,7 @@ def test_user_text_is_escaped(check):
 
 def test_each_test_opens_in_the_playground_with_the_program_and_its_input(client, check):
     html = check(WRONG).get_data(as_text=True)
-    forms = re.findall(r'<form class="open-test" action="/run" method="post" target="_blank">(.*?)</form>', html, re.S)
+    forms = re.findall(r'<form class="open-test" action="/run" method="post" target="_blank">(.*?)</form>', html, re.DOTALL)
     assert len(forms) == len(FIRST.tests)
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', forms[0]))
     assert unescape(fields["source"]) == WRONG and fields["type"] == FIRST.hook
