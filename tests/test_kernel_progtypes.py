@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.ebpf import assemble, progtypes
+from app.ebpf.errors import InputError
 from app.ebpf.vm import run
 from app.oracle import bpf_available, load_program, verify_in_kernel
 
@@ -155,3 +156,31 @@ def test_raw_tracepoint_arguments_match_a_test_run():
         kernel = prog.test_run(ctx=raw)
     ours = run(program, prog_type="raw_tracepoint", ctx={f"args{i}": a for i, a in enumerate(args)})
     assert ours.retval & 0xFFFFFFFF == kernel.retval
+
+
+SHORT_OR_8023 = {
+    "ipv4-19": bytes(12) + b"\x08\x00" + bytes(19), "ipv4-20": bytes(12) + b"\x08\x00" + bytes(20),
+    "ipv6-39": bytes(12) + b"\x86\xdd" + bytes(39), "ipv6-40": bytes(12) + b"\x86\xdd" + bytes(40),
+    "802.3-raw": bytes(12) + b"\x00\x08" + b"\xff\xff", "802.2": bytes(12) + b"\x00\x08",
+}
+
+
+@pytest.mark.parametrize("prog_type", ["socket_filter", "sched_cls", "sched_act", "cgroup_skb"])
+@pytest.mark.parametrize("name", SHORT_OR_8023)
+def test_skb_runs_refuse_cut_network_headers_and_read_8023_protocols_like_the_kernel(prog_type, name):
+    """``skb->protocol`` from ``eth_type_trans`` (802.3 lengths give ETH_P_802_3 or ETH_P_802_2), and a test run
+    refused (EINVAL) when an IPv4 or IPv6 header is cut short."""
+    frame = SHORT_OR_8023[name]
+    text = "r0 = *(u32 *)(r1 + 16)\nr0 &= 1\nr1 = *(u32 *)(r1 + 16)\n*(u32 *)(r10 - 4) = r1\nexit" \
+        if prog_type == "cgroup_skb" else "r0 = *(u32 *)(r1 + 16)\nexit"
+    program = assemble(text)
+    with load_program(program.to_bytes(), prog_type) as prog:
+        try:
+            kernel = prog.test_run(frame).retval
+        except OSError as e:
+            kernel = f"errno {e.errno}"
+    try:
+        ours = run(program, prog_type=prog_type, packet=frame).retval
+    except InputError:
+        ours = "errno 22"
+    assert ours == kernel

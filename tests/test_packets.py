@@ -94,3 +94,20 @@ def test_pcapng():
 def test_bad_pcaps_are_refused(data):
     with pytest.raises(InputError):
         read_pcap(data)
+
+
+def test_skb_test_runs_take_the_protocol_as_eth_type_trans_sets_it_and_refuse_cut_headers():
+    """Values recorded from the kernel's test runs (tests/test_kernel_progtypes.py compares them live)."""
+    from app.ebpf import assemble
+    from app.ebpf.errors import InputError
+    from app.ebpf.vm import run
+
+    protocol = assemble("r0 = *(u32 *)(r1 + 16)\nexit")
+    expected = {b"\x08\x06": 0x0608, b"\x00\x08" + b"\xff\xff": 0x0100, b"\x00\x08": 0x0400}
+    for tail, value in expected.items():
+        assert run(protocol, prog_type="socket_filter", packet=bytes(12) + tail).retval == value
+    for ether_type, header in ((b"\x08\x00", 20), (b"\x86\xdd", 40)):
+        assert run(protocol, prog_type="sched_cls", packet=bytes(12) + ether_type + bytes(header)).retval
+        with pytest.raises(InputError, match="refuses it"):
+            run(protocol, prog_type="sched_cls", packet=bytes(12) + ether_type + bytes(header - 1))
+        assert run(assemble("r0 = 2\nexit"), prog_type="xdp", packet=bytes(12) + ether_type).retval == 2

@@ -340,12 +340,33 @@ def packet_input(ptype: ProgType, frame: bytes) -> PacketInput:
     values = dict(ptype.defaults)
     if ptype.ctx_struct == "__sk_buff":
         data_offset = 0 if ptype.l2 else ETH_HLEN
+        protocol = _eth_protocol(frame)
+        network = SKB_NETWORK_HEADER.get(protocol)
+        if network is not None and len(frame) - ETH_HLEN < network[1]:
+            raise InputError("packet", f"the packet is {network[0]} with {len(frame) - ETH_HLEN} bytes after the "
+                                       f"Ethernet header; BPF_PROG_TEST_RUN refuses it (EINVAL) with fewer than "
+                                       f"{network[1]} (the {network[0]} header)")
         values["len"] = len(frame) - data_offset
-        values["protocol"] = int.from_bytes(frame[12:14], "little")  # __be16 read as a little-endian u32
+        values["protocol"] = int.from_bytes(protocol.to_bytes(2, "big"), "little")  # __be16 read as a u32
         values["pkt_type"] = _pkt_type(frame[0:6])
     else:
         data_offset = 0
     return PacketInput(frame, data_offset, values)
+
+
+SKB_NETWORK_HEADER = {0x0800: ("IPv4", 20), 0x86DD: ("IPv6", 40)}
+"""EtherType -> (name, bytes): an skb test run (``bpf_prog_test_run_skb``) refuses a packet of these types whose
+network header is cut short, as measured on the kernel for every __sk_buff program type (XDP takes them)."""
+
+
+def _eth_protocol(frame: bytes) -> int:
+    """``skb->protocol`` as ``eth_type_trans`` sets it (host order): the EtherType from 0x0600 up; below that
+    the field is an 802.3 length, and the protocol is ETH_P_802_3 (1) for a raw IPX frame (payload starting
+    ff ff), else ETH_P_802_2 (4)."""
+    ether_type = int.from_bytes(frame[12:14], "big")
+    if ether_type >= 0x0600:
+        return ether_type
+    return 0x0001 if frame[ETH_HLEN:ETH_HLEN + 2] == b"\xff\xff" else 0x0004
 
 
 def _pkt_type(dest: bytes) -> int:
