@@ -39,6 +39,8 @@ FIELD_SAMPLES = {
     "T.strn(b.var_off)": ("(0x0; 0x7)",),
     "T.strn(reg.b.var_off)": ("(0x0; 0x7)",),
     "T.strn(ptr_reg.b.var_off)": ("(0x0; 0x7)",),
+    "desc": ("value ", ""),
+    "var": ("0", "(0x0; 0x3c)"),
 }
 
 #: The kernel's wording where neither the corpus nor our verifier has it (older kernels, unprivileged

@@ -380,6 +380,21 @@ ENTRIES: tuple[Entry, ...] = (
         lesson="stack",
     ),
     Entry(
+        key="atomic-misaligned",
+        pattern=re.compile(r"misaligned (?P<what>value |key |context |sock |)access off .+ size (?P<size>\d+)"),
+        title="A misaligned atomic operation",
+        check="check_ptr_alignment",
+        meaning="An atomic instruction (lock ... +=, fetch, xchg, cmpxchg) must touch an address that is a multiple "
+                "of its size, wherever it points: CPUs cannot do a locked operation across that boundary, so "
+                "check_atomic_rmw asks for strict alignment even where plain loads and stores may be unaligned. "
+                "A variable offset counts too: every value it may take must keep the address aligned.",
+        fix="Put the counter at an offset that is a multiple of its size, and scale a variable index by the "
+            "element's size (<<= 3 for u64) so that no possible value lands between two elements.",
+        example="r1 = 1\nlock *(u64 *)(r0 + 8) += r1   # offset 8: a multiple of 8",
+        lesson="map-values",
+        detail="The access is {size} bytes wide, so its address must be a multiple of {size}.",
+    ),
+    Entry(
         key="stack-fill-size",
         pattern=re.compile(r"invalid size of register fill"),
         title="Reading part of a saved pointer",

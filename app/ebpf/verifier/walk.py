@@ -90,6 +90,8 @@ MAX_VAR_OFF = 1 << 29  # BPF_MAX_VAR_OFF
 LIMIT_ERRNO = "LIMIT"  # not a kernel errno: the walk was stopped by the caller's max_processed, not rejected
 JMP_SEQ_LIMIT = 8192  # BPF_COMPLEXITY_LIMIT_JMP_SEQ: pending branches at most
 MAX_CALL_FRAMES = 8
+ALIGNMENT_DESC = {PTR_TO_MAP_VALUE: "value ", PTR_TO_MAP_KEY: "key ", PTR_TO_CTX: "context ", PTR_TO_SOCKET: "sock "}
+"""``check_ptr_alignment``'s ``pointer_desc`` for its message (other types: none)."""
 MAX_EVENTS = 200_000
 EVICT_AFTER = 3  # is_state_visited: a kept state that misses more than hit_cnt * 3 + 3 times is dropped
 TRACE_RECORDS = 100_000  # precision log records kept per walk (the first ones: a long walk's log is cut anyway)
@@ -775,6 +777,7 @@ class Walker:
             raise Reject(f"R{insn.src} leaks addr into mem")
         if not base.maybe_null and base.type in (PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_SOCKET):
             raise Reject(f"BPF_ATOMIC stores into R{insn.dst} {base.type_name()} is not allowed")
+        self.strict_alignment(base, insn.off, spec.size)
         loaded = self.mem_access(st, insn.dst, base, insn.off, spec.size, write=False)
         if loaded.type == SCALAR and spec.size < 8:  # coerce_reg_to_size, as for any load
             loaded = replace(loaded, b=S.alu("and", 64, loaded.b, B.const((1 << (spec.size * 8)) - 1)))
@@ -786,6 +789,18 @@ class Walker:
         if "fetch" in spec.op or spec.op == "atomic_xchg":
             return self.write(st, insn.src, loaded)
         return st
+
+    def strict_alignment(self, reg: Reg, off: int, size: int) -> None:
+        """``check_ptr_alignment`` with ``strict_alignment_once`` (``check_atomic_rmw`` asks for it): the address
+        must be a multiple of the size. Plain loads and stores are not checked (x86-64 has efficient unaligned
+        access, so ``strict_alignment`` is off), the stack always is (``stack_access``)."""
+        if size == 1 or reg.type == PTR_TO_STACK:
+            return
+        if T.is_aligned(T.add(reg.b.var_off, T.const(reg.off + off)), size):
+            return
+        desc = ALIGNMENT_DESC.get(reg.type, "")  # by the base type: a pointer that may be NULL says "value" too
+        var = str(B.s64(reg.b.var_off.value)) if reg.b.is_const() else T.strn(reg.b.var_off)
+        raise Reject(f"misaligned {desc}access off {var}+{reg.off}+{off} size {size}")
 
     def mem_access(self, st: VerifierState, regno: int, reg: Reg, off: int, size: int, *, write: bool,
                    value: Reg | None = None, value_regno: int = -1):
