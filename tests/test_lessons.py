@@ -226,3 +226,11 @@ exit
     assert check_program(lesson, program, "asm", LIMITS).status == PASS
     report = check_program(lesson, program.replace("= 42", "= 43"), "asm", LIMITS)
     assert report.status == FAIL and report.tests[0].got == "2b 00 00 00\n2b 00 00 00"
+
+
+def test_every_lesson_the_message_catalogue_names_exists():
+    from app.ebpf.verifier.explain import ENTRIES, LESSON_SLUGS
+
+    slugs = {lesson.slug for lesson in LESSONS}
+    assert set(LESSON_SLUGS) <= slugs
+    assert {entry.lesson for entry in ENTRIES} <= slugs

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 KERNEL_SOURCE = "kernel/bpf/verifier.c"  # where every ``check`` function lives
 
-#: The lessons the catalogue points to, in teaching order. They do not exist yet; the lessons work will
-#: give each slug a page.
+#: The lessons the catalogue points to, in teaching order: ``lessons/NN-slug`` (``/learn/<slug>``);
+#: ``tests/test_lessons.py`` checks that each exists.
 LESSON_SLUGS = (
     "registers",
     "program-structure",
