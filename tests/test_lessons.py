@@ -234,3 +234,16 @@ def test_every_lesson_the_message_catalogue_names_exists():
     slugs = {lesson.slug for lesson in LESSONS}
     assert set(LESSON_SLUGS) <= slugs
     assert {entry.lesson for entry in ENTRIES} <= slugs
+
+
+def test_a_rejection_names_the_source_line_of_its_instruction():
+    lesson = next(lesson for lesson in LESSONS if lesson.slug == "registers")
+    report = check_program(lesson, "# nothing set\n\nexit\n", "asm", LIMITS)
+    assert (report.insn, report.line) == (0, 3)
+
+
+def test_a_long_map_value_is_shown_as_u64_words(tmp_path):
+    from app.lessons.check import _value_text
+
+    assert _value_text(bytes([3]) + bytes(7) + bytes([1]) + bytes(7)) == "u64 words: [0] = 3  [1] = 1"
+    assert _value_text(bytes(3)) == "00 00 00"

@@ -50,7 +50,8 @@ class TestResult:
 @dataclass(frozen=True)
 class CheckReport:
     """A whole check: ``status``; ``message`` for an error before the tests (with the source ``line``; or
-    the verifier's rejection in the kernel's words, with its ``insn`` and the catalogue's ``explanation``),
+    the verifier's rejection in the kernel's words, with its ``insn``, that instruction's source ``line`` when
+    the program has line info, and the catalogue's ``explanation``),
     or for a passing program that misses the exercise's ``max_processed``; the verifier's ``processed``
     count; and every test's result in order."""
 
@@ -95,9 +96,10 @@ def check_program(lesson: Lesson, source: str, language: str, limits: Limits) ->
                                            "limit, before a verdict", processed=processed)
     if not verified.accepted:
         error = verified.error
-        return CheckReport(ERROR, skipped, f"{error.message} ({error.errno})",
-                           insn=error.insn_idx if error.insn_idx >= 0 else None, explanation=explain(error.message),
-                           processed=processed)
+        insn = error.insn_idx if error.insn_idx >= 0 else None
+        line = program.lines[insn] if insn is not None and insn < len(program.lines) else None
+        return CheckReport(ERROR, skipped, f"{error.message} ({error.errno})", line=line or None, insn=insn,
+                           explanation=explain(error.message), processed=processed)
     results = tuple(_run_test(program, lesson.hook, test, limits) for test in lesson.tests)
     status = ERROR if any(r.status == ERROR for r in results) else FAIL if any(r.status == FAIL for r in results) \
         else PASS
@@ -199,10 +201,15 @@ def value_bytes(value: int | str, size: int) -> bytes | None:
 
 
 def _value_text(value: bytes | None) -> str:
+    """A map value for a person: a number (and its bytes), or for a longer value a multiple of 8 bytes, its
+    u64 words (``[0] = 3  [1] = 0 ...``), or its bytes."""
     if value is None:
         return "no entry"
     if len(value) in (1, 2, 4, 8):
         return f"{int.from_bytes(value, 'little')} (bytes {value.hex(' ')})"
+    if len(value) % 8 == 0:
+        words = [int.from_bytes(value[i:i + 8], "little") for i in range(0, len(value), 8)]
+        return "u64 words: " + "  ".join(f"[{i}] = {w}" for i, w in enumerate(words))
     return value.hex(" ")
 
 
