@@ -85,6 +85,7 @@ class HelperSpec:
     gpl_only: bool = False
     needs_capability: bool = False  # CAP_BPF or CAP_PERFMON: refused to an unprivileged loader
     changes_pkt_data: bool = False  # the verifier invalidates packet pointers after the call
+    packet_read: tuple[int, int] | None = None  # (offset, length) registers: reads the packet at data + offset
 
     @property
     def name(self) -> str:
@@ -155,7 +156,8 @@ HELPERS: dict[int, HelperSpec] = {h.id: h for h in (
     _h(23, [ANY, ANY], INT, TC | XDP, net.redirect, "redirect the packet to another device"),
     _h(25, [CTX, MAP, ANY, MEM_RO, SIZE0], INT, ALL, map_ops.perf_event_output,
        "write a record to a perf event buffer"),
-    _h(26, [CTX, ANY, UNINIT, SIZE], INT, SKB, net.skb_load_bytes, "copy bytes out of the packet"),
+    _h(26, [CTX, ANY, UNINIT, SIZE], INT, SKB, net.skb_load_bytes, "copy bytes out of the packet",
+       packet_read=(2, 4)),
     _h(28, ["ARG_PTR_TO_MEM|PTR_MAYBE_NULL|MEM_RDONLY", SIZE0, "ARG_PTR_TO_MEM|PTR_MAYBE_NULL|MEM_RDONLY", SIZE0,
             ANY], INT, TC | XDP, net.csum_diff, "checksum difference between two buffers"),
     _h(35, [], INT, ALL, trace.get_current_task, "address of the current task_struct"),

@@ -15,7 +15,7 @@ from markupsafe import Markup
 from app.ebpf.verifier.explain import Explanation
 
 from .decode import Header
-from .hexdump import HexGap, HexRow
+from .hexdump import ByteMark, HexGap, HexRow
 from .inputs import Limits
 from .mapform import MapForm
 
@@ -317,7 +317,7 @@ class PacketView:
     ``length``, the ``rows`` (16 bytes each, every byte tagged with the header it belongs to and marked when
     changed or read; long stretches folded), the decoded ``headers``, how many bytes ``changed``, ``notes``
     (what the view leaves out or how the output was made), and at a step of a run how many bytes the last
-    step ``read``."""
+    step ``read`` and the ``legend`` of its byte marks (``hexdump.legend``: each mark shown, with its count)."""
 
     id: str
     title: str
@@ -327,6 +327,7 @@ class PacketView:
     changed: int
     notes: tuple[str, ...]
     read: int = 0
+    legend: tuple[tuple[ByteMark, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -514,7 +515,9 @@ class StepContext:
     knew about the registers at this instruction (``abstractview.AbstractView``; None for raw programs);
     ``breakpoints`` are the stepper's breakpoints (``Breakpoints``); ``line`` is the C line of the
     instruction about to run and ``source`` its text, highlighted (None and empty for assembly, whose line is
-    the instruction itself, when the object has no line info for it, and when the run is over).
+    the instruction itself, when the object has no line info for it, and when the run is over);
+    ``memory_legend`` and ``map_legend`` say which byte marks the ``regions`` and the ``maps`` show, with their
+    counts (``hexdump.legend``).
     """
 
     index: int
@@ -535,6 +538,8 @@ class StepContext:
     breakpoints: Breakpoints = Breakpoints()
     line: int | None = None
     source: Markup = Markup("")
+    memory_legend: tuple[tuple[ByteMark, int], ...] = ()
+    map_legend: tuple[tuple[ByteMark, int], ...] = ()
 
 
 @dataclass(frozen=True)

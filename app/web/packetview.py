@@ -11,7 +11,7 @@ from app.ebpf.vm.memory import PACKET_BASE
 
 from .contexts import PacketView
 from .decode import Header, decode, layer_of_bytes
-from .hexdump import packet_dump
+from .hexdump import NO_MARKS, Marks, legend, packet_dump
 
 _FIRST_BY_ETHERTYPE = {0x0800: "ipv4", 0x86DD: "ipv6", 0x8100: "vlan", 0x88A8: "vlan"}
 
@@ -40,7 +40,7 @@ def view(id: str, title: str, data: bytes, *, before: bytes | None = None, frame
             changed = frozenset(i for i in range(skip, len(data)) if data[i] != before[i])
         else:
             notes.append(f"The length changed from {len(before)} to {len(data)} bytes, so no bytes are marked.")
-    rows = packet_dump(data, changed, layer_of_bytes(headers, len(data)), first_offset=first_offset)
+    rows = packet_dump(data, Marks(differs=changed), layer_of_bytes(headers, len(data)), first_offset=first_offset)
     return PacketView(id, title, len(data), rows, headers, len(changed), tuple(notes))
 
 
@@ -58,22 +58,21 @@ def input_and_output(frame: bytes, out: bytes | None, ptype: ProgType) -> tuple[
                            notes=tuple(notes))
 
 
-def at_step(region_base: int, region: bytes, frame: bytes, ptype: ProgType, changed_offsets: set[int],
-            read_offsets: set[int] = frozenset()) -> PacketView:
+def at_step(region_base: int, region: bytes, frame: bytes, ptype: ProgType, marks: Marks = NO_MARKS) -> PacketView:
     """The packet buffer at one step, from the frame's first byte for as many bytes as the input had.
 
-    ``region_base`` and ``region`` are the engine's ``packet`` region (headroom, packet, tailroom);
-    ``changed_offsets`` and ``read_offsets`` are offsets into the region that the last step wrote and loaded.
+    ``region_base`` and ``region`` are the engine's ``packet`` region (headroom, packet, tailroom); ``marks``
+    holds offsets into the region: what the last step and the run so far wrote and read.
     """
     data_at = PACKET_BASE - region_base  # where ``data`` pointed when the run started
     start = max(data_at - (0 if ptype.l2 else ETH_HLEN), 0)
     data = region[start:start + len(frame)]
-    changed = frozenset(o - start for o in changed_offsets if start <= o < start + len(frame))
-    read = frozenset(o - start for o in read_offsets if start <= o < start + len(frame))
+    shown = marks.window(start, len(data))
     notes = [f"The packet buffer has {data_at} bytes of headroom before the packet and room after it; only the "
              f"{len(frame)} bytes of the packet are shown."]
     if not ptype.l2:
         notes.append(f"data points at 0x{ETH_HLEN:04x}: {ptype.name} programs do not see the Ethernet header.")
     headers = decode(data)
-    rows = packet_dump(data, changed, layer_of_bytes(headers, len(data)), read=read)
-    return PacketView("packet-now", "Packet", len(data), rows, headers, len(changed), tuple(notes), len(read))
+    rows = packet_dump(data, shown, layer_of_bytes(headers, len(data)))
+    return PacketView("packet-now", "Packet", len(data), rows, headers, len(shown.changed), tuple(notes),
+                      len(shown.read), legend(rows))

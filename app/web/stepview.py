@@ -1,5 +1,7 @@
 """One position of a traced run -> ``StepContext``: registers, stack and other memory, the context decoded
-by field name, the packet as the program sees it, the maps' value memory, and helper output so far.
+by field name, the packet as the program sees it, the maps' value memory, and helper output so far. Memory is
+marked with the bytes the last step wrote and read, and the bytes the run has written and read so far
+(``Trace.marks``).
 
 Positions in a run: position ``k`` (0 <= k <= total) is the machine *before* step ``k``; position ``total``
 is the state after the last instruction. What is "changed" at position ``k`` is what step ``k - 1`` did, as a
@@ -15,12 +17,14 @@ from app.ebpf import Program
 from app.ebpf.asm import format_insn
 from app.ebpf.progtypes import ProgType
 from app.ebpf.vm import RunResult
+from app.ebpf.vm.marks import RunMarks
+from app.ebpf.vm.trace import StepRecord
 
 from . import packetview
 from .contexts import CtxFieldRow, CtxView, LastStep, MapRegions, OutputLine, RegionDump, RegisterRow, StepContext
 from .ctxform import CONVERSIONS, describe, event_of
 from .forms import LANG_C
-from .hexdump import hexdump
+from .hexdump import NO_MARKS, Marks, hexdump, legend
 from .highlight import highlight_c_lines, highlight_lines
 
 _U64 = 1 << 64
@@ -94,26 +98,21 @@ def step_context(program: Program, result: RunResult, index: int, setting: RunSe
         RegisterRow(f"r{i}", hex64(v), str(v), str(signed64(v)), i in changed_regs,
                     hex64(changed_regs[i][0]) if i in changed_regs else None)
         for i, v in enumerate(state.regs))
-    changed_bytes: dict[str, set[int]] = {}
-    for change in record.memory if record else ():
-        changed_bytes.setdefault(change.region, set()).update(range(change.offset, change.offset + len(change.new)))
-    read_bytes: dict[str, set[int]] = {}
-    for load in record.reads if record else ():
-        read_bytes.setdefault(load.region, set()).update(range(load.offset, load.offset + load.size))
+    marks = _marks(record, trace.marks(index))
     map_names = {m.name: m.type for m in program.maps}
     regions, maps, ctx, packet = [], {}, None, None
     for name, base, data in state.regions:
         owner = name.rsplit(".", 1)[0] if "." in name else None
-        changed, read = changed_bytes.get(name, set()), read_bytes.get(name, set())
+        marked = marks.get(name, NO_MARKS)
         if owner in map_names:
             if not name.endswith(".map"):  # the map object itself: 4 KiB of zeros a program only points at
-                maps.setdefault(owner, []).append(_dump(name, base, data, changed, read))
+                maps.setdefault(owner, []).append(_dump(name, base, data, marked))
         elif name.startswith("ctx (") and setting.ptype is not None:
-            ctx = _ctx_view(setting, name, base, data, changed)
+            ctx = _ctx_view(setting, name, base, data, marked.changed)
         elif name == "packet" and setting.ptype is not None and setting.frame is not None:
-            packet = packetview.at_step(base, data, setting.frame, setting.ptype, changed, read)
+            packet = packetview.at_step(base, data, setting.frame, setting.ptype, marked)
         else:
-            regions.append(_dump(name, base, data, changed, read))
+            regions.append(_dump(name, base, data, marked))
     sizes = {name: len(data) for name, _, data in state.regions}
     last = _last_step(program, record, sizes) if record else None
     fresh = len(record.output) if record else 0
@@ -124,15 +123,31 @@ def step_context(program: Program, result: RunResult, index: int, setting: RunSe
                        _summary(index, total, status, pc, program, result), last, len(state.frames), registers,
                        tuple(regions), ctx, packet,
                        tuple(MapRegions(n, map_names[n], tuple(r)) for n, r in maps.items()), output,
-                       line=line, source=source)
+                       line=line, source=source, memory_legend=legend(row for r in regions for row in r.rows),
+                       map_legend=legend(row for rs in maps.values() for r in rs for row in r.rows))
 
 
-def _dump(name: str, base: int, data: bytes, changed: set[int], read: set[int]) -> RegionDump:
-    return RegionDump(name, f"0x{base:x}", len(data),
-                      hexdump(data, frozenset(changed), read=frozenset(read), from_end=_is_stack(name)))
+def _marks(record: StepRecord | None, run: RunMarks) -> dict[str, Marks]:
+    """Each region's marks: the bytes the last step (``record``) changed and read, and those ``run`` says
+    the steps up to it wrote and read."""
+    def offsets(spans) -> dict[str, set[int]]:
+        out: dict[str, set[int]] = {}
+        for region, offset, size in spans:
+            out.setdefault(region, set()).update(range(offset, offset + size))
+        return out
+
+    changed = offsets((c.region, c.offset, len(c.new)) for c in record.memory) if record else {}
+    read = offsets((r.region, r.offset, r.size) for r in record.reads) if record else {}
+    names = set(changed) | set(read) | set(run.read) | set(run.written)
+    return {name: Marks(frozenset(changed.get(name, ())), frozenset(read.get(name, ())),
+                        run.written.get(name, frozenset()), run.read.get(name, frozenset())) for name in names}
 
 
-def _ctx_view(setting: RunSetting, name: str, base: int, data: bytes, changed: set[int]) -> CtxView:
+def _dump(name: str, base: int, data: bytes, marks: Marks) -> RegionDump:
+    return RegionDump(name, f"0x{base:x}", len(data), hexdump(data, marks, from_end=_is_stack(name)))
+
+
+def _ctx_view(setting: RunSetting, name: str, base: int, data: bytes, changed: frozenset[int]) -> CtxView:
     ptype = setting.ptype
     assert ptype is not None
     rows = []

@@ -334,7 +334,7 @@ def test_xdp_packet_from_fields_verdicts_maps_and_stepping_to_the_update(page):
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("ArrowLeft")  # just after bpf_map_update_elem
     expect(page.locator("#step")).to_have_attribute("data-index", "23")
-    expect(page.locator("#map-memory .is-changed")).to_have_text("01")
+    expect(page.locator("#map-memory .hexrow .is-changed")).to_have_text("01")
     expect(page.locator("#step .last")).to_contain_text("proto_count.values+0x0: 00 → 01")
     page.console.assert_clean()
 

@@ -134,3 +134,28 @@ def test_text_on_the_main_panels_has_enough_contrast(browser, server, theme):
             assert page.evaluate(CONTRAST, ".topbar, .workspace") == []
     finally:
         context.close()
+
+
+def test_byte_marks_differ_in_shape_not_only_colour(browser, server):
+    """Just after the map lookup of xdp-filter: bytes read so far are underlined, bytes written so far boxed
+    in dashes, bytes the last step read ringed (a box shadow) and written filled; each legend sample is drawn
+    as the bytes are, and each marked byte says what it is in its title."""
+    context, page = open_page(browser, server)
+    try:
+        page.goto("/?example=xdp-filter&step=13")
+        style = """([selector, property]) => getComputedStyle(document.querySelector(selector))[property]"""
+        for where in ("#packet-now .hexrow", "#packet-now .byte-legend"):
+            assert "underline" in page.evaluate(style, [f"{where} .run-read", "textDecorationLine"])
+            assert page.evaluate(style, [f"{where} .run-read", "boxShadow"]) == "none"
+        for where in ("#memory .hexrow", "#memory .byte-legend"):
+            assert page.evaluate(style, [f"{where} .run-written", "outlineStyle"]) == "dashed"
+            assert page.evaluate(style, [f"{where} .is-read", "boxShadow"]) != "none"
+        expect(page.locator("#packet-now .hexrow .run-read").first).to_have_attribute("title", "read so far")
+        expect(page.locator("#memory .byte-legend")).to_contain_text("read by the last step (4)")
+        page.goto("/?example=xdp-filter&step=23")  # just after bpf_map_update_elem
+        filled = page.evaluate(style, ["#map-memory .hexrow .is-changed", "backgroundColor"])
+        assert filled != page.evaluate(style, ["#map-memory .hexrow", "backgroundColor"])
+        assert page.evaluate(style, ["#map-memory .hexrow .is-changed", "outlineStyle"]) == "dashed"  # and so far
+        page.console.assert_clean()
+    finally:
+        context.close()

@@ -205,7 +205,8 @@ def test_step_marks_changed_stack_bytes(post_form):
     source = "r1 = 0x41\n*(u8 *)(r10 - 3) = r1\nexit\n"
     html = post_form("/step", source=source, step="2", htmx=True).get_data(as_text=True)
     assert re.search(r'<span class="off">fp-8</span>\s*<span class="bytes">00 00 00 00 00 '
-                     r'<span class="is-changed">41</span> 00 00</span>', html)
+                     r'<span class="is-changed run-written" title="written by the last step, written so far">41'
+                     r'</span> 00 00</span>', html)
     assert "stack[0] fp-3: 00 → 41" in html
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from app.web.examples import BY_SLUG
 
+from .hexcells import cells, marked
+
 XDP = BY_SLUG["xdp-filter"]
 SPECS = "\n".join(XDP.packets)
 
@@ -68,8 +70,7 @@ def test_output_packet_marks_changed_bytes_and_decodes_headers(client):
     html = client.get("/?example=tc-rewrite").get_data(as_text=True)
     out = re.search(r'<section id="packet-out".*?</section>', html, re.S).group(0)
     assert "47 bytes, <span class=\"changed-count\">4 changed</span>" in out
-    changed = re.findall(r'<span class="is-changed l-udp">([0-9a-f]{2})</span>', out)
-    assert changed == ["14", "e9", "ea", "8c"]  # the port and the checksum
+    assert cells(out, "is-changed") == [("is-changed l-udp", "changed by the run", b) for b in ("14", "e9", "ea", "8c")]
     assert "checksum</dt><dd>0xea8c (correct)" in out  # bpf_l4_csum_replace did its job
     assert 'id="packet-in"' in html  # the input, folded away beside it
 
@@ -198,7 +199,7 @@ def test_step_view_shows_the_packet_with_changed_bytes(post_form):
     fields = dict(source=tc.source, type="sched_cls", packet_from="spec", packet_spec=tc.packets[0], htmx=True)
     html = post_form("/step", step="31", **fields).get_data(as_text=True)  # just after bpf_skb_store_bytes
     packet = re.search(r'<section id="packet-now".*?</section>', html, re.S).group(0)
-    assert re.findall(r'<span class="is-changed l-udp">([0-9a-f]{2})</span>', packet) == ["14", "e9"]
+    assert marked(packet, "is-changed") == ["14", "e9"] and "l-udp" in cells(packet, "is-changed")[0][0]
     assert "64 bytes of headroom" in packet
     mark = post_form("/step", step="3", **fields).get_data(as_text=True)  # after skb->mark = 42
     assert re.search(r'<div class="is-changed"><dt>mark <span class="muted">\+8</span></dt><dd>0x2a \(42\)', mark)
@@ -209,19 +210,19 @@ def test_step_view_shows_map_value_memory_at_the_update(post_form):
     html = post_form("/step", step="23", **fields).get_data(as_text=True)  # just after bpf_map_update_elem
     memory = re.search(r'<section id="map-memory".*?</section>\s*</div>\s*</section>', html, re.S).group(0)
     assert "proto_count.values" in memory
-    assert re.search(r'<span class="bytes"><span class="is-changed">01</span> 00 00', memory)
+    assert re.search(r'<span class="bytes"><span class="is-changed[^"]*"[^>]*>01</span> 00 00', memory)
     assert "proto_count.map" not in memory  # the map object itself is not value memory
     later = post_form("/step", step="16", run="2", **fields).get_data(as_text=True)  # after packet 3's atomic add
     # the atomic add read the counter it wrote
-    assert re.search(r'<span class="bytes"><span class="is-changed is-read">02</span>', later)
+    assert re.search(r'<span class="bytes"><span class="is-changed is-read[^"]*"[^>]*>02</span>', later)
 
 
 def test_step_view_marks_the_packet_bytes_the_last_step_read(client):
     """Just after ``r4 = *(u16 *)(r2 + 12)`` the EtherType (bytes 12-13) is marked read, and nothing else."""
     page = client.get("/?example=xdp-filter&step=6").get_data(as_text=True)
     packet = section(page, "packet-now")
-    assert re.findall(r'<span class="([^"]*is-read[^"]*)">([0-9a-f]{2})</span>', packet) == [
-        ("is-read l-eth", "08"), ("is-read l-eth", "00")]
+    assert [(c, t) for c, _, t in cells(packet, "is-read")] == [
+        ("is-read run-read l-eth", "08"), ("is-read run-read l-eth", "00")]
     assert '<span class="read-count">2 read</span>' in packet and "read by the last step" in packet
     before = section(client.get("/?example=xdp-filter&step=5").get_data(as_text=True), "packet-now")
     assert "is-read" not in before and "read by the last step" not in before  # r4 += 34 read no memory
@@ -231,8 +232,42 @@ def test_step_view_marks_stack_bytes_the_last_step_read(post_form):
     html = post_form("/step", source="r1 = 7\n*(u32 *)(r10 - 8) = r1\nr0 = *(u16 *)(r10 - 8)\nexit\n",
                      step="3", htmx=True).get_data(as_text=True)
     memory = html[html.index('<div id="memory"'):]
-    read = '<span class="is-read">07</span> <span class="is-read">00</span> 00 00'  # the u16 load, not the u32
+    both = 'title="read by the last step, written so far, read so far"'
+    so_far = '<span class="run-written" title="written so far">00</span>'
+    read = f'<span class="is-read run-written run-read" {both}>07</span> <span class="is-read run-written run-read" ' \
+           f'{both}>00</span> {so_far} {so_far}'  # the u16 load, not the u32 store before it
     assert re.search(rf'fp-8</span>\s*<span class="bytes">{read}', memory)
+
+
+def test_step_view_marks_what_the_run_read_and_wrote_so_far(client):
+    """Just after ``bpf_map_lookup_elem``: the packet bytes earlier steps read (the EtherType, the protocol) are
+    underlined as read so far and not ringed; the key on the stack was written by an earlier step and read by
+    the helper call (its prototype: ``ARG_PTR_TO_MAP_KEY``, key_size bytes); each legend lists its marks."""
+    page = client.get("/?example=xdp-filter&step=13").get_data(as_text=True)
+    packet = section(page, "packet-now")
+    assert cells(packet, "run-read") == [("run-read l-eth", "read so far", "08"), ("run-read l-eth", "read so far", "00"),
+                                         ("run-read l-ipv4", "read so far", "11")]
+    assert not cells(packet, "is-read") and "read by the last step" not in packet
+    assert '<span class="run-read" aria-hidden="true">00</span> read so far <span class="muted">(3)</span>' in packet
+    memory = page[page.index('<div id="memory"'):page.index('<section id="context"')]
+    key = ("is-read run-written run-read", "read by the last step, written so far, read so far")
+    assert cells(memory, "is-read") == [(*key, "11"), (*key, "00"), (*key, "00"), (*key, "00")]
+    legend = re.search(r'<p class="byte-legend">.*?</p>', memory).group(0)
+    assert [m for m in re.findall(r'</span> ([a-z ]+) <span class="muted">\(4\)', legend)] == [
+        "read by the last step", "written so far", "read so far"]
+    first = client.get("/?example=xdp-filter&step=0").get_data(as_text=True)
+    assert "byte-legend" not in first and "so far" not in section(first, "packet-now")  # nothing run yet
+
+
+def test_step_view_rings_the_packet_bytes_skb_load_bytes_read(post_form):
+    source = "r2 = 12\nr3 = r10\nr3 += -8\nr4 = 2\ncall bpf_skb_load_bytes\nr0 = 0\nexit\n"
+    html = post_form("/step", source=source, type="sched_cls", packet_from="spec", packet_spec="eth/ipv4/udp",
+                     step="5", htmx=True).get_data(as_text=True)
+    packet = section(html, "packet-now")
+    assert [(c, t) for c, _, t in cells(packet, "is-read")] == [("is-read run-read l-eth", "08"),
+                                                                ("is-read run-read l-eth", "00")]
+    memory = html[html.index('<div id="memory"'):]
+    assert marked(memory, "run-written") == ["08", "00"]  # the copy on the stack
 
 
 def test_step_without_htmx_keeps_the_chosen_run(post_form):

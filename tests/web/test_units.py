@@ -8,7 +8,7 @@ import pytest
 
 from app.web import contexts, ctxform, decode, errors, forms, inputs, packetform, runs, stepview
 from app.web import hexdump as hexdump_module
-from app.web.hexdump import HexGap, HexRow, hexdump
+from app.web.hexdump import HexGap, HexRow, Marks, hexdump
 from app.web.inputs import FieldError, check_source, parse_count, parse_hex
 
 # --- inputs -----------------------------------------------------------------------------------------------
@@ -50,7 +50,7 @@ def test_check_source_counts_utf8_bytes():
 def test_hexdump_folds_zero_rows_and_marks_changes():
     data = bytearray(32)
     data[27] = 0x41
-    rows = hexdump(bytes(data), frozenset({27}), from_end=True)
+    rows = hexdump(bytes(data), Marks(changed=frozenset({27})), from_end=True)
     assert rows == (
         HexGap(0, 24, "fp-32 to fp-9", True),
         HexRow(24, "fp-8", rows[1].cells, "...A....", True),
@@ -61,7 +61,7 @@ def test_hexdump_folds_zero_rows_and_marks_changes():
 
 def test_hexdump_shows_changed_rows_even_when_zero_and_caps_nonzero_rows():
     data = bytes(range(1, 256)) + bytes(1)
-    rows = hexdump(data, frozenset({255}), max_rows=4)
+    rows = hexdump(data, Marks(changed=frozenset({255})), max_rows=4)
     shown = [r for r in rows if isinstance(r, HexRow)]
     assert [r.label for r in shown] == ["+0x0", "+0x8", "+0x10", "+0x18", "+0xf8"]
     gap = rows[4]

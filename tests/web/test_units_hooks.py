@@ -12,7 +12,7 @@ from app.web import mapview, packetform
 from app.web.ctxform import ctx_value, describe, parse_ctx
 from app.web.decode import decode, layer_of_bytes, summary
 from app.web.examples import BY_SLUG
-from app.web.hexdump import HexGap, packet_dump
+from app.web.hexdump import HexGap, Marks, packet_dump
 from app.web.inputs import FieldError, Limits, parse_int
 
 # --- numbers ----------------------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ def test_decode_from_the_network_header_with_a_base():
 
 def test_packet_dump_rows_of_sixteen_with_layers():
     packet = build_packet(parse_spec("eth/ipv4/udp/payload(hello)"))
-    rows = packet_dump(packet, frozenset({12}), layer_of_bytes(decode(packet), len(packet)))
+    rows = packet_dump(packet, Marks(changed=frozenset({12})), layer_of_bytes(decode(packet), len(packet)))
     assert [r.label for r in rows] == ["0x0000", "0x0010", "0x0020"]
     assert rows[0].cells[12].changed and rows[0].cells[12].layer == "eth" and rows[0].cells[14].layer == "ipv4"
     folded = packet_dump(bytes(200), max_rows=2)

@@ -6,17 +6,21 @@ A traced run keeps the pc of every executed instruction (4 bytes a step) and a f
 before step ``k`` is recomputed deterministically: restore the nearest checkpoint at or before ``k`` and
 run the remaining steps on a replay machine built from the same program and input. What step ``k``
 changed is the difference between the states before and after it; what it loaded is worked out from the
-instruction and the state before it (``reads.py``).
+instruction and the state before it (``reads.py``); what the whole run read and wrote up to a step, from one
+more replay (``marks.py``).
 """
 from __future__ import annotations
 
 import bisect
 from array import array
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from .machine import Frame, Machine, OutputRecord, Snapshot, VmFault
 from .reads import MemoryRead, instruction_reads
+
+if TYPE_CHECKING:
+    from .marks import MarkScan, RunMarks
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class MemoryChange:
 @dataclass(frozen=True)
 class StepRecord:
     """What one instruction did: registers ``(old, new)`` and memory bytes it changed, output it produced, and
-    the memory it loaded (``reads``: ``ldx``, atomics and legacy packet loads; not what helpers read)."""
+    the memory it loaded (``reads``: ``ldx``, atomics, legacy packet loads and what a helper call read)."""
 
     step: int
     pc: int
@@ -88,6 +92,7 @@ class Trace:
         self._steps = [c.steps for c in checkpoints]
         self._replay_factory = replay
         self._replay: Machine | None = None
+        self._marks: MarkScan | None = None
         self.final = final
 
     def __len__(self) -> int:
@@ -150,6 +155,19 @@ class Trace:
                 after = state_of(machine)
             yield diff_states(k, before, after, reads)
             before = after
+
+    def marks(self, k: int) -> RunMarks:
+        """The bytes steps ``0 .. k - 1`` read and wrote (``marks.py``); one replay serves every position."""
+        from .marks import MarkScan
+
+        if self._marks is None:
+            def start() -> Machine:
+                m = self._replay_factory()
+                m.restore(self.checkpoints[0])
+                return m
+
+            self._marks = MarkScan(start, self.pcs)
+        return self._marks.upto(k)
 
     def _machine_at(self, k: int) -> Machine:
         i = bisect.bisect_right(self._steps, k) - 1
