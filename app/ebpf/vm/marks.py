@@ -124,13 +124,13 @@ class MarkScan:
 def _changed(before: dict[str, tuple[int, bytes]], m: Machine) -> list[MemoryRead]:
     """Runs of bytes that differ from ``before`` in the regions whose store counter moved (all of a region
     that is new or changed size)."""
-    from .trace import _byte_runs  # the trace module builds ``MarkScan``
+    from .trace import byte_runs  # the trace module builds ``MarkScan``
 
     out = []
     for r in m.mem.regions:
         writes, old = before.get(r.name, (None, b""))
         if writes != r.writes:
-            out += (MemoryRead(c.region, c.offset, len(c.new)) for c in _byte_runs(r.name, old, bytes(r.data)))
+            out += (MemoryRead(c.region, c.offset, len(c.new)) for c in byte_runs(r.name, old, bytes(r.data)))
     return out
 
 

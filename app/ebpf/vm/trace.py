@@ -217,7 +217,7 @@ def diff_states(k: int, before: MachineState, after: MachineState, reads: tuple[
         old = old_regions.get(name)
         if old is None or old == data:
             continue
-        memory.extend(_byte_runs(name, old, data))
+        memory.extend(byte_runs(name, old, data))
     output = after.output[len(before.output):]
     next_pc = None if after.done else after.pc
     return StepRecord(k, before.pc, next_pc, regs, tuple(memory), tuple(output),
@@ -225,7 +225,7 @@ def diff_states(k: int, before: MachineState, after: MachineState, reads: tuple[
                       after.retval if after.done and not after.fault else None, reads)
 
 
-def _byte_runs(name: str, old: bytes, new: bytes) -> list[MemoryChange]:
+def byte_runs(name: str, old: bytes, new: bytes) -> list[MemoryChange]:
     """Contiguous runs of changed bytes (a resized region counts as one change of its whole contents)."""
     if len(old) != len(new):
         return [MemoryChange(name, 0, old, new)]
