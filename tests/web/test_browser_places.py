@@ -129,10 +129,15 @@ def test_back_goes_to_the_walk_event_before(page):
 
 
 @pytest.mark.skipif(not compiler_available(), reason="needs clang")
-def test_on_a_narrow_screen_the_compiled_listing_comes_first_under_the_editor(page):
+def test_on_a_narrow_screen_the_compiled_listing_comes_right_under_the_source(page):
     page.set_viewport_size({"width": 800, "height": 900})
     page.goto("/?example=c-xdp-count")
-    editor, listing = page.locator("#editor").bounding_box(), page.locator("#listing").bounding_box()
-    assert editor["y"] + editor["height"] < listing["y"] < editor["y"] + editor["height"] + 40
+    source, listing = page.locator(".field-source").bounding_box(), page.locator("#listing").bounding_box()
+    inputs, verdict = page.locator("#input-panel").bounding_box(), page.locator("#verifier-check").bounding_box()
+    assert source["y"] + source["height"] <= listing["y"] < source["y"] + source["height"] + 40
+    assert listing["y"] + listing["height"] <= inputs["y"] < verdict["y"]  # then the inputs, then the result
+    assert listing["width"] <= 800 and page.evaluate("document.documentElement.scrollWidth") <= 800
+    page.set_viewport_size({"width": 1366, "height": 900})  # wide again: beside the editor, as before
+    assert page.locator("#listing").bounding_box()["x"] > page.locator(".field-source").bounding_box()["x"] + 300
     page.locator("#listing").scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "c-narrow.png"))
