@@ -3,7 +3,9 @@ test runner (the packet hooks), BPF_PROG_TEST_RUN gives the return values and ma
 tests expect: what the playground's checker compares against our VM. Skipped where bpf() is not permitted."""
 from __future__ import annotations
 
+import mmap
 import os
+import struct
 from contextlib import ExitStack
 
 import pytest
@@ -49,6 +51,10 @@ def test_the_solution_behaves_the_same_in_the_kernel(case, cpu0):
             if inputs.packets is None:
                 continue  # kprobe, tracepoint ...: the kernel has no test runner for them; loading is the check
             got = tuple(prog.test_run(packet).retval for packet in inputs.packets)
+            if test.expect.records is not None:
+                rings = [(m, d) for m, d in zip(maps, program.maps) if d.type == "ringbuf"]
+                records = tuple(r for m, d in rings for r in ring_records(m.fd, d.max_entries))
+                assert records == test.expect.records, test.name
             if test.expect.returns is not None:
                 assert got == tuple(v & 0xFFFFFFFF for v in test.expect.returns), test.name
             for name, entries in test.expect.maps.items():
@@ -57,3 +63,28 @@ def test_the_solution_behaves_the_same_in_the_kernel(case, cpu0):
                 for key, value in entries.items():
                     got_value = maps[index].lookup(key_bytes(key, mdef.key_size))
                     assert got_value == value_bytes(value, mdef.value_size), (test.name, name, key)
+
+
+BUSY, DISCARD = 1 << 31, 1 << 30
+HEADER = 8  # BPF_RINGBUF_HDR_SZ: u32 length (with the busy and discard bits), u32 page offset
+
+
+def ring_records(fd: int, size: int) -> list[bytes]:
+    """The records a reader of the kernel ring buffer ``fd`` (``size`` bytes of data) would consume now, from
+    the start: submitted ones in order, discarded ones skipped."""
+    producer = mmap.mmap(fd, 4096 + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ, offset=4096)
+    try:
+        end = struct.unpack_from("<Q", producer, 0)[0]
+        data = producer[4096:4096 + size]
+    finally:
+        producer.close()
+    out, pos = [], 0
+    while pos < end:
+        length = struct.unpack_from("<I", data, pos % size)[0]
+        assert not length & BUSY, "a record still reserved after the run"
+        body = length & ~(BUSY | DISCARD)
+        if not length & DISCARD:
+            start = (pos + HEADER) % size
+            out.append(bytes(data[start:start + body]))
+        pos += (HEADER + body + 7) // 8 * 8
+    return out
