@@ -26,7 +26,8 @@ from app.store.progress import LessonState, forget, is_learner_id, progress_of, 
 
 from .forms import LANG_ASM, LANG_C
 from .highlight import highlight_source
-from .inputs import Limits
+from .inputs import FieldError, Limits
+from .jsonbody import ApiError
 from .lessontext import render
 from .ratelimit import RUNS, require
 from .render import page_or_fragment
@@ -161,7 +162,10 @@ def _openings(lesson: Lesson, source: str, language: str, report: CheckReport | 
         body: dict[str, Any] = {"source": source, "type": lesson.hook, **test.setup}
         if language != LANG_ASM:
             body["language"] = language
-        form = form_of_setup(check_setup(body, limits), limits)
+        try:
+            form = form_of_setup(check_setup(body, limits), limits)
+        except (ApiError, FieldError):  # a program the playground would refuse too (too large): no links
+            return ()
         out.append(TestOpening(test.name, form.hidden_fields()))
     return tuple(out)
 
@@ -185,10 +189,12 @@ def check(slug: str):
     if language not in lesson.languages:
         abort(400, description=f"This lesson is written in {', '.join(lesson.languages)}.")
     require(RUNS)
-    report = check_program(lesson, source, language, _limits())
+    limits = _limits()
+    report = check_program(lesson, source, language, limits)
     engine = store.engine()
-    record_check(engine, learner_id(create=True), lesson.slug, passed=report.passed, source=source,
-                 language=language)
+    if len(source.encode("utf-8", "surrogatepass")) <= limits.source_bytes:  # what was refused is not kept
+        record_check(engine, learner_id(create=True), lesson.slug, passed=report.passed, source=source,
+                     language=language)
     progress = progress_of(engine, learner_id())
     page = _page(lesson, source, language, progress.get(lesson.slug), report, progress)
     return page_or_fragment(("learn/_check.html", "learn/_course_count.html"), {"page": page, "oob": True},

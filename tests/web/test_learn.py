@@ -195,3 +195,10 @@ def test_the_api_names_what_is_wrong(client, url, body, status, field):
     answer = client.post(url, json=body)
     assert answer.status_code == status
     assert answer.get_json()["error"].get("field") == field
+
+
+def test_a_program_over_the_size_limit_is_refused_and_not_kept(client, check):
+    html = check("r0 = 1\n" * 20_000 + "exit\n").get_data(as_text=True)
+    assert "is-error" in html and "bytes" in html
+    course_page = client.get("/learn").get_data(as_text=True)
+    assert "0 of" in course_page and "is-tried" not in course_page
