@@ -3,6 +3,8 @@ program, check it with the keyboard, read the verdict and the tests, pass, and s
 draft survives a reload; another browser starts with no progress."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 # The browser and server fixtures come from test_browser.py; tests name them as parameters.
@@ -62,3 +64,26 @@ def test_a_draft_survives_a_reload_and_another_browser_has_no_progress(page, bro
         expect(fresh.locator("#course-progress-label")).to_contain_text("0 of")
     finally:
         other.close()
+
+
+CONTRAST = (Path(__file__).parent / "contrast.js").read_text()
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_lesson_pages_have_enough_contrast(browser, server, theme):
+    """WCAG AA (4.5:1) for the text of the course and a lesson with a failed check, in each theme."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=server,
+                                  color_scheme="dark" if theme == "light" else "light")
+    try:
+        page = context.new_page()
+        page.goto("/learn")
+        page.evaluate(f"localStorage.setItem('ebpf-playground:theme', '{theme}')")
+        page.goto("/learn")
+        expect(page.locator("html")).to_have_attribute("data-theme", theme)
+        assert page.evaluate(CONTRAST, ".topbar, .course") == []
+        page.goto("/learn/map-values")
+        check_with_keyboard(page, ["r0 = 2", "exit"])
+        expect(page.locator("#lesson-result")).to_contain_text("Not yet")
+        assert page.evaluate(CONTRAST, ".topbar, .lesson-layout") == []
+    finally:
+        context.close()
