@@ -4,7 +4,6 @@ tests expect: what the playground's checker compares against our VM. Skipped whe
 from __future__ import annotations
 
 import mmap
-import os
 import struct
 from contextlib import ExitStack
 
@@ -25,13 +24,6 @@ LIMITS = Limits(64 * 1024, 64 * 1024, 1_000_000)
 CASES = [(lesson, language) for lesson in read_lessons() for language in lesson.languages]
 
 
-@pytest.fixture
-def cpu0():
-    """Per-CPU state (and the CPU number a program reads) is CPU 0's, as in the playground's default run."""
-    saved = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {0})
-    yield
-    os.sched_setaffinity(0, saved)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{lesson.slug}-{language}" for lesson, language in CASES])

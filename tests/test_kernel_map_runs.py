@@ -2,7 +2,6 @@
 values, output packets and map contents after every run agree. Skipped where bpf() is not permitted."""
 from __future__ import annotations
 
-import os
 from contextlib import ExitStack
 
 import pytest
@@ -165,12 +164,6 @@ def our_entries(state: dict) -> dict:
     return dict(sorted(state["entries"].items()))
 
 
-@pytest.fixture
-def cpu0():
-    saved = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {0})
-    yield
-    os.sched_setaffinity(0, saved)
 
 
 @pytest.mark.parametrize("prog_type, text", CASES, ids=[f"{t}-{i}" for i, (t, _) in enumerate(CASES)])

@@ -11,7 +11,6 @@ kernel's verdict is the check.
 """
 from __future__ import annotations
 
-import os
 from contextlib import ExitStack
 
 import pytest
@@ -39,12 +38,6 @@ def with_fds(program, fds: list[int]) -> bytes:
     return b"".join(i.encode() for i in insns)
 
 
-@pytest.fixture
-def cpu0():
-    saved = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {0})
-    yield
-    os.sched_setaffinity(0, saved)
 
 
 @pytest.mark.parametrize("example", HOOK_EXAMPLES, ids=lambda e: e.slug)
