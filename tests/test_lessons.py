@@ -247,3 +247,15 @@ def test_a_long_map_value_is_shown_as_u64_words(tmp_path):
 
     assert _value_text(bytes([3]) + bytes(7) + bytes([1]) + bytes(7)) == "u64 words: [0] = 3  [1] = 1"
     assert _value_text(bytes(3)) == "00 00 00"
+
+
+def test_the_whole_check_holds_to_one_time_limit():
+    """Verify and every test share one budget: a check that would take longer stops with TimeLimit."""
+    from app.web.progress import Progress, TimeLimit
+
+    ticks = iter(range(0, 1000, 4))  # every look at the clock is 4 s later
+
+    lesson = next(lesson for lesson in LESSONS if lesson.slug == "packet-bounds")
+    with pytest.raises(TimeLimit):
+        check_program(lesson, lesson.solution["asm"], "asm", LIMITS, Progress(10, clock=lambda: next(ticks)))
+    assert check_program(lesson, lesson.solution["asm"], "asm", LIMITS, Progress(0)).passed

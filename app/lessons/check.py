@@ -78,8 +78,12 @@ class CheckReport:
                 "processed_insns": self.processed, "tests": [t.to_json() for t in self.tests]}
 
 
-def check_program(lesson: Lesson, source: str, language: str, limits: Limits) -> CheckReport:
-    """Check ``source`` (``asm`` or ``c``) against ``lesson``. Never raises for a learner's mistake."""
+def check_program(lesson: Lesson, source: str, language: str, limits: Limits,
+                  progress: Progress | None = None) -> CheckReport:
+    """Check ``source`` (``asm`` or ``c``) against ``lesson``. Never raises for a learner's mistake; the whole
+    check (verify and every test) holds to one time limit, ``limits.run_seconds`` (or ``progress``'s), past
+    which it stops with ``progress.TimeLimit``, as a playground request does."""
+    progress = progress or Progress(limits.run_seconds)
     skipped = tuple(TestResult(t.name, "skipped") for t in lesson.tests)
     try:
         source = check_source("source", source, limits.source_bytes)
@@ -89,7 +93,7 @@ def check_program(lesson: Lesson, source: str, language: str, limits: Limits) ->
     except FieldError as e:
         return CheckReport(ERROR, skipped, e.message)
     verified = verify(program, lesson.hook, max_processed=limits.verify_insns,
-                      progress=Progress(limits.run_seconds).begin("verify", limits.verify_insns))
+                      progress=progress.begin("verify", limits.verify_insns))
     processed = verified.stats.processed
     if verified.verdict == "incomplete":
         return CheckReport(ERROR, skipped, f"the verifier stopped after {processed:,} instructions, this server's "
@@ -100,7 +104,7 @@ def check_program(lesson: Lesson, source: str, language: str, limits: Limits) ->
         line = program.lines[insn] if insn is not None and insn < len(program.lines) else None
         return CheckReport(ERROR, skipped, f"{error.message} ({error.errno})", line=line or None, insn=insn,
                            explanation=explain(error.message), processed=processed)
-    results = tuple(_run_test(program, lesson.hook, test, limits) for test in lesson.tests)
+    results = tuple(_run_test(program, lesson.hook, test, limits, progress) for test in lesson.tests)
     status = ERROR if any(r.status == ERROR for r in results) else FAIL if any(r.status == FAIL for r in results) \
         else PASS
     message = ""
@@ -111,10 +115,10 @@ def check_program(lesson: Lesson, source: str, language: str, limits: Limits) ->
     return CheckReport(status, results, message, processed=processed)
 
 
-def _run_test(program, hook: str, test: LessonTest, limits: Limits) -> TestResult:
+def _run_test(program, hook: str, test: LessonTest, limits: Limits, progress: Progress) -> TestResult:
     inputs = run_inputs(test.setup, limits)  # checked when the lesson was loaded
     common = {"prog_type": hook, "env": inputs.env, "seeds": inputs.seeds, "max_insns": limits.run_insns,
-              "progress": Progress(limits.run_seconds).begin("run", limits.run_insns)}
+              "progress": progress.begin("run", limits.run_insns)}
     try:
         if inputs.packets is not None:
             results = run_packets(program, list(inputs.packets), **common)

@@ -26,8 +26,8 @@
     return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   }
 
-  function languageNow() {
-    return language ? language.value : "asm";
+  function languageNow() { // the language picker, or (a lesson page: one language a page) the editor's own
+    return language ? language.value : (box.dataset.language || "asm");
   }
 
   // What the <pre> shows: per source line, its text and its HTML.

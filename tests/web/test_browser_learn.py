@@ -87,3 +87,24 @@ def test_lesson_pages_have_enough_contrast(browser, server, theme):
         assert page.evaluate(CONTRAST, ".topbar, .lesson-layout") == []
     finally:
         context.close()
+
+
+def test_a_refused_check_is_said_not_swallowed(page):
+    page.goto("/learn/registers")
+    page.route("**/learn/registers", lambda route: route.fulfill(
+        status=429, content_type="text/html",
+        body='<section class="error-page"><p>Too many runs from this address; try again in 9 s.</p></section>')
+        if route.request.method == "POST" else route.continue_())
+    check_with_keyboard(page, ["r0 = 1", "exit"])
+    expect(page.locator("#notice")).to_have_text("The request failed (429). Too many runs from this address; "
+                                                 "try again in 9 s.")
+    expect(page.locator("#run")).to_be_enabled()
+
+
+def test_a_c_lesson_is_highlighted_as_c(page):
+    with page.expect_request(lambda r: r.url.endswith("/highlight")) as sent:
+        page.goto("/learn/packet-bounds?language=c")
+        page.locator("#source").press("End")
+        page.keyboard.type(" ")
+    assert "language=c" in sent.value.post_data
+    expect(page.locator("#source-view .hl-cp").first).to_contain_text("#include")  # a preprocessor line
