@@ -14,6 +14,11 @@ share hands out instead of the request's ``Host`` header. The rate limits' setti
 ``app.web.ratelimit``; ``PAGE_CACHE_BYTES``, the pages of shares and examples kept per process, in
 ``app.web.pagecache``. ``BOOLEAN_SETTINGS`` must be ``true`` or ``false``: ``KERNEL_CHECK`` (off by default, for a
 local install only) lets the page load programs into the running kernel (``app.web.kernelcheck``).
+
+``SECRET_KEY`` signs the session cookie (CSRF tokens, a learner's id). Without one, the key is read from
+``SECRET_KEY_FILE`` (default ``instance/secret_key``), which the first start makes: sessions then outlive a
+restart, and every worker of one machine signs with the same key. Machines behind one proxy need the same
+``SECRET_KEY``.
 """
 from __future__ import annotations
 
@@ -29,7 +34,9 @@ from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "EBPF_PLAYGROUND_"
-STRING_SETTINGS = ("SECRET_KEY", "DATABASE_URL", "PUBLIC_URL", "SERVER_NAME")
+SECRET_KEY_FILE = "secret_key"
+"""Where, in the instance folder, the key that signs sessions is kept when ``SECRET_KEY`` is not given."""
+STRING_SETTINGS = ("SECRET_KEY", "SECRET_KEY_FILE", "DATABASE_URL", "PUBLIC_URL", "SERVER_NAME")
 """Settings kept as text even when they look like JSON (a secret key of digits is still a string)."""
 NUMERIC_SETTINGS = {
     "MAX_CONTENT_LENGTH": int, "MAX_SOURCE_BYTES": int, "MAX_INPUT_BYTES": int, "MAX_RUN_INSNS": int,
@@ -49,7 +56,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
                 instance_relative_config=True)
     app.config.update(
-        SECRET_KEY=secrets.token_hex(32),
+        SECRET_KEY=None,  # when none is given: the instance folder's, made once (secret_key_file)
+        SECRET_KEY_FILE=None,
         MAX_CONTENT_LENGTH=1 << 20,
         MAX_SOURCE_BYTES=64 * 1024,
         MAX_INPUT_BYTES=64 * 1024,
@@ -66,6 +74,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings_from_env(os.environ))
     if config:
         app.config.update(config)
+    if not app.config["SECRET_KEY"]:
+        path = app.config["SECRET_KEY_FILE"] or str(Path(app.instance_path) / SECRET_KEY_FILE)
+        app.config["SECRET_KEY"] = instance_secret_key(Path(path))
     check_settings(app.config)
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -80,6 +91,29 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_web(app)
     ratelimit.init_app(app)
     return app
+
+
+def instance_secret_key(path: Path) -> str:
+    """The key in ``path``, made there (random, readable by this user only) if there is none yet. Processes that
+    start at once agree: the file appears whole or not at all (written aside, then linked into place; the first
+    link wins), so every worker signs sessions with the same key, and a restart keeps them valid."""
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+    finally:
+        aside.unlink(missing_ok=True)
+    return path.read_text(encoding="ascii").strip()
 
 
 def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:

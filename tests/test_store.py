@@ -247,3 +247,31 @@ def test_concurrent_checks_of_one_lesson_all_count(engine):
 def test_learner_ids_have_one_shape():
     assert is_learner_id(LEARNER) and is_learner_id("abc-_" + "x" * 17)
     assert not is_learner_id("short") and not is_learner_id("A" * 21 + "!") and not is_learner_id(None)
+
+
+def test_without_a_secret_key_one_is_kept_in_a_file_and_sessions_outlive_a_restart(tmp_path, monkeypatch):
+    import threading as threads
+
+    from app import create_app, instance_secret_key
+
+    monkeypatch.delenv("EBPF_PLAYGROUND_SECRET_KEY", raising=False)
+    key_file = tmp_path / "instance" / "secret_key"
+    config = {"DATABASE_URL": f"sqlite:///{tmp_path / 'k.sqlite3'}", "SECRET_KEY_FILE": str(key_file)}
+    first = create_app(config)
+    assert key_file.stat().st_mode & 0o777 == 0o600 and len(first.config["SECRET_KEY"]) == 64
+    assert create_app(config).config["SECRET_KEY"] == first.config["SECRET_KEY"]  # a restart keeps it
+    assert create_app({**config, "SECRET_KEY": "given"}).config["SECRET_KEY"] == "given"
+    # processes starting at once on a fresh folder agree on one key
+    fresh = tmp_path / "fresh" / "secret_key"
+    keys, barrier = [], threads.Barrier(6)
+
+    def start():
+        barrier.wait(timeout=5)
+        keys.append(instance_secret_key(fresh))
+
+    workers = [threads.Thread(target=start) for _ in range(6)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(set(keys)) == 1 and sorted(p.name for p in fresh.parent.iterdir()) == ["secret_key"]
