@@ -32,7 +32,7 @@ without JavaScript it posts to /run). Above ``MAX_BLOCKS`` blocks no graph is dr
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from math import ceil
@@ -154,7 +154,7 @@ class CfgBlock:
     current path), is where the walk ``rejected``; ``first_event`` (the event a click goes to, None if the
     walk never reaches it), its top-left corner ``x``, ``y`` in the SVG, ``label``, the sentence a
     screen reader says, and ``title``, the tooltip: the click, then every instruction of the block (up to
-    ``TITLE_INSNS``), one a line."""
+    ``TITLE_INSNS``), one a line; for C, ``source`` names the lines of the program it was compiled from."""
 
     first: int
     last: int
@@ -170,6 +170,7 @@ class CfgBlock:
     y: int
     label: str
     title: str = ""
+    source: str = ""  # for C: the source lines its instructions came from (``C 19–25``), else empty
 
 
 @dataclass(frozen=True)
@@ -236,11 +237,13 @@ def heat_legend() -> tuple[tuple[int, str], ...]:
 
 
 def cfg_view(program: Program, events: Sequence[Event], index: int, *, rejected_at: int | None = None,
-             texts: Sequence[tuple[int, int, str]] | None = None) -> CfgView:
+             texts: Sequence[tuple[int, int, str]] | None = None,
+             source_lines: Mapping[int, int] | None = None) -> CfgView:
     """The graph of ``program`` at event ``index`` of the walk ``events`` (clamped into it).
 
     ``rejected_at`` is the instruction the walk rejected (its block is marked at every event, as in the
-    listing); ``texts`` are ``present.insn_rows(program)`` when the caller has them already.
+    listing); ``texts`` are ``present.insn_rows(program)`` when the caller has them already; ``source_lines``
+    maps an instruction to the C line it came from (a compiled program's line info), shown on its block.
     """
     blocks = basic_blocks(program)
     if len(blocks) > MAX_BLOCKS:
@@ -263,7 +266,8 @@ def cfg_view(program: Program, events: Sequence[Event], index: int, *, rejected_
         text = (f"{label}: " if label else "") + text_of.get(b.first, "?")
         count = visits.get(b.first, 0)
         block = CfgBlock(b.first, b.last, spans[i], text, count, heat(count), i == current, i in on_path,
-                         i == rejected, first_event.get(b.first), x, ys[i], "")
+                         i == rejected, first_event.get(b.first), x, ys[i], "",
+                         source=_source_span(b, source_lines or {}))
         drawn.append(replace(block, label=_block_label(block, [(spans[e.dst], e.kind) for e in edges if e.src == i]),
                              title=_block_title(block, rows, program.labels)))
     width = block_width(drawn)
@@ -280,14 +284,25 @@ def block_width(blocks: Sequence[CfgBlock]) -> int:
     """The width of every block: enough for the longest line (span, text and room for a visit count up to
     ``×999``, whatever the event, so the graph keeps its width as the walk goes), between ``BLOCK_WIDTH``
     and ``MAX_BLOCK_WIDTH``."""
-    chars = max((len(b.span) + len(b.text) + len("×999") for b in blocks), default=0)
+    chars = max((len(b.span) + len(b.text) + len(b.source) + 1 + len("×999") for b in blocks), default=0)
     return max(BLOCK_WIDTH, min(MAX_BLOCK_WIDTH, ceil(chars * CHAR_WIDTH) + BLOCK_PADDING))
+
+
+def _source_span(block: Block, source_lines: Mapping[int, int]) -> str:
+    """``C 19–25``: the lowest and highest source line of the block's instructions (empty when none has one)."""
+    lines = [source_lines[pc] for pc in range(block.first, block.last + 1) if source_lines.get(pc)]
+    if not lines:
+        return ""
+    low, high = min(lines), max(lines)
+    return f"C {low}" if low == high else f"C {low}–{high}"
 
 
 def _block_title(block: CfgBlock, rows: Sequence[tuple[int, int, str]], labels: dict[int, str]) -> str:
     """The tooltip of a block: what a click does, then its instructions as the listing prints them."""
     head = (f"insns {block.span}: go to the first visit (event {block.first_event})" if block.first_event is not None
             else f"insns {block.span}: the walk never reaches it")
+    if block.source:
+        head += f" ({block.source.replace('C ', 'C lines ' if '–' in block.source else 'C line ')})"
     insns = [(f"{labels[pc]}:\n" if pc in labels else "") + f"{pc}: {text}"
              for pc, _, text in rows if block.first <= pc <= block.last]
     more = len(insns) - TITLE_INSNS
@@ -312,7 +327,8 @@ def _path_on_graph(path: Sequence[int], blocks: Sequence[Block], owner: Sequence
 
 def _block_label(block: CfgBlock, nexts: Sequence[tuple[str, str]]) -> str:
     """What a screen reader says for a block: where it is, what it does, where it goes, and the click."""
-    parts = [f"Block {block.span}, {block.text}", _times(block.visits) + " so far"]
+    where = f" ({block.source.replace('C ', 'C lines ' if '–' in block.source else 'C line ')})" if block.source else ""
+    parts = [f"Block {block.span}{where}, {block.text}", _times(block.visits) + " so far"]
     if block.current:
         parts.append("the current event is here")
     if block.on_path:

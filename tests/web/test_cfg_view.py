@@ -262,3 +262,23 @@ def test_clicking_a_block_goes_to_its_first_visit(page):
     sync_api.expect(page.locator("#cfg-block-2")).to_contain_text("×3")  # the loop ran three times by then
     sync_api.expect(page.locator("#cfg-block-5")).to_be_focused()  # the focus stays on the block
     page.console.assert_clean()
+
+
+def test_blocks_name_the_c_lines_they_came_from():
+    program = assemble(DIAMOND)
+    result = verify(program, "xdp")
+    view = cfg_view(program, result.walk, 0, source_lines={0: 5, 1: 6, 2: 6, 3: 9, 4: 11})
+    assert [b.source for b in view.blocks] == ["C 5", "C 6", "C 9", "C 11"]
+    assert "(C line 6)" in view.blocks[1].title.splitlines()[0] and "(C line 6)" in view.blocks[1].label
+    assert all(b.source == "" for b in cfg_view(program, result.walk, 0).blocks)  # assembly: none
+
+
+def test_a_c_program_s_graph_shows_its_lines(post_form):
+    from app.ebpf.cc import compiler_available
+
+    if not compiler_available()[0]:
+        pytest.skip("needs clang")
+    example = BY_SLUG["c-xdp-count"]
+    html = post_form("/walk", source=example.source, language="c", type="xdp", walk="3", packet_from="spec",
+                     packet_spec="eth/ipv4/udp", htmx=True).get_data(as_text=True)
+    assert re.search(r'<span class="cfg-source">C 1\d–\d\d</span>', html)
