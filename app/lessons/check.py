@@ -34,17 +34,19 @@ PASS, FAIL, ERROR = "pass", "fail", "error"
 @dataclass(frozen=True)
 class TestResult:
     """One test's outcome: ``status`` (``pass``/``fail``/``error``, or ``skipped`` when the program never
-    ran), and for a failure what was ``expected`` and what the run ``got`` (texts), or a ``message``."""
+    ran), and for a failure what was ``expected`` and what the run ``got`` (texts), or a ``message``; ``run``
+    is the packet whose run went wrong first (the last for what is checked after every run: maps, packet)."""
 
     name: str
     status: str
     message: str = ""
     expected: str = ""
     got: str = ""
+    run: int = 0  # with several packets, the run (from 0) that went wrong; else 0
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, str | int]:
         return {"name": self.name, "status": self.status, "message": self.message, "expected": self.expected,
-                "got": self.got}
+                "got": self.got, "run": self.run}
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,11 @@ class CheckReport:
         return next((i for i, t in enumerate(self.tests) if t.status in (FAIL, ERROR)), None)
 
     def to_json(self) -> dict[str, Any]:
+        x = self.explanation
+        explained = {"title": x.entry.title, "meaning": x.entry.meaning, "detail": x.detail, "fix": x.entry.fix,
+                     "example": x.entry.example, "check": x.entry.check} if x else None
         return {"status": self.status, "message": self.message, "line": self.line, "insn": self.insn,
-                "lesson": self.explanation.entry.lesson if self.explanation else None,
+                "lesson": x.entry.lesson if x else None, "explanation": explained,
                 "processed_insns": self.processed, "tests": [t.to_json() for t in self.tests]}
 
 
@@ -131,9 +136,10 @@ def _run_test(program, hook: str, test: LessonTest, limits: Limits, progress: Pr
     for i, result in enumerate(results):
         if result.fault is not None:
             where = f" (packet {i + 1})" if len(results) > 1 else ""
-            return TestResult(test.name, ERROR, f"the run faulted{where}: {result.fault.message}")
+            return TestResult(test.name, ERROR, f"the run faulted{where}: {result.fault.message}", run=i)
         if result.retval is None:
-            return TestResult(test.name, ERROR, f"the run stopped after {limits.run_insns:,} steps without exiting")
+            return TestResult(test.name, ERROR, f"the run stopped after {limits.run_insns:,} steps without exiting",
+                              run=i)
     return _compare(test.name, test.expect, hook, results, inputs.packets)
 
 
@@ -143,17 +149,20 @@ def _compare(name: str, expect: Expect, hook: str, results: list[RunResult],
         got = tuple(r.retval & 0xFFFFFFFF for r in results)
         wanted = tuple(v & 0xFFFFFFFF for v in expect.returns)
         if got != wanted:
-            return TestResult(name, FAIL, "wrong return value", _returns(wanted, hook), _returns(got, hook))
+            first = next(i for i, (g, w) in enumerate(zip(got, wanted)) if g != w)
+            return TestResult(name, FAIL, "wrong return value" + (f" (packet {first + 1} first)" if len(got) > 1 else ""),
+                              _returns(wanted, hook), _returns(got, hook), run=first)
     last = results[-1]
+    last_run = len(results) - 1
     if expect.packet is not None and last.packet_out is not None:
         wanted_packet = packets[-1] if expect.packet == "same" and packets else expect.packet
         if last.packet_out != wanted_packet:
             return TestResult(name, FAIL, "the packet after the run differs", wanted_packet.hex(" "),
-                              last.packet_out.hex(" "))
+                              last.packet_out.hex(" "), run=last_run)
     for map_name, entries in expect.maps.items():
         found = next((m for m in last.maps if m.get("name") == map_name), None)
         if found is None:
-            return TestResult(name, FAIL, f"the program has no map named {map_name!r}")
+            return TestResult(name, FAIL, f"the program has no map named {map_name!r}", run=last_run)
         for key_text, value in entries.items():
             key = key_bytes(key_text, found["key_size"])
             got_value = found.get("entries", {}).get(key.hex())
@@ -162,7 +171,7 @@ def _compare(name: str, expect: Expect, hook: str, results: list[RunResult],
                 got_value = bytes.fromhex(got_value) if isinstance(got_value, str) else None
             if got_value != wanted_value:
                 return TestResult(name, FAIL, f"map {map_name}, key {key_text.removeprefix('hex:')}",
-                                  _value_text(wanted_value), _value_text(got_value))
+                                  _value_text(wanted_value), _value_text(got_value), run=last_run)
     if expect.output is not None:
         lines = tuple(o.data.decode("utf-8", "replace").rstrip("\n") for r in results for o in r.output
                       if o.kind == "trace_printk")

@@ -153,20 +153,23 @@ def _page(lesson: Lesson, source: str, language: str, state: LessonState | None,
 
 
 def _openings(lesson: Lesson, source: str, language: str, report: CheckReport | None) -> tuple[TestOpening, ...]:
-    """A playground form per test of a report: the learner's program on the test's input."""
+    """A playground form per test of a report: the learner's program on the test's input, at the packet whose
+    run went wrong."""
     if report is None:
         return ()
     limits = _limits()
     out = []
-    for test in lesson.tests:
+    for test, result in zip(lesson.tests, report.tests):
         body: dict[str, Any] = {"source": source, "type": lesson.hook, **test.setup}
         if language != LANG_ASM:
             body["language"] = language
+        if result.run:  # several packets: open at the run that went wrong
+            body["view"] = {"run": result.run}
         try:
             form = form_of_setup(check_setup(body, limits), limits)
         except (ApiError, FieldError):  # a program the playground would refuse too (too large): no links
             return ()
-        out.append(TestOpening(test.name, form.hidden_fields()))
+        out.append(TestOpening(test.name, form.hidden_fields() + ((("run", form.run),) if result.run else ())))
     return tuple(out)
 
 

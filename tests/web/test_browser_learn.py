@@ -108,3 +108,22 @@ def test_a_c_lesson_is_highlighted_as_c(page):
         page.keyboard.type(" ")
     assert "language=c" in sent.value.post_data
     expect(page.locator("#source-view .hl-cp").first).to_contain_text("#include")  # a preprocessor line
+
+
+def test_forgetting_progress_asks_and_forgets_the_drafts_too(page):
+    page.goto("/learn/alu")
+    check_with_keyboard(page, ["r0 = 0", "exit"])
+    type_program(page, ["r0 = 0", "# my secret work", "exit"])
+    page.wait_for_timeout(400)  # the draft is saved
+    page.goto("/learn")
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Forget my progress").click()
+    assert asked and "Forget" in asked[0]
+    expect(page.locator(".lesson-entry.is-tried")).to_have_count(1)  # dismissed: nothing forgotten
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Forget my progress").click()
+    expect(page.locator("#course-progress-label")).to_contain_text("0 of")
+    expect(page.locator(".lesson-entry.is-tried")).to_have_count(0)
+    page.goto("/learn/alu")
+    assert "# my secret work" not in page.locator("#source").input_value()

@@ -202,3 +202,22 @@ def test_a_program_over_the_size_limit_is_refused_and_not_kept(client, check):
     assert "is-error" in html and "bytes" in html
     course_page = client.get("/learn").get_data(as_text=True)
     assert "0 of" in course_page and "is-tried" not in course_page
+
+
+def test_a_test_opens_at_the_packet_that_went_wrong(client, check):
+    # drops IPv6 only: of the third test's packets (IPv6, VLAN-tagged IPv4, ICMP), the second is wrong first
+    source = ("r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr4 = r2\nr4 += 14\nr0 = 2\nif r4 > r3 goto out\n"
+              "r5 = *(u16 *)(r2 + 12)\nif r5 != 0xdd86 goto out\nr0 = 1\nout:\nexit\n")
+    html = check(source).get_data(as_text=True)
+    assert "wrong return value (packet 2 first)" in html
+    last = re.findall(r'<form class="open-test".*?</form>', html, re.DOTALL)[-1]
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', last))
+    assert fields["run"] == "1"
+    opened = client.post("/run", data={k: unescape(v) for k, v in fields.items()}).get_data(as_text=True)
+    assert 'id="run-pick-1" value="1" checked' in opened
+
+
+def test_the_api_explains_a_rejection(client):
+    report = client.post(f"/api/v1/lessons/{FIRST.slug}/check", json={"source": "exit\n"}).get_json()
+    assert report["explanation"]["title"] == "Reading a register that holds no value"
+    assert report["explanation"]["check"] and report["tests"][0]["run"] == 0
