@@ -284,8 +284,10 @@ def cmd_conformance(args: argparse.Namespace) -> int:
 
 
 def cmd_lesson(args: argparse.Namespace) -> int:
-    """``lesson`` lists the course; ``lesson SLUG FILE`` checks a program against that lesson's tests."""
+    """``lesson`` lists the course; ``lesson SLUG`` prints one lesson; ``lesson SLUG FILE`` checks a program
+    against that lesson's tests."""
     from .lessons import check_program, course, lesson_by_slug
+    from .lessons.content import LANGUAGES as LESSON_SUFFIXES
     from .web.inputs import Limits
 
     if args.slug is None:
@@ -295,8 +297,15 @@ def cmd_lesson(args: argparse.Namespace) -> int:
     lesson = lesson_by_slug(args.slug)
     if lesson is None:
         raise UsageError(f"no lesson {args.slug!r} (ebpf-playground lesson lists them)")
-    if args.file is None:
-        raise UsageError("give the program to check: ebpf-playground lesson SLUG FILE")
+    if args.file is None:  # the lesson itself: its text, then where its starter is
+        print(f"{lesson.number}. {lesson.title}  ({lesson.unit}; hook {lesson.hook})\n")
+        print(lesson.text.rstrip() + "\n")
+        for i, hint in enumerate(lesson.hints, 1):
+            print(f"Hint {i}: {hint}")
+        starters = ", ".join(f"starter{LESSON_SUFFIXES[lang]}" for lang in lesson.languages)
+        print(f"\nStart from {starters} in lessons/{lesson.number:02}-{lesson.slug}/, then: "
+              f"ebpf-playground lesson {lesson.slug} FILE")
+        return 0
     language = args.language or ("c" if args.file.endswith(".c") else "asm")
     if language not in lesson.languages:
         raise UsageError(f"lesson {lesson.slug} is written in {', '.join(lesson.languages)}")
@@ -395,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_conformance)
 
-    p = sub.add_parser("lesson", help="list the lessons, or check a program against one lesson's tests")
+    p = sub.add_parser("lesson", help="list the lessons, print one, or check a program against its tests")
     p.add_argument("slug", nargs="?", help="the lesson (without it: list them all)")
     p.add_argument("file", nargs="?", help="the program: assembly, or C (.c)")
     p.add_argument("--language", choices=("asm", "c"), help="default: c for a .c file, else asm")

@@ -205,6 +205,9 @@ def test_the_cli_lists_the_course_and_checks_a_file(tmp_path, capsys):
     assert "expected: XDP_DROP (1)" in out and out.rstrip().endswith("registers: fail")
     assert main(["lesson", "registers", str(wrong), "--json"]) == 1
     assert '"status": "fail"' in capsys.readouterr().out
+    assert main(["lesson", "registers"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("1. Registers and exit") and "## Your task" in printed and "Hint 1:" in printed
     assert main(["lesson", "nope", str(wrong)]) == 2
     assert "no lesson 'nope'" in capsys.readouterr().err
 
