@@ -1,17 +1,22 @@
-// The place on the page lives in the address bar: on an example (/?example=...) or a shared link (/p/<id>),
-// the run's position (step), the packet's run (run), the verifier walk's event (walk) and the stepper's
-// breakpoints (break, as "3,7"; breakpoints.js announces changes) are written into
-// the query string as they change, so a reload or a copied link opens at the same place; the server reads
-// them (playground.view_args). A move to another place (a step of the run or an event of the walk swapped in)
-// is a history entry of its own (pushState), so Back and Forward go between the places the user went; a quick
-// repeat (← or → pressed within a second of the last move, the slider dragged) replaces the entry instead, and
-// so do loading the page, a new result and breakpoints. On Back or Forward this sends "urlstate:restore" with
-// the place the entry names (stepper.js and walk.js fetch it) and writes nothing until the page shows it. The address names the
-// example or share only while the result on screen was computed from its setup: #result's data-setup
-// (contexts.RunInputs.setup) is compared with the one the page was opened with, so a run of a changed
-// program or of a changed input (a packet, a context field, a seed...) turns the address into "/", and a
-// run of the same setup again gives it back. The same place goes with a share: when Share is pressed, its
-// hidden view_* fields (page.html, setups.VIEW_FORM_FIELDS) are set to it, wherever the page is (on "/" too).
+// The place on the page lives in the address bar: the run's position (step), the packet's run (run), the
+// verifier walk's event (walk) and the stepper's breakpoints (break, as "3,7"; breakpoints.js announces
+// changes) are written into the query string as they change, so a reload or a copied link opens at the same
+// place; the server reads them (playground.view_args). A move to another place (a step of the run or an event
+// of the walk swapped in) is a history entry of its own (pushState), so Back and Forward go between the places
+// the user went; a quick repeat (← or → pressed within a second of the last move, the slider dragged) replaces
+// the entry instead, and so do loading the page, a new result and breakpoints. On Back or Forward this sends
+// "urlstate:restore" with the place the entry names (stepper.js and walk.js fetch it) and writes nothing until
+// the page shows it.
+//
+// Which address the place goes on: an example (/?example=...) or a shared link (/p/<id>) names its setup only
+// while the result on screen was computed from it: #result's data-setup (contexts.RunInputs.setup) is compared
+// with the one the page was opened with, so a run of a changed program or of a changed input (a packet, a
+// context field, a seed...) turns the address into "/", and a run of the same setup again gives it back. On
+// "/" the place goes on "/" itself (/?step=3&walk=9): the program never goes into an address (it travels in
+// POST bodies only), so a reload of an edited program gets it back from the draft (drafts.js), which runs it
+// again and asks for the place this address names (nothing is written until that result is on screen). Pages at other addresses (a form posted without JavaScript,
+// /map) are left as they are. The same place goes with a share: when Share is pressed, its hidden view_*
+// fields (page.html, setups.VIEW_FORM_FIELDS) are set to it, wherever the page is (on "/" too).
 "use strict";
 (() => {
   const STATE = ["step", "run", "walk", "break"];
@@ -31,6 +36,17 @@
 
   function describesPage() {
     return namesSetup && openedSetup !== "" && shownSetup() === openedSetup;
+  }
+
+  // The address without the place: the example or share while the page shows its setup, else "/".
+  function base() {
+    return describesPage() ? new URL(named.href) : new URL("/", window.location.href);
+  }
+
+  // Whether the address bar is this script's to write: an example, a share, or "/" (where a run of an edited
+  // example or share moves it).
+  function writable() {
+    return namesSetup || window.location.pathname === "/";
   }
 
   function current() {
@@ -57,11 +73,9 @@
   }
 
   function address() {
-    const url = describesPage() ? new URL(named.href) : new URL("/", window.location.href);
-    if (describesPage()) {
-      for (const [key, value] of Object.entries(current())) {
-        url.searchParams.set(key, value);
-      }
+    const url = base();
+    for (const [key, value] of Object.entries(current())) {
+      url.searchParams.set(key, value);
     }
     return url.href;
   }
@@ -72,8 +86,12 @@
   let restoring = null; // the address Back or Forward went to, until the page shows it
 
   function write(event) {
-    if (!namesSetup) {
-      return; // "/" (or a page posted without JavaScript) names nothing to come back to
+    if (!writable()) {
+      return; // a page posted without JavaScript (or /map) names nothing to come back to
+    }
+    const editor = document.getElementById("editor");
+    if (editor && editor.dataset.draftResult === "pending") {
+      return; // a draft put back is being run again at the place the address names (drafts.js)
     }
     const href = address();
     if (restoring !== null) {
@@ -84,7 +102,7 @@
       return;
     }
     const target = event && event.target;
-    const moved = Boolean(target && target.closest && target.closest("#step, #walk")) && describesPage();
+    const moved = Boolean(target && target.closest && target.closest("#step, #walk"));
     const now = Date.now();
     const push = moved && !(repeating && now - lastMove < REPEAT_MS);
     if (moved) {
@@ -113,7 +131,8 @@
     }
   }, true);
 
-  // Back or Forward to an entry of this page (the same example or share, with the same result on screen)
+  // Back or Forward to an entry of this page: the same example or share with its result on screen, or "/"
+  // with a result not of the example or share the page was opened at (an edited program's).
   window.addEventListener("popstate", () => {
     const url = new URL(window.location.href);
     const place = {};
@@ -121,7 +140,7 @@
       place[key] = url.searchParams.get(key);
       url.searchParams.delete(key);
     }
-    if (!describesPage() || url.href !== named.href) {
+    if (!writable() || url.href !== base().href) {
       return;
     }
     restoring = address() === window.location.href ? null : window.location.href;
