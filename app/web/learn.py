@@ -209,6 +209,7 @@ def forget_progress():
     learner = learner_id()
     if learner is not None:
         forget(store.engine(), learner)
+        session.pop(_SESSION_KEY)  # the next check starts a new, unrelated id
     return redirect(url_for("learn.index"), 303)
 
 

@@ -104,7 +104,14 @@ def test_progress_belongs_to_one_browser(app, client, check):
 
 def test_forgetting_progress_deletes_it(client, csrf, check):
     check(RIGHT)
+    with client.session_transaction() as session:
+        before = session["learner"]
     response = client.post("/learn/forget", data={"csrf_token": csrf})
+    with client.session_transaction() as session:
+        assert "learner" not in session
+    check(WRONG)
+    with client.session_transaction() as session:
+        assert session["learner"] != before
     assert response.status_code == 303 and response.headers["Location"].endswith("/learn")
     assert "0 of" in client.get("/learn").get_data(as_text=True)
 
