@@ -57,8 +57,10 @@
   // The inputs: [name, value] pairs of the form's named fields (those outside it with form="editor" too) but
   // the ones kept on their own, the token, uploads and the Share button's fields, in document order.
   const OWN = new Set(["source", "language", "type", "unprivileged", "csrf_token", "parent"]);
-  function kept(element) {
-    return element.name && !OWN.has(element.name) && !element.name.startsWith("view_") && !element.disabled
+  const POST_ONLY = ["/run", "/step", "/walk", "/map", "/input"]; // addresses only a form post opens
+  function kept(element) { // the map panel's fields (map_*) declare a map to add, they are no input of a run
+    return element.name && !OWN.has(element.name) && !element.name.startsWith("view_")
+      && !element.name.startsWith("map_") && !element.disabled
       && !["file", "submit", "button", "reset", "image"].includes(element.type);
   }
 
@@ -338,7 +340,10 @@
   // The draft to put back, known as soon as this script runs (before urlstate.js, which would write the place
   // of the page's own result into the address), and whether it is run again.
   const opened = new URLSearchParams(window.location.search);
-  const askedForProgram = opened.has("example") || opened.get("start") === "over"; // opens as it is
+  // Pages that answer a form post (no JavaScript's Run, the map panel's "Add the map", "Show its inputs") hold
+  // the program just sent, perhaps changed by the server (a .map line added): newer than any draft.
+  const answersPost = POST_ONLY.includes(window.location.pathname);
+  const askedForProgram = opened.has("example") || opened.get("start") === "over" || answersPost; // as it is
   const stored = askedForProgram ? null : read(servedKey);
   const draft = stored && !same(stored, served) ? stored : null;
   const again = Boolean(draft && draft.ran && Array.isArray(draft.inputs) && runnable());

@@ -9,6 +9,7 @@
 (() => {
   let inFlight = false;
   let wanted = null;
+  let knownForm = null; // the stepper form the position ``wanted`` belongs to (a new result brings another)
   // htmx sends the step form's last clicked submit button along with the form: these blank out a Continue,
   // "run to" or breakpoint toggle clicked earlier, so that a plain step stays a plain step.
   const PLAIN = { go: "", to: "", toggle: "" };
@@ -36,6 +37,7 @@
       return;
     }
     index = clamp(index);
+    knownForm = form; // asked of the result on screen: a sync of its swap, settling late, must not drop it
     wanted = index;
     showPosition(index);
     if (!inFlight && index !== shownIndex()) {
@@ -89,7 +91,6 @@
   }
 
   // After a step (or a whole result) is swapped in: sync the controls and mark the listing row.
-  let knownForm = null;
   function sync() {
     const step = document.getElementById("step");
     const form = stepper();
