@@ -35,11 +35,15 @@ def test_the_solution_behaves_the_same_in_the_kernel(case, cpu0):
         inputs = run_inputs(test.setup, LIMITS)
         with ExitStack() as stack:
             maps = kernelload.create_kernel_maps(program, stack)
-            for seed in inputs.seeds:
-                maps[seed.map if isinstance(seed.map, int) else program.map_index(seed.map)].update(seed.key,
-                                                                                                   seed.value)
             code = kernelload.kernel_code(program, [m.fd for m in maps])
-            prog = stack.enter_context(load_program(code, lesson.hook))
+            progs = [stack.enter_context(load_program(part, lesson.hook)) for part in entry_codes(program, code)]
+            for seed in inputs.seeds:
+                index = seed.map if isinstance(seed.map, int) else program.map_index(seed.map)
+                value = seed.value
+                if program.maps[index].type == "prog_array":  # our slots hold entry numbers, the kernel's fds
+                    value = progs[int.from_bytes(value, "little")].fd.to_bytes(4, "little")
+                maps[index].update(seed.key, value)
+            prog = progs[0]
             if inputs.packets is None:
                 continue  # kprobe, tracepoint ...: the kernel has no test runner for them; loading is the check
             got = tuple(prog.test_run(packet).retval for packet in inputs.packets)
@@ -80,3 +84,11 @@ def ring_records(fd: int, size: int) -> list[bytes]:
             out.append(bytes(data[start:start + body]))
         pos += (HEADER + body + 7) // 8 * 8
     return out
+
+
+def entry_codes(program, code: bytes) -> list[bytes]:
+    """The code of each entry program (named section) of a source, as the kernel loads them one by one; a
+    source without sections is one program. (Subprograms follow the last section: only it may call them.)"""
+    starts = [start for _, start in program.entry_points()]
+    ends = starts[1:] + [len(program.insns)]
+    return [code[start * 8:end * 8] for start, end in zip(starts, ends)]
