@@ -164,3 +164,30 @@ def test_a_store_that_faults_writes_nothing():
     r = run(p, trace=True)
     assert r.fault is not None and len(r.trace) == 3
     assert r.trace.marks(3).written == {"stack[0]": {511}}
+
+
+def test_a_scan_stopped_by_its_progress_callback_resumes_with_the_same_marks():
+    """The page holds the scan to the request's time limit through ``progress``; a stopped scan must leave
+    marks that are right when it is resumed (another request, the same trace)."""
+    from app.ebpf.vm.marks import PROGRESS_STEPS
+
+    program = assemble("r1 = 0\nloop:\n*(u64 *)(r10 - 8) = r1\nr2 = *(u64 *)(r10 - 8)\nr1 += 1\n"
+                       f"if r1 < {PROGRESS_STEPS} goto loop\nr0 = 0\nexit\n")
+    steps = len(run(program, trace=True).trace)
+    whole = run(program, trace=True).trace.marks(steps)
+    trace = run(program, trace=True).trace
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def stop_after_one(k: int) -> None:
+        seen.append(k)
+        if len(seen) == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        trace.marks(steps, stop_after_one)
+    assert seen == [0, PROGRESS_STEPS]
+    assert trace.marks(steps) == whole

@@ -92,7 +92,7 @@ def build_page(form: RunForm, limits: Limits, example: Example | None = None,
     links = tuple(ExampleLink(e.slug, e.title, e.summary, e.type, e is example) for e in MENU)
     selected = next((link for link in links if link.selected), None)
     editor = editor_context(form, errors, asm_error, outcome.program if outcome else None, limits)
-    result = result_context(form, errors, outcome, step)
+    result = result_context(form, errors, outcome, step, progress)
     result = replace(result, inputs=replace(result.inputs, setup=setup_key(form, limits)))
     if result.step is not None:
         result = replace(result, step=replace(result.step, breakpoints=marks))
@@ -195,7 +195,7 @@ def step():
     if outcome is None or outcome.program is None or outcome.result is None:
         return _result_response(form, limits, errors, retarget="#result")
     index, marks = navigate(outcome, form, index)
-    context = replace(step_context(outcome.program, outcome.result, index, run_setting(form, outcome)),
+    context = replace(step_context(outcome.program, outcome.result, index, run_setting(form, outcome), budget),
                       breakpoints=marks)
     checked = verified(outcome.program, form.prog_type, limits.verify_insns, progress=budget,
                        privileged=form.privileged)

@@ -9,7 +9,7 @@ the façade (``disassemble``, ``format_insn``, ``RunResult``, ``Trace``).
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from app.ebpf import AsmError, Program, disassemble
 from app.ebpf.progtypes import PROG_TYPES
@@ -31,6 +31,7 @@ from .decode import decode, summary
 from .forms import LANG_C, RunForm
 from .highlight import highlight_c_lines, highlight_lines
 from .panels import field_label, field_target, ordered
+from .progress import Progress
 from .runs import Outcome
 from .stepview import RunSetting, insn_text, output_line, signed64, step_context
 
@@ -57,7 +58,8 @@ def run_setting(form: RunForm, outcome: Outcome) -> RunSetting:
     return RunSetting(ptype, frame, event, form.source, form.language)
 
 
-def result_context(form: RunForm, errors: Mapping[str, str], outcome: Outcome | None, step: int) -> ResultContext:
+def result_context(form: RunForm, errors: Mapping[str, str], outcome: Outcome | None, step: int,
+                   progress: Progress | None = None) -> ResultContext:
     selected = outcome.selected if outcome else 0
     inputs = RunInputs(form.hidden_fields(), selected, len(outcome.results) if outcome else 0)
     problems = tuple(FieldProblem(field_target(k), field_label(k), errors[k]) for k in ordered(errors))
@@ -86,7 +88,7 @@ def result_context(form: RunForm, errors: Mapping[str, str], outcome: Outcome | 
     return ResultContext(
         inputs, problems, None, listing(program, form.source, form.language),
         verdict(result, form.prog_type, which, tuple(links)),
-        step_context(program, result, step, setting), run_rows(outcome) if count > 1 else (), packet_in, packet_out,
+        step_context(program, result, step, setting, progress), run_rows(outcome) if count > 1 else (), packet_in, packet_out,
         maps, title, output)
 
 

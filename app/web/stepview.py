@@ -26,6 +26,7 @@ from .ctxform import CONVERSIONS, describe, event_of
 from .forms import LANG_C
 from .hexdump import NO_MARKS, Marks, hexdump, legend
 from .highlight import highlight_c_lines, highlight_lines
+from .progress import Progress
 
 _U64 = 1 << 64
 _POINTER_KINDS = {"pkt": "→ packet start", "pkt_end": "→ packet end", "pkt_meta": "→ metadata start",
@@ -79,8 +80,9 @@ def output_line(o, new: bool = False) -> OutputLine:
 
 
 def step_context(program: Program, result: RunResult, index: int, setting: RunSetting | None = None,
-                 ) -> StepContext:
-    """The machine at position ``index`` of ``result``'s run."""
+                 progress: Progress | None = None) -> StepContext:
+    """The machine at position ``index`` of ``result``'s run; ``progress`` holds the work of marking what the
+    run read and wrote so far to the request's time limit."""
     setting = setting or RunSetting(None, None, None)
     trace = result.trace
     assert trace is not None, "the playground always runs with a trace"
@@ -98,7 +100,7 @@ def step_context(program: Program, result: RunResult, index: int, setting: RunSe
         RegisterRow(f"r{i}", hex64(v), str(v), str(signed64(v)), i in changed_regs,
                     hex64(changed_regs[i][0]) if i in changed_regs else None)
         for i, v in enumerate(state.regs))
-    marks = _marks(record, trace.marks(index))
+    marks = _marks(record, trace.marks(index, progress.begin("marks", index) if progress is not None else None))
     map_names = {m.name: m.type for m in program.maps}
     regions, maps, ctx, packet = [], {}, None, None
     for name, base, data in state.regions:

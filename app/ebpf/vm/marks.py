@@ -20,8 +20,8 @@ moves the offsets with it).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 from .. import isa
 from .machine import Machine
@@ -37,6 +37,8 @@ class RunMarks:
     read: Mapping[str, frozenset[int]]
     written: Mapping[str, frozenset[int]]
 
+
+PROGRESS_STEPS = 65536  # steps between two progress reports of a scan
 
 _BULK, _LOAD, _STORE, _CHANGE = range(4)
 """Kinds of instruction, by what the scan does at them: nothing (no memory touched), note what it reads, note
@@ -68,14 +70,16 @@ class MarkScan:
         self._written: dict[str, dict[int, int]] = {}
         self._seen: set[tuple[bool, MemoryRead]] = set()  # spans noted already: a loop reads the same ones
 
-    def upto(self, n: int) -> RunMarks:
-        """The marks of steps ``0 .. n - 1`` (``n`` is clamped to the run)."""
+    def upto(self, n: int, progress: Callable[[int], None] | None = None) -> RunMarks:
+        """The marks of steps ``0 .. n - 1`` (``n`` is clamped to the run). ``progress(steps scanned)`` is called
+        every ``PROGRESS_STEPS`` steps; an exception it raises stops the scan, which resumes from there next
+        time (what was noted stays right)."""
         n = min(max(n, 0), len(self._pcs))
         if n > self._done:
-            self._scan(n)
+            self._scan(n, progress)
         return RunMarks(n, _before(self._read, n), _before(self._written, n))
 
-    def _scan(self, n: int) -> None:
+    def _scan(self, n: int, progress: Callable[[int], None] | None = None) -> None:
         """Note steps ``self._done .. n - 1``. The machine runs to each step that touches memory and is looked
         at before it; only atomics and helper calls are run there one step, to compare regions around them
         (a load or store is found from the machine before it, and the next bulk run carries it out)."""
@@ -86,6 +90,9 @@ class MarkScan:
         kinds = bytes(_kind(spec) for spec in specs) + bytes([_BULK])  # the last: falling off the end
         pcs, last = self._pcs, len(self._pcs) - 1
         for k in range(self._done, n):
+            if progress is not None and k % PROGRESS_STEPS == 0:
+                self._done = k  # steps before k are noted: a stop here leaves a scan that can resume
+                progress(k)
             kind = kinds[pcs[k]]
             if kind == _BULK:
                 continue

@@ -156,8 +156,9 @@ class Trace:
             yield diff_states(k, before, after, reads)
             before = after
 
-    def marks(self, k: int) -> RunMarks:
-        """The bytes steps ``0 .. k - 1`` read and wrote (``marks.py``); one replay serves every position."""
+    def marks(self, k: int, progress: Callable[[int], None] | None = None) -> RunMarks:
+        """The bytes steps ``0 .. k - 1`` read and wrote (``marks.py``); one replay serves every position.
+        ``progress`` is called as the replay goes (and may stop it by raising)."""
         from .marks import MarkScan
 
         if self._marks is None:
@@ -167,7 +168,7 @@ class Trace:
                 return m
 
             self._marks = MarkScan(start, self.pcs)
-        return self._marks.upto(k)
+        return self._marks.upto(k, progress)
 
     def _machine_at(self, k: int) -> Machine:
         i = bisect.bisect_right(self._steps, k) - 1
