@@ -1,6 +1,7 @@
 """Every lesson's solution in the running kernel: it loads for the lesson's hook, and where the hook has a
-test runner (the packet hooks), BPF_PROG_TEST_RUN gives the return values and map contents the lesson's
-tests expect: what the playground's checker compares against our VM. Skipped where bpf() is not permitted."""
+test runner (the packet hooks), BPF_PROG_TEST_RUN gives the return values, output packet, map contents and
+ring buffer records the lesson's tests expect: what the playground's checker compares against our VM.
+Skipped where bpf() is not permitted."""
 from __future__ import annotations
 
 import mmap
@@ -46,7 +47,11 @@ def test_the_solution_behaves_the_same_in_the_kernel(case, cpu0):
             prog = progs[0]
             if inputs.packets is None:
                 continue  # kprobe, tracepoint ...: the kernel has no test runner for them; loading is the check
-            got = tuple(prog.test_run(packet).retval for packet in inputs.packets)
+            runs = [prog.test_run(packet) for packet in inputs.packets]
+            got = tuple(r.retval for r in runs)
+            if test.expect.packet is not None:
+                wanted = inputs.packets[-1] if test.expect.packet == "same" else test.expect.packet
+                assert runs[-1].data_out == wanted, test.name
             if test.expect.records is not None:
                 rings = [(m, d) for m, d in zip(maps, program.maps) if d.type == "ringbuf"]
                 records = tuple(r for m, d in rings for r in ring_records(m.fd, d.max_entries))

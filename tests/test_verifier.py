@@ -358,3 +358,10 @@ def test_32_bit_operations_the_kernel_cannot_bound_give_an_unknown_64_bit_scalar
     program = assemble(f"r2 = *(u32 *)(r1 + 0)\nr9 = 100\n{operation}\nr0 = 0\nexit")
     after = [e for e in verify(program, "socket_filter").walk if e.kind == "visit"][2].state.cur.regs[9]
     assert after.b.umax == 2**64 - 1 and after.b.smin == -2**63
+
+
+def test_a_kernel_helper_we_do_not_model_is_said_so_not_refused_in_the_kernels_words():
+    """bpf_skb_pull_data (39) exists and TC offers it; without its prototype we stop, saying why, rather
+    than claim the hook cannot use it."""
+    result = verify(assemble("r2 = 0\ncall 39\nr0 = 0\nexit"), "sched_cls")
+    assert result.error.message == "helper bpf_skb_pull_data#39 is not modelled by this playground yet"

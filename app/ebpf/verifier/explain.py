@@ -41,6 +41,7 @@ LESSON_SLUGS = (
     "loops",
     "exit-return-value",
     "limits",
+    "tail-calls",
 )
 
 
@@ -1085,6 +1086,19 @@ ENTRIES: tuple[Entry, ...] = (
         lesson="helpers-args",
     ),
     Entry(
+        key="helper-not-modelled",
+        pattern=re.compile(r"helper (?P<name>\w+)#(?P<id>\d+) is not modelled by this playground yet"),
+        title="A helper the playground does not model",
+        check="",
+        meaning="The kernel has this helper, but the playground's helper table does not describe it yet: its "
+                "prototype (what the verifier checks), the hooks that offer it and what it does in a run. "
+                "Rather than guess, the playground stops here. The kernel may well accept the program.",
+        fix="Use a helper the playground models (the helper list names them), or check the program with the "
+            "running kernel where this server allows it.",
+        lesson="helpers-args",
+        detail="{name} (helper {id}) is a kernel helper the playground cannot check or run.",
+    ),
+    Entry(
         key="helper-program-type",
         pattern=re.compile(r"program of this type cannot use helper (?P<name>\w+)#(?P<id>\d+)"),
         title="A helper this hook does not offer",
@@ -1182,7 +1196,7 @@ ENTRIES: tuple[Entry, ...] = (
                 "must be such a map.",
         fix="Declare a prog_array and pass it in R2.",
         example=".map progs type=prog_array key_size=4 value_size=4 max_entries=4",
-        lesson="helpers-args",
+        lesson="tail-calls",
     ),
     # --- references ---------------------------------------------------------------------------------------
     Entry(
