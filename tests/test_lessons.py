@@ -262,3 +262,26 @@ def test_the_whole_check_holds_to_one_time_limit():
     with pytest.raises(TimeLimit):
         check_program(lesson, lesson.solution["asm"], "asm", LIMITS, Progress(10, clock=lambda: next(ticks)))
     assert check_program(lesson, lesson.solution["asm"], "asm", LIMITS, Progress(0)).passed
+
+
+def test_a_per_cpu_value_is_the_one_of_the_cpu_the_test_runs_on(tmp_path):
+    lesson = write_lesson(tmp_path, hook="xdp", input_='{ packet_spec = ["eth/ipv4/udp", "eth/ipv4/tcp"] }',
+                          expect='{ maps = { seen = { "0" = 2 } } }', extra="")
+    counter = """.map seen type=percpu_array key_size=4 value_size=8 max_entries=1
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+r1 = seen ll
+call bpf_map_lookup_elem
+if r0 == 0 goto out
+r1 = *(u64 *)(r0 + 0)
+r1 += 1
+*(u64 *)(r0 + 0) = r1
+out:
+r0 = 2
+exit
+"""
+    assert check_program(lesson, counter, "asm", LIMITS).status == PASS
+    on_cpu1 = write_lesson(tmp_path / "cpu1", hook="xdp", input_='{ packet_spec = "eth/ipv4/udp" }\nenv = { cpu = 1 }',
+                           expect='{ maps = { seen = { "0" = 1 } } }', extra="")
+    assert check_program(on_cpu1, counter, "asm", LIMITS).status == PASS  # CPU 0's slot holds 0

@@ -140,11 +140,11 @@ def _run_test(program, hook: str, test: LessonTest, limits: Limits, progress: Pr
         if result.retval is None:
             return TestResult(test.name, ERROR, f"the run stopped after {limits.run_insns:,} steps without exiting",
                               run=i)
-    return _compare(test.name, test.expect, hook, results, inputs.packets)
+    return _compare(test.name, test.expect, hook, results, inputs.packets, inputs.env.cpu)
 
 
 def _compare(name: str, expect: Expect, hook: str, results: list[RunResult],
-             packets: tuple[bytes, ...] | None) -> TestResult:
+             packets: tuple[bytes, ...] | None, cpu: int) -> TestResult:
     if expect.returns is not None:
         got = tuple(r.retval & 0xFFFFFFFF for r in results)
         wanted = tuple(v & 0xFFFFFFFF for v in expect.returns)
@@ -167,8 +167,10 @@ def _compare(name: str, expect: Expect, hook: str, results: list[RunResult],
             key = key_bytes(key_text, found["key_size"])
             got_value = found.get("entries", {}).get(key.hex())
             wanted_value = value_bytes(value, found["value_size"])
+            if isinstance(got_value, list):  # a per-CPU map: the slot of the CPU the runs ran on
+                got_value = got_value[cpu] if cpu < len(got_value) else None
             if got_value is not None:
-                got_value = bytes.fromhex(got_value) if isinstance(got_value, str) else None
+                got_value = bytes.fromhex(got_value)
             if got_value != wanted_value:
                 return TestResult(name, FAIL, f"map {map_name}, key {key_text.removeprefix('hex:')}",
                                   _value_text(wanted_value), _value_text(got_value), run=last_run)

@@ -18,7 +18,7 @@ in the verifier's message catalogue, ``app.ebpf.verifier.explain.LESSON_SLUGS``)
 for it, ``XDP_DROP``, for every packet of the test) or ``returns`` (one per packet); ``packet`` (hex of the
 packet after the last run, or ``"same"``); ``maps`` (``{map: {key: value}}``: keys are decimal numbers, or
 ``hex:...`` bytes; values are integers, or hex strings of the whole value, or ``""`` for "no such entry";
-keys not named are not checked); ``output`` (the ``bpf_trace_printk`` lines, in order); ``records`` (hex of
+keys not named are not checked; a per-CPU map's value is the one of the CPU the test runs on, ``env.cpu``); ``output`` (the ``bpf_trace_printk`` lines, in order); ``records`` (hex of
 each ring buffer record submitted or output, in order, over all the test's runs). Every test also asks that
 the verifier accepts the program for ``hook``.
 
