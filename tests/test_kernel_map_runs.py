@@ -308,3 +308,19 @@ def test_redirect_map_agrees_with_the_kernel(slot):
         prog = stack.enter_context(load_program(with_fds(program, [kmap.fd]), "xdp"))
         kernel = prog.test_run(PACKETS[0])
     assert ours.retval == kernel.retval == (4 if slot == 1 else 2)
+
+
+def test_a_source_with_two_sections_is_verified_as_its_first_program_like_the_kernel():
+    """libbpf loads each named section as a program of its own: the first one's verdict and processed count
+    are the kernel's for its instructions alone (the others are not unreachable code of it)."""
+    from app.ebpf.verifier import verify
+    from app.kernelload import create_maps as kernel_maps
+    from app.kernelload import kernel_code
+    from app.oracle import verify_in_kernel
+
+    program = assemble(TAIL_CALLS)
+    ours = verify(program, "xdp")
+    with ExitStack() as stack:
+        kernel = verify_in_kernel(kernel_code(program.first_entry(), kernel_maps(program, stack)), "xdp")
+    assert ours.accepted and kernel.accepted
+    assert ours.stats.processed == kernel.processed_insns

@@ -365,3 +365,12 @@ def test_a_kernel_helper_we_do_not_model_is_said_so_not_refused_in_the_kernels_w
     than claim the hook cannot use it."""
     result = verify(assemble("r2 = 0\ncall 39\nr0 = 0\nexit"), "sched_cls")
     assert result.error.message == "helper bpf_skb_pull_data#39 is not modelled by this playground yet"
+
+
+def test_several_sections_are_verified_as_the_first_program_unless_it_calls_into_text():
+    two = assemble('.section xdp,"ax"\nr0 = 2\nexit\n.section xdp/other,"ax"\nr0 = 1\nexit\n')
+    assert len(two.first_entry().insns) == 2 and verify(two, "xdp").accepted
+    calls_text = assemble('.section xdp,"ax"\ncall helper\nexit\n.section xdp/other,"ax"\nr0 = 1\nexit\n'
+                          '.text\nhelper:\nr0 = 2\nexit\n')
+    assert calls_text.first_entry() is calls_text  # the subprogram would have to move: kept whole
+    assert verify(calls_text, "xdp").error.message.startswith("unreachable insn")

@@ -2,9 +2,9 @@
 (VM, verifier, disassembler, web views) consumes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from .insn import Insn, encode
+from .insn import Insn, encode, jump_target
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,24 @@ class Program:
 
     def entry_points(self) -> tuple[tuple[str, int], ...]:
         return self.entries or (("main", 0),)
+
+    def first_entry(self) -> Program:
+        """The program a loader loads to run this source. With several named sections (programs for tail
+        calls), libbpf loads each as a program of its own: the first is its instructions up to the next entry.
+        That cut is made when they point nowhere beyond it; a call into the ``.text`` subprograms laid out
+        after the sections would need them appended and moved, as libbpf does, so such a source stays whole
+        (and the verifier finds the other sections unreachable)."""
+        entries = self.entry_points()
+        if len(entries) < 2 or entries[0][1] != 0:
+            return self
+        end = entries[1][1]
+        for pc, insn in enumerate(self.insns[:end]):
+            target = jump_target(insn, pc)
+            if target is not None and not 0 <= target < end:
+                return self
+        return replace(self, insns=self.insns[:end], lines=self.lines[:end], entries=(),
+                       labels={pc: name for pc, name in self.labels.items() if pc < end},
+                       func_info=tuple(f for f in self.func_info if f[0] < end))
 
     def __len__(self) -> int:
         return len(self.insns)

@@ -317,7 +317,7 @@ def kernel_side(program: Program, prog_type: str, privileged: bool = True) -> tu
     loader = oracle.verify_in_kernel if privileged else oracle_unprivileged.verify_unprivileged
     with ExitStack() as stack:
         fds = create_maps(program, stack)
-        load = partial(loader, kernelload.kernel_code(program, fds), prog_type,
+        load = partial(loader, kernelload.kernel_code(program.first_entry(), fds), prog_type,
                        expected_attach_type=PROG_TYPES[prog_type].expected_attach_type,
                        fd_array=fds if kernelload.uses_fd_array(program) else None)
         started = time.perf_counter()

@@ -52,8 +52,10 @@ def verify(program: Program, prog_type: str, *, privileged: bool = True,
 
     ``progress(processed)`` is called every ``PROGRESS_EVERY`` processed instructions (never for a walk
     shorter than that); an exception it raises propagates out of ``verify`` (the result is then lost, not
-    partial). The result does not depend on it."""
-    result = _verify(program, prog_type, privileged, max_processed, track_precision, progress)
+    partial). The result does not depend on it.
+
+    A source with several named sections is checked as its first program (``Program.first_entry``)."""
+    result = _verify(program.first_entry(), prog_type, privileged, max_processed, track_precision, progress)
     return replace(result, privileged=privileged, prog_type=prog_type)
 
 
