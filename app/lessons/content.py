@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from app.ebpf.progtypes import PROG_TYPES
+from app.web.inputs import FieldError, Limits
+from app.web.jsonbody import ApiError, run_inputs
 
 LESSONS_DIR = Path(__file__).resolve().parent.parent.parent / "lessons"
 FOLDER = re.compile(r"(?P<number>[0-9]{2})-(?P<slug>[a-z][a-z0-9-]{1,40})")
@@ -186,9 +188,6 @@ def _strings(data: dict[str, Any], key: str, path: Path) -> tuple[str, ...]:
 
 
 def _test(data: Any, index: int, hook: str, path: Path) -> LessonTest:
-    from app.web.inputs import FieldError, Limits
-    from app.web.jsonbody import ApiError, run_inputs
-
     where = f"tests[{index}]"
     if not isinstance(data, dict):
         raise LessonFormatError(path, where, "must be a table")
